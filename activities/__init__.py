@@ -1,0 +1,1 @@
+"""Side effects behind small ports: records, notifications, the payer."""

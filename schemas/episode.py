@@ -1,0 +1,77 @@
+"""What a clinic system sends to start an episode."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import AgeGroup
+from rules.policy import ProgramPolicy
+
+# Opaque identifiers only: they end up in workflow IDs, so no names, MRNs or member IDs.
+OpaqueId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+
+
+def new_episode_id() -> str:
+    return uuid.uuid4().hex
+
+
+class PatientRef(BaseModel):
+    """Who the patient is. Protected health information: travels only in payloads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient_ref: str = Field(min_length=1, max_length=128, description="the clinic's own MRN")
+    name: str | None = Field(default=None, max_length=200)
+    birth_date: date | None = None
+
+
+class Coverage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payer_id: str = Field(min_length=1, max_length=64)
+    member_id: str = Field(min_length=1, max_length=64)
+    plan_name: str | None = Field(default=None, max_length=200)
+
+
+class ContactPreferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sms: bool = False
+    email: bool = False
+    phone: str | None = Field(default=None, max_length=32)
+    email_address: str | None = Field(default=None, max_length=200)
+
+
+class Consents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payer_disclosure: bool = Field(
+        default=False, description="42 CFR Part 2 consent to disclose to the payer"
+    )
+    messaging: bool = True
+
+
+class EpisodeStart(BaseModel):
+    """The workflow's input; also the body of `POST /v1/episodes`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: OpaqueId = Field(default_factory=new_episode_id)
+    program_id: OpaqueId
+    age_group: AgeGroup = AgeGroup.ADULT
+    patient: PatientRef
+    coverage: Coverage | None = None
+    contact: ContactPreferences = Field(default_factory=ContactPreferences)
+    consents: Consents = Field(default_factory=Consents)
+    policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
+
+
+def workflow_id_for(episode_id: str) -> str:
+    """The public workflow ID: `care-episode-{episode_id}`."""
+    return f"care-episode-{episode_id}"

@@ -1,0 +1,68 @@
+"""What crosses the payer port: eligibility (X12 270/271) and authorization requests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import LevelOfCare
+
+
+class EligibilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str
+    payer_id: str
+    member_id: str
+    service_types: list[str] = Field(default_factory=lambda: ["MH", "CH"])
+
+
+class AuthRequirement(StrEnum):
+    REQUIRED = "Y"
+    NOT_REQUIRED = "N"
+    UNKNOWN = "U"
+
+
+class EligibilityResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool
+    authorization: AuthRequirement = AuthRequirement.UNKNOWN
+    copay: float | None = None
+    coinsurance_pct: float | None = None
+    checked_at: datetime
+
+
+class PayerRequestKind(StrEnum):
+    INITIAL = "initial"
+    CONCURRENT_REVIEW = "concurrent_review"
+
+
+class AuthorizationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(description="workflow ID + sequence: the payer dedupes on it")
+    kind: PayerRequestKind
+    payer_id: str
+    member_id: str
+    level: LevelOfCare
+    units_requested: int
+    expedited: bool = False
+    prior_authorization_number: str | None = None
+    disclosure_consented: bool = False
+
+
+class PayerStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class PayerAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str
+    status: PayerStatus
+    units: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    authorization_number: str | None = None
+    reason: str | None = None

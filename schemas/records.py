@@ -1,0 +1,121 @@
+"""Rows the workflow hands to activities: transitions, reviews, authorizations, messages.
+
+Every batch is keyed by workflow ID + sequence number, so a retried activity writes once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase
+
+
+class TransitionRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_phase: CarePhase
+    to_phase: CarePhase
+    event: str
+    reason: str
+    actor: str
+    at: datetime
+    level_delivered: LevelOfCare | None = None
+    level_authorized: LevelOfCare | None = None
+
+
+class ReviewRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    review_id: str
+    kind: str = Field(description="assessment, review or decision")
+    clinician_id: str
+    at: datetime
+    level: LevelOfCare | None = None
+    phq9_total: int | None = None
+    phq9_item9: int | None = None
+    gad7_total: int | None = None
+    cssrs_high_risk: bool | None = None
+    hours_attended: float | None = None
+    units_attended: int | None = None
+    recommended_action: str | None = None
+    decision: str | None = None
+    override_reason: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class AuthorizationRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authorization_number: str | None
+    payer_id: str | None
+    level: LevelOfCare
+    status: str = Field(description="requested, approved, denied, extension_requested, ...")
+    unit_type: str | None = None
+    units_approved: int | None = None
+    units_used: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    at: datetime
+
+
+class Recipient(StrEnum):
+    CARE_TEAM = "care_team"
+    PATIENT = "patient"
+    SUPERVISOR = "supervisor"
+    UTILIZATION_REVIEW = "utilization_review"
+    FINANCIAL_COUNSELING = "financial_counseling"
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+
+
+class NotificationRequest(BaseModel):
+    """A message to send. Never carries clinical detail in its text for the patient.
+
+    `template` names the message; `params` hold non-identifying values (phase, due date).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    message_id: str = Field(description="workflow ID + sequence: the receiver dedupes on it")
+    episode_id: str
+    program_id: str
+    recipient: Recipient
+    template: str
+    urgency: Urgency = Urgency.ROUTINE
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class EpisodeSnapshot(BaseModel):
+    """The episode row clinics query across episodes (census, due lists)."""
+
+    model_config = ConfigDict(extra="forbid")
+    episode_id: str
+    program_id: str
+    phase: CarePhase
+    outcome: str | None
+    level_authorized: LevelOfCare | None
+    level_delivered: LevelOfCare | None
+    started_at: datetime
+    closed_at: datetime | None
+    next_review_due: datetime | None
+    risk_flag: bool
+    baseline_phq9: int | None
+    latest_phq9: int | None
+    updated_at: datetime
+
+
+class EffectBatch(BaseModel):
+    """Everything one step of the workflow wants written and sent, in one idempotent call."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: str
+    run_id: str
+    seq: int
+    episode: EpisodeSnapshot
+    transitions: list[TransitionRecord] = Field(default_factory=list)
+    reviews: list[ReviewRecord] = Field(default_factory=list)
+    authorizations: list[AuthorizationRecord] = Field(default_factory=list)
+    notifications: list[NotificationRequest] = Field(default_factory=list)

@@ -1,0 +1,179 @@
+"""What people and systems submit to a running episode (one Workflow Update each)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rules.levels import LevelOfCare
+from schemas.episode import Coverage, OpaqueId
+
+Item03 = Annotated[int, Field(ge=0, le=3)]
+
+
+class Phq9(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Item03] = Field(min_length=9, max_length=9, description="LOINC 44249-1 items")
+
+
+class Gad7(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Item03] = Field(min_length=7, max_length=7)
+
+
+class CssrsScreen(BaseModel):
+    """C-SSRS screener: six yes/no answers (Q6 = suicidal behaviour)."""
+
+    model_config = ConfigDict(extra="forbid")
+    answers: list[bool] = Field(min_length=6, max_length=6)
+    behaviour_past_3_months: bool | None = None
+
+
+class LevelDetermination(BaseModel):
+    """A clinician's level-of-care determination; licensed grids are not re-scored here."""
+
+    model_config = ConfigDict(extra="forbid")
+    instrument: Literal["LOCUS", "ASAM", "CALOCUS", "clinical"]
+    level: LevelOfCare
+    rationale: str = Field(min_length=1, max_length=2000)
+
+
+class AssessmentSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assessment_id: OpaqueId
+    clinician_id: OpaqueId
+    phq9: Phq9
+    gad7: Gad7 | None = None
+    cssrs: CssrsScreen | None = None
+    determination: LevelDetermination
+    await_return_if_referred_out: bool = True
+
+
+class CoverageSubmission(BaseModel):
+    """Updated coverage details, or the patient's decision to pay for themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+    submission_id: OpaqueId
+    recorded_by: OpaqueId
+    self_pay: bool = False
+    coverage: Coverage | None = None
+
+    @model_validator(mode="after")
+    def _coverage_or_self_pay(self) -> Self:
+        if self.self_pay == (self.coverage is not None):
+            raise ValueError("send either coverage details or self_pay=true, not both")
+        return self
+
+
+class AuthorizationKind(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPEAL_APPROVED = "appeal_approved"
+    APPEAL_UPHELD = "appeal_upheld"
+
+
+class UnitType(StrEnum):
+    SESSIONS = "sessions"
+    DAYS = "days"
+
+
+class AuthorizationDecision(BaseModel):
+    """A payer's decision as recorded by utilization-review staff."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision_id: OpaqueId
+    recorded_by: OpaqueId
+    kind: AuthorizationKind
+    level: LevelOfCare | None = None
+    units: int | None = Field(default=None, ge=1, le=1000)
+    unit_type: UnitType = UnitType.SESSIONS
+    start_date: date | None = None
+    end_date: date | None = None
+    authorization_number: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _approval_has_terms(self) -> Self:
+        approving = self.kind in (AuthorizationKind.APPROVED, AuthorizationKind.APPEAL_APPROVED)
+        if approving:
+            missing = [
+                name
+                for name in ("units", "start_date", "end_date", "authorization_number")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"an approval needs {', '.join(missing)}")
+            assert self.start_date is not None and self.end_date is not None
+            if self.end_date < self.start_date:
+                raise ValueError("end_date is before start_date")
+        elif not self.reason:
+            raise ValueError("a denial or upheld appeal needs a reason")
+        return self
+
+
+class ReviewSubmission(BaseModel):
+    """A weekly (or, in OP, monthly) review: measures and attendance for the period."""
+
+    model_config = ConfigDict(extra="forbid")
+    review_id: OpaqueId
+    clinician_id: OpaqueId
+    phq9: Phq9 | None = None
+    gad7: Gad7 | None = None
+    cssrs: CssrsScreen | None = None
+    hours_attended: float = Field(ge=0, le=168)
+    units_attended: int = Field(ge=0, le=31, description="sessions or days, as authorized")
+    period_weeks: float = Field(default=1.0, gt=0, le=8)
+
+
+class DecisionAction(StrEnum):
+    CONTINUE = "continue"
+    STEP_DOWN = "step_down"
+    STEP_UP = "step_up"
+    DISCHARGE = "discharge"
+
+
+class ClinicianDecision(BaseModel):
+    """The clinician's call on a recommendation; the engine guards, it does not decide."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision_id: OpaqueId
+    clinician_id: OpaqueId
+    action: DecisionAction
+    target_level: LevelOfCare | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    override_reason: str | None = Field(
+        default=None, max_length=2000, description="safety assessment result when continuing"
+    )
+    expedited: bool = False
+
+    @model_validator(mode="after")
+    def _level_change_names_target(self) -> Self:
+        changing = self.action in (DecisionAction.STEP_DOWN, DecisionAction.STEP_UP)
+        if changing and self.target_level is None:
+            raise ValueError(f"{self.action} needs target_level")
+        return self
+
+
+class EpisodeEventKind(StrEnum):
+    ADMITTED = "admitted"
+    DISCHARGED = "discharged"
+    REFERRAL_CLOSED = "referral_closed"
+    WITHDRAWN = "withdrawn"
+    ENTERED_IN_ERROR = "entered_in_error"
+
+
+class EpisodeEvent(BaseModel):
+    """An event reported by another system (admission, discharge, withdrawal, error)."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: OpaqueId
+    reported_by: OpaqueId
+    kind: EpisodeEventKind
+    level_at_discharge: LevelOfCare | None = Field(
+        default=None, description="for a discharge: the level to return to, or none for home"
+    )
+    occurred_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,91 @@
+"""The engine's answers: the decision returned by each update, and the `state` view."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import LevelOfCare
+from rules.outcomes import Trend
+from rules.recommendation import Flag, RecommendedAction
+from rules.schedule import ReviewStatus
+from rules.transitions import Action, CarePhase
+from schemas.submissions import UnitType
+
+
+class EngineDecision(BaseModel):
+    """Returned at once to whoever submitted an assessment, review, decision or event."""
+
+    model_config = ConfigDict(extra="forbid")
+    submission_id: str
+    phase: CarePhase
+    delivered_level: LevelOfCare | None
+    recommended_action: RecommendedAction | None = None
+    target_level: LevelOfCare | None = None
+    reasons: list[str] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+    urgent: bool = False
+    allowed_actions: list[Action] = Field(default_factory=list)
+    duplicate: bool = False
+
+
+class AuthorizationView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authorization_number: str
+    level: LevelOfCare
+    unit_type: UnitType
+    units_approved: int
+    units_used: int
+    units_left: int
+    start_date: date
+    end_date: date
+    concurrent_review_requested_at: datetime | None = None
+
+
+class PendingPayerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    level: LevelOfCare
+    reference: str
+    submitted_at: datetime
+    decision_due_at: datetime
+    expedited: bool = False
+    escalated: bool = False
+
+
+class ScoresView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    baseline_phq9: int | None = None
+    latest_phq9: int | None = None
+    latest_gad7: int | None = None
+    phq9_history: list[int] = Field(default_factory=list)
+    trend: Trend = Trend.UNKNOWN
+
+
+class EpisodeView(BaseModel):
+    """What the `state` query returns: everything a care team needs at a glance."""
+
+    model_config = ConfigDict(extra="forbid")
+    episode_id: str
+    program_id: str
+    phase: CarePhase
+    outcome: str | None = None
+    authorized_level: LevelOfCare | None = None
+    delivered_level: LevelOfCare | None = None
+    requested_level: LevelOfCare | None = None
+    next_review_due: datetime | None = None
+    review_status: ReviewStatus | None = None
+    authorization: AuthorizationView | None = None
+    pending_payer_request: PendingPayerRequest | None = None
+    appeal_deadline: datetime | None = None
+    followup_due: datetime | None = None
+    aftercare_checkins_done: int = 0
+    scores: ScoresView = Field(default_factory=ScoresView)
+    flags: list[Flag] = Field(default_factory=list)
+    consecutive_low_attendance_weeks: int = 0
+    last_recommendation: EngineDecision | None = None
+    allowed_actions: list[Action] = Field(default_factory=list)
+    started_at: datetime
+    updated_at: datetime
+    run_count: int = 1

@@ -1,0 +1,1 @@
+"""Builds clients, adapters and the data converter, then runs the worker."""
