@@ -1,0 +1,120 @@
+"""Read models the store's queries return (and the API serves)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CensusRow(_Row):
+    """Open episodes in one program at one delivered level (None before enrolment) and phase."""
+
+    program_id: str
+    level: LevelOfCare | None
+    phase: CarePhase
+    episodes: int
+
+
+class EpisodeRow(_Row):
+    episode_id: str
+    program_id: str
+    phase: CarePhase
+    outcome: str | None
+    level_authorized: LevelOfCare | None
+    level_delivered: LevelOfCare | None
+    started_at: datetime
+    closed_at: datetime | None
+    next_review_due: datetime | None
+    risk_flag: bool
+    baseline_phq9: int | None
+    latest_phq9: int | None
+    updated_at: datetime
+
+
+class ReviewsDue(_Row):
+    """Open episodes whose review is past due, and those due later today (in the clinic's zone)."""
+
+    as_of: datetime
+    overdue: list[EpisodeRow]
+    due_today: list[EpisodeRow]
+
+
+class ExpiringAuthorization(_Row):
+    episode_id: str
+    program_id: str
+    authorization_number: str | None
+    payer_id: str | None
+    level: LevelOfCare
+    status: str
+    units_approved: int | None
+    units_used: int | None
+    start_date: date | None
+    end_date: date
+    days_left: int
+
+
+class TimelineEntry(_Row):
+    """One line of an episode's audit trail: a transition or a review, in time order."""
+
+    kind: Literal["transition", "review"]
+    at: datetime
+    actor: str
+    from_phase: CarePhase | None = None
+    to_phase: CarePhase | None = None
+    event: str | None = None
+    reason: str | None = None
+    level_delivered: LevelOfCare | None = None
+    level_authorized: LevelOfCare | None = None
+    review_id: str | None = None
+    review_kind: str | None = None
+    phq9_total: int | None = None
+    gad7_total: int | None = None
+    hours_attended: float | None = None
+    recommended_action: str | None = None
+    decision: str | None = None
+    override_reason: str | None = None
+
+
+class ProgramOutcomes(_Row):
+    """Outcomes over a program's closed episodes (entered-in-error closures excluded).
+
+    Rates are shares of `closed_episodes`; the PHQ-9 share is of the closed episodes that
+    have both a baseline and a discharge score (`phq9_measured`).
+    """
+
+    program_id: str
+    closed_episodes: int
+    median_length_of_stay_days: float | None
+    step_down_rate: float
+    step_up_rate: float
+    phq9_measured: int
+    phq9_response_or_remission_rate: float | None
+
+
+class EpisodeFilter(_Row):
+    """Filters for the episode list; `programs` is the caller's allowed set (None = all)."""
+
+    programs: list[str] | None = None
+    phase: CarePhase | None = None
+    level: LevelOfCare | None = None
+    review_due_before: datetime | None = None
+    overdue: bool | None = None
+    risk_flag: bool | None = None
+    authorization_expiring_within_days: int | None = Field(default=None, ge=0)
+    include_closed: bool = False
+
+
+class EpisodePage(_Row):
+    items: list[EpisodeRow]
+    total: int
+    limit: int
+    offset: int

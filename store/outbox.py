@@ -1,0 +1,249 @@
+"""Outbox dispatcher: delivers queued notifications through a `Channel`, with retries.
+
+Delivery is at-least-once with a stable `message_id`: a dispatcher that dies between
+sending and marking leaves the row leased; once the lease runs out another pass sends it
+again with the same ID, and the receiver drops the repeat. A row is only ever `sent`
+after a channel accepted it, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+
+from store.postgres import DEFAULT_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One queued notification as the dispatcher hands it to a channel."""
+
+    message_id: str
+    episode_id: str
+    program_id: str
+    channel: str
+    template: str
+    recipient_role: str
+    urgency: str
+    params: dict[str, str]
+    attempt: int
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON a receiving system gets (no attempt counter: it must not change the body)."""
+        return {
+            "message_id": self.message_id,
+            "episode_id": self.episode_id,
+            "program_id": self.program_id,
+            "template": self.template,
+            "recipient_role": self.recipient_role,
+            "urgency": self.urgency,
+            "params": self.params,
+        }
+
+
+class Channel(Protocol):
+    """Delivers one message; raises `DeliveryError` (retry) or `PermanentDeliveryError`."""
+
+    async def deliver(self, message: OutboxMessage) -> None: ...
+
+
+class DeliveryError(Exception):
+    """The channel could not deliver now; the dispatcher retries with backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The receiver refused the message itself; retrying cannot help."""
+
+
+class LogChannel:
+    """The default channel: writes a log line naming the message, never its params."""
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        log.info(
+            "notification message_id=%s template=%s recipient=%s",
+            message.message_id,
+            message.template,
+            message.recipient_role,
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff per attempt, capped; `failed` after `max_attempts`."""
+
+    max_attempts: int = 8
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=2)
+
+    def delay(self, attempt: int) -> timedelta:
+        """Wait after failed attempt number `attempt` (1-based): base, 2·base, 4·base, ..."""
+        delay: timedelta = self.base_delay * (2 ** max(attempt - 1, 0))
+        return min(self.max_delay, delay)
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+AfterSend = Callable[[OutboxMessage], Awaitable[None]]
+
+
+@dataclass
+class Dispatcher:
+    """Claims due rows with FOR UPDATE SKIP LOCKED, so several dispatchers can share a table.
+
+    `after_send` runs between a successful delivery and marking the row sent; tests use it
+    as a crash point.
+    """
+
+    pool: asyncpg.Pool
+    channels: Channel | Mapping[str, Channel]
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], datetime] = utc_now
+    batch_size: int = 50
+    after_send: AfterSend | None = None
+
+    def _routes(self) -> Mapping[str, Channel]:
+        if isinstance(self.channels, Mapping):
+            return self.channels
+        return {DEFAULT_CHANNEL: self.channels}
+
+    async def dispatch_due(self) -> DispatchReport:
+        """One pass: claim up to `batch_size` due messages, deliver, record the outcome."""
+        routes = self._routes()
+        report = DispatchReport()
+        for message in await self._claim(list(routes)):
+            try:
+                await routes[message.channel].deliver(message)
+            except DeliveryError as error:
+                permanent = isinstance(error, PermanentDeliveryError)
+                if permanent or message.attempt >= self.retry.max_attempts:
+                    await self._mark_failed(message, error)
+                    report.failed += 1
+                else:
+                    await self._reschedule(message, error)
+                    report.retried += 1
+                continue
+            if self.after_send is not None:
+                await self.after_send(message)
+            await self._mark_sent(message)
+            report.sent += 1
+        return report
+
+    async def run(self, stop: asyncio.Event, *, poll_interval: float = 1.0) -> None:
+        """Dispatch until `stop` is set; a database outage is logged and waited out."""
+        while not stop.is_set():
+            busy = False
+            try:
+                report = await self.dispatch_due()
+                busy = report.claimed >= self.batch_size
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("outbox dispatch pass failed: %s", type(error).__name__)
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+
+    async def _claim(self, channels: list[str]) -> list[OutboxMessage]:
+        now = self.clock()
+        rows = await self.pool.fetch(
+            """
+            UPDATE notification_outbox o
+            SET attempts = o.attempts + 1, next_attempt_at = $2
+            FROM (
+                SELECT message_id FROM notification_outbox
+                WHERE status = 'pending' AND next_attempt_at <= $1 AND channel = ANY($3)
+                ORDER BY next_attempt_at
+                LIMIT $4
+                FOR UPDATE SKIP LOCKED
+            ) due
+            WHERE o.message_id = due.message_id
+            RETURNING o.message_id, o.episode_id, o.program_id, o.channel, o.template,
+                o.recipient_role, o.urgency, o.params, o.attempts
+            """,
+            now,
+            now + self.retry.lease,
+            channels,
+            self.batch_size,
+        )
+        return [
+            OutboxMessage(
+                message_id=row["message_id"],
+                episode_id=row["episode_id"],
+                program_id=row["program_id"],
+                channel=row["channel"],
+                template=row["template"],
+                recipient_role=row["recipient_role"],
+                urgency=row["urgency"],
+                params=json.loads(row["params"]),
+                attempt=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def _mark_sent(self, message: OutboxMessage) -> None:
+        await self.pool.execute(
+            """
+            UPDATE notification_outbox SET status = 'sent', sent_at = $2, last_error = NULL
+            WHERE message_id = $1 AND status = 'pending'
+            """,
+            message.message_id,
+            self.clock(),
+        )
+
+    async def _reschedule(self, message: OutboxMessage, error: Exception) -> None:
+        await self.pool.execute(
+            """
+            UPDATE notification_outbox SET next_attempt_at = $2, last_error = $3
+            WHERE message_id = $1 AND status = 'pending'
+            """,
+            message.message_id,
+            self.clock() + self.retry.delay(message.attempt),
+            _describe(error),
+        )
+        log.info(
+            "notification message_id=%s attempt %d failed; retrying",
+            message.message_id,
+            message.attempt,
+        )
+
+    async def _mark_failed(self, message: OutboxMessage, error: Exception) -> None:
+        await self.pool.execute(
+            """
+            UPDATE notification_outbox SET status = 'failed', last_error = $2
+            WHERE message_id = $1 AND status = 'pending'
+            """,
+            message.message_id,
+            _describe(error),
+        )
+        log.warning(
+            "notification message_id=%s failed after %d attempts",
+            message.message_id,
+            message.attempt,
+        )
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,77 @@
+"""One asyncpg pool per process, migrated on open; the store handle the worker wires in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from store.embedded import EmbeddedPostgres, start_embedded
+from store.migrate import migrate
+from store.outbox import Channel, Dispatcher, LogChannel
+from store.postgres import PostgresRecordStore
+from worker.settings import Settings
+
+
+async def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """DATABASE_URL when set; otherwise an embedded server under `settings.data_dir`."""
+    if settings.database_url:
+        return settings.database_url, None
+    server = await asyncio.to_thread(start_embedded, settings.data_dir)
+    return server.dsn, server
+
+
+async def open_pool(
+    settings: Settings,
+    *,
+    dsn: str | None = None,
+    server_settings: Mapping[str, str] | None = None,
+) -> asyncpg.Pool:
+    """A pool sized from settings, with every migration applied before it is handed out."""
+    if dsn is None:
+        dsn, _ = await resolve_dsn(settings)
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        server_settings=dict(server_settings or {}),
+    )
+    try:
+        await migrate(pool)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+@dataclass
+class StoreHandle:
+    """What the worker process holds: the pool, the record store, and the embedded server."""
+
+    pool: asyncpg.Pool
+    records: PostgresRecordStore
+    embedded: EmbeddedPostgres | None = field(default=None)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def open_store(settings: Settings) -> StoreHandle:
+    """Open the pool (starting the embedded server if needed) and build the record store."""
+    dsn, embedded = await resolve_dsn(settings)
+    pool = await open_pool(settings, dsn=dsn)
+    return StoreHandle(pool=pool, records=PostgresRecordStore(pool), embedded=embedded)
+
+
+async def run_dispatcher(
+    pool: asyncpg.Pool,
+    channel: Channel | Mapping[str, Channel] | None = None,
+    *,
+    stop: asyncio.Event,
+    poll_interval: float = 1.0,
+) -> None:
+    """Deliver outbox messages until `stop` is set (default channel: `LogChannel`)."""
+    dispatcher = Dispatcher(pool, channel if channel is not None else LogChannel())
+    await dispatcher.run(stop, poll_interval=poll_interval)

@@ -1,0 +1,253 @@
+"""`RecordStore` on PostgreSQL: one transaction per `EffectBatch`, written exactly once.
+
+The batch's (workflow_id, seq) is claimed in `applied_batches` first; a retried activity
+finds its claim and writes nothing. Notifications go into the outbox in the same
+transaction (transactional outbox), so a message exists if and only if its batch does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import asyncpg
+
+from schemas.records import (
+    AuthorizationRecord,
+    EffectBatch,
+    EpisodeSnapshot,
+    NotificationRequest,
+    ReviewRecord,
+    TransitionRecord,
+)
+from store.dbtypes import Conn
+
+DEFAULT_CHANNEL = "default"
+
+
+def default_channel(notification: NotificationRequest) -> str:
+    """Every message goes to the dispatcher's default route unless a router says otherwise."""
+    return DEFAULT_CHANNEL
+
+
+class PostgresRecordStore:
+    """Writes care records; safe to call again with the same batch after any failure."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        channel_for: Callable[[NotificationRequest], str] = default_channel,
+    ) -> None:
+        self._pool = pool
+        self._channel_for = channel_for
+
+    async def apply(self, batch: EffectBatch) -> bool:
+        """Write the batch once; True means notifications are queued in the outbox."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                """
+                INSERT INTO applied_batches (workflow_id, seq, run_id) VALUES ($1, $2, $3)
+                ON CONFLICT DO NOTHING RETURNING true
+                """,
+                batch.workflow_id,
+                batch.seq,
+                batch.run_id,
+            )
+            if not claimed:
+                return True
+            await _upsert_episode(conn, batch.workflow_id, batch.seq, batch.episode)
+            await _insert_transitions(conn, batch, batch.transitions)
+            await _insert_reviews(conn, batch, batch.reviews)
+            await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
+            await self._enqueue(conn, batch, batch.notifications)
+        return True
+
+    async def _enqueue(
+        self, conn: Conn, batch: EffectBatch, notes: list[NotificationRequest]
+    ) -> None:
+        if not notes:
+            return
+        await conn.executemany(
+            """
+            INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id,
+                seq, channel, template, recipient_role, urgency, params)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+            ON CONFLICT (message_id) DO NOTHING
+            """,
+            [
+                (
+                    n.message_id,
+                    n.episode_id,
+                    n.program_id,
+                    batch.workflow_id,
+                    batch.seq,
+                    self._channel_for(n),
+                    n.template,
+                    n.recipient.value,
+                    n.urgency.value,
+                    json.dumps(n.params, sort_keys=True),
+                )
+                for n in notes
+            ],
+        )
+
+
+async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSnapshot) -> None:
+    # A batch applied late (after a newer one) must not roll the row back: compare versions.
+    await conn.execute(
+        """
+        INSERT INTO episodes AS e (episode_id, workflow_id, program_id, phase, outcome,
+            level_authorized, level_delivered, started_at, closed_at, next_review_due,
+            risk_flag, baseline_phq9, latest_phq9, updated_at, last_seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        ON CONFLICT (episode_id) DO UPDATE SET
+            workflow_id = EXCLUDED.workflow_id,
+            program_id = EXCLUDED.program_id,
+            phase = EXCLUDED.phase,
+            outcome = EXCLUDED.outcome,
+            level_authorized = EXCLUDED.level_authorized,
+            level_delivered = EXCLUDED.level_delivered,
+            started_at = EXCLUDED.started_at,
+            closed_at = EXCLUDED.closed_at,
+            next_review_due = EXCLUDED.next_review_due,
+            risk_flag = EXCLUDED.risk_flag,
+            baseline_phq9 = EXCLUDED.baseline_phq9,
+            latest_phq9 = EXCLUDED.latest_phq9,
+            updated_at = EXCLUDED.updated_at,
+            last_seq = EXCLUDED.last_seq
+        WHERE (e.updated_at, e.last_seq) <= (EXCLUDED.updated_at, EXCLUDED.last_seq)
+        """,
+        ep.episode_id,
+        workflow_id,
+        ep.program_id,
+        ep.phase.value,
+        ep.outcome,
+        _opt(ep.level_authorized),
+        _opt(ep.level_delivered),
+        ep.started_at,
+        ep.closed_at,
+        ep.next_review_due,
+        ep.risk_flag,
+        ep.baseline_phq9,
+        ep.latest_phq9,
+        ep.updated_at,
+        seq,
+    )
+
+
+async def _insert_transitions(conn: Conn, batch: EffectBatch, rows: list[TransitionRecord]) -> None:
+    if not rows:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO transitions (episode_id, workflow_id, seq, ordinal, run_id, from_phase,
+            to_phase, event, reason, actor, at, level_delivered, level_authorized)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        """,
+        [
+            (
+                batch.episode.episode_id,
+                batch.workflow_id,
+                batch.seq,
+                i,
+                batch.run_id,
+                t.from_phase.value,
+                t.to_phase.value,
+                t.event,
+                t.reason,
+                t.actor,
+                t.at,
+                _opt(t.level_delivered),
+                _opt(t.level_authorized),
+            )
+            for i, t in enumerate(rows)
+        ],
+    )
+
+
+async def _insert_reviews(conn: Conn, batch: EffectBatch, rows: list[ReviewRecord]) -> None:
+    if not rows:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO reviews (episode_id, workflow_id, seq, ordinal, review_id, kind,
+            clinician_id, at, level, phq9_total, phq9_item9, gad7_total, cssrs_high_risk,
+            hours_attended, units_attended, recommended_action, decision, override_reason,
+            reasons)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18, $19)
+        """,
+        [
+            (
+                batch.episode.episode_id,
+                batch.workflow_id,
+                batch.seq,
+                i,
+                r.review_id,
+                r.kind,
+                r.clinician_id,
+                r.at,
+                _opt(r.level),
+                r.phq9_total,
+                r.phq9_item9,
+                r.gad7_total,
+                r.cssrs_high_risk,
+                r.hours_attended,
+                r.units_attended,
+                r.recommended_action,
+                r.decision,
+                r.override_reason,
+                r.reasons,
+            )
+            for i, r in enumerate(rows)
+        ],
+    )
+
+
+async def _upsert_authorizations(
+    conn: Conn, episode_id: str, rows: list[AuthorizationRecord]
+) -> None:
+    if not rows:
+        return
+    # Numbered authorizations are one row each (later status/units win); unnumbered ones
+    # (requests not yet answered) do not match the partial unique index and are appended.
+    await conn.executemany(
+        """
+        INSERT INTO authorizations AS a (episode_id, authorization_number, payer_id, level,
+            status, unit_type, units_approved, units_used, start_date, end_date, recorded_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (episode_id, authorization_number) WHERE authorization_number IS NOT NULL
+        DO UPDATE SET
+            payer_id = COALESCE(EXCLUDED.payer_id, a.payer_id),
+            level = EXCLUDED.level,
+            status = EXCLUDED.status,
+            unit_type = COALESCE(EXCLUDED.unit_type, a.unit_type),
+            units_approved = COALESCE(EXCLUDED.units_approved, a.units_approved),
+            units_used = COALESCE(EXCLUDED.units_used, a.units_used),
+            start_date = COALESCE(EXCLUDED.start_date, a.start_date),
+            end_date = COALESCE(EXCLUDED.end_date, a.end_date),
+            recorded_at = EXCLUDED.recorded_at
+        WHERE a.recorded_at <= EXCLUDED.recorded_at
+        """,
+        [
+            (
+                episode_id,
+                r.authorization_number,
+                r.payer_id,
+                r.level.value,
+                r.status,
+                r.unit_type,
+                r.units_approved,
+                r.units_used,
+                r.start_date,
+                r.end_date,
+                r.at,
+            )
+            for r in rows
+        ],
+    )
+
+
+def _opt(value: object | None) -> str | None:
+    return None if value is None else str(value)
