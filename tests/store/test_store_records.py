@@ -1,0 +1,102 @@
+"""PostgresRecordStore: one transaction per batch, written once, never rolled back by age."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from store_builders import T0, authorization, batch, move, note, review, snapshot
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase, Event
+from store.postgres import PostgresRecordStore
+
+P = CarePhase
+E = Event
+
+
+async def _counts(pool: asyncpg.Pool) -> dict[str, int]:
+    tables = ["episodes", "transitions", "reviews", "authorizations", "notification_outbox"]
+    return {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
+
+
+async def test_the_same_batch_twice_writes_one_set_of_rows(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    b = batch(
+        1,
+        snapshot(phase=P.IN_TREATMENT, level_delivered=LevelOfCare.IOP),
+        transitions=[move(P.AUTHORIZATION, P.IN_TREATMENT, E.AUTH_APPROVED, T0, LevelOfCare.IOP)],
+        reviews=[review("r1", T0, 14, hours_attended=9.5)],
+        authorizations=[authorization("A-1")],
+        notifications=[note("care-episode-ep1:1:0")],
+    )
+    assert await store.apply(b) is True
+    assert await store.apply(b) is True
+    assert await _counts(pool) == {
+        "episodes": 1,
+        "transitions": 1,
+        "reviews": 1,
+        "authorizations": 1,
+        "notification_outbox": 1,
+    }
+    row = await pool.fetchrow("SELECT hours_attended, phq9_total FROM reviews")
+    assert (row["hours_attended"], row["phq9_total"]) == (9.5, 14)
+
+
+async def test_an_older_snapshot_does_not_overwrite_a_newer_one(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    newer = snapshot(phase=P.IN_TREATMENT, updated_at=T0 + timedelta(hours=2), latest_phq9=8)
+    older = snapshot(phase=P.INSURANCE_VERIFICATION, updated_at=T0 + timedelta(hours=1))
+    await store.apply(batch(2, newer))
+    await store.apply(batch(1, older))
+    row = await pool.fetchrow("SELECT phase, latest_phq9, last_seq FROM episodes")
+    assert (row["phase"], row["latest_phq9"], row["last_seq"]) == ("in_treatment", 8, 2)
+
+
+async def test_same_instant_later_sequence_wins(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    await store.apply(batch(1, snapshot(phase=P.ASSESSMENT)))
+    await store.apply(batch(2, snapshot(phase=P.INSURANCE_VERIFICATION)))
+    assert await pool.fetchval("SELECT phase FROM episodes") == "insurance_verification"
+
+
+async def test_authorizations_are_upserted_by_number(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    ep = snapshot(phase=P.IN_TREATMENT)
+    await store.apply(batch(1, ep, authorizations=[authorization(None, status="requested")]))
+    await store.apply(batch(2, ep, authorizations=[authorization("A-1")]))
+    later = T0 + timedelta(days=7)
+    extended = authorization(
+        "A-1", status="extension_approved", units_used=5, end_date=later.date() + timedelta(30)
+    )
+    await store.apply(batch(3, ep, authorizations=[extended.model_copy(update={"at": later})]))
+    rows = await pool.fetch(
+        "SELECT authorization_number, status, units_used FROM authorizations ORDER BY id"
+    )
+    assert [tuple(r) for r in rows] == [
+        (None, "requested", 0),
+        ("A-1", "extension_approved", 5),
+    ]
+
+
+async def test_a_failing_batch_leaves_nothing_behind(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    bad = move(P.ASSESSMENT, P.INSURANCE_VERIFICATION, E.ASSESSED_PROGRAM_LEVEL, T0)
+    bad = bad.model_copy(update={"event": "not_an_event"})
+    with pytest.raises(asyncpg.CheckViolationError):
+        await store.apply(batch(1, snapshot(), transitions=[bad], notifications=[note("m1")]))
+    assert await _counts(pool) == dict.fromkeys(
+        ["episodes", "transitions", "reviews", "authorizations", "notification_outbox"], 0
+    )
+    assert await pool.fetchval("SELECT count(*) FROM applied_batches") == 0
+
+
+async def test_transitions_are_append_only(pool: asyncpg.Pool) -> None:
+    store = PostgresRecordStore(pool)
+    step = move(P.REFERRAL, P.ASSESSMENT, E.REFERRAL_RECEIVED, T0)
+    await store.apply(batch(1, snapshot(), transitions=[step]))
+    with pytest.raises(asyncpg.RestrictViolationError):
+        await pool.execute("UPDATE transitions SET actor = 'someone else'")
+    with pytest.raises(asyncpg.RestrictViolationError):
+        await pool.execute("DELETE FROM transitions")
