@@ -142,6 +142,24 @@ def create_codec_app(
     return app
 
 
+def build_codec_server(
+    keyring: KeyRing,
+    settings: CodecSettings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for the codec app; set `should_exit = True` to stop it."""
+    config = uvicorn.Config(
+        create_codec_app(keyring, settings),
+        host=host or settings.codec_host,
+        port=port or settings.codec_port,
+        log_level="warning",
+        access_log=False,  # keep request lines out of logs; they carry nothing operators need
+    )
+    return uvicorn.Server(config)
+
+
 async def serve_codec(
     keyring: KeyRing,
     settings: CodecSettings,
@@ -149,15 +167,8 @@ async def serve_codec(
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    """Run the codec server with uvicorn until cancelled (default 127.0.0.1:8081)."""
-    config = uvicorn.Config(
-        create_codec_app(keyring, settings),
-        host=host or settings.codec_host,
-        port=port or settings.codec_port,
-        log_level="warning",
-        access_log=False,  # request lines carry nothing useful and we keep logs minimal
-    )
-    await uvicorn.Server(config).serve()
+    """Run the codec server until stopped (default http://127.0.0.1:8081)."""
+    await build_codec_server(keyring, settings, host=host, port=port).serve()
 
 
 def _login_html(ui_origin: str, *, signed_in: bool, failed: bool) -> str:
