@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from rules.policy import ProgramPolicy
 
@@ -22,7 +22,7 @@ def needs_concurrent_review(
 
 def concurrent_review_due_at(end_date: date, policy: ProgramPolicy) -> datetime:
     """The moment the expiry warning opens: `expiry_warning_days` before the end date."""
-    end = datetime(end_date.year, end_date.month, end_date.day) + timedelta(days=1)
+    end = datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC) + timedelta(days=1)
     return end - timedelta(days=policy.expiry_warning_days)
 
 

@@ -41,6 +41,7 @@ class ProgramPolicy(BaseModel):
     levels_requiring_authorization: frozenset[LevelOfCare] = frozenset(
         {LevelOfCare.IOP, LevelOfCare.PHP}
     )
+    units_requested: int = 20
     low_units_threshold: int = 3
     expiry_warning_days: float = 3
     payer_decision_days_standard: float = 7
@@ -54,9 +55,6 @@ class ProgramPolicy(BaseModel):
 
     # Aftercare check-ins, in days after discharge (HEDIS FUH 7/30, alumni 60/90).
     aftercare_checkin_days: tuple[float, ...] = (7, 30, 60, 90)
-
-    # Medicare IOP recertification (every other month).
-    recertification_days: float = 60
 
     # 42 CFR Part 2: patient messages do not even name the program.
     part2_program: bool = False

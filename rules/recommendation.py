@@ -39,7 +39,6 @@ class Flag(StrEnum):
     APPEAL_OPEN = "appeal_open"
     FOLLOWUP_DUE = "followup_due"
     FOLLOWUP_MISSED = "followup_missed"
-    RECERTIFICATION_DUE = "recertification_due"
 
 
 @dataclass(frozen=True)

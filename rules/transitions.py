@@ -112,6 +112,9 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         P.FINANCIAL_COUNSELING, "coverage_inactive"
     ),
     (P.INSURANCE_VERIFICATION, E.SELF_PAY): Transition(P.IN_TREATMENT, "enrolled_self_pay"),
+    (P.INSURANCE_VERIFICATION, E.COVERAGE_UPDATED): Transition(
+        P.INSURANCE_VERIFICATION, "coverage_updated"
+    ),
     (P.FINANCIAL_COUNSELING, E.COVERAGE_UPDATED): Transition(
         P.INSURANCE_VERIFICATION, "coverage_updated"
     ),

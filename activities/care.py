@@ -1,0 +1,58 @@
+"""The episode's activities, as methods on an object that holds its adapters."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.ports import Notifier, PayerDataError, PayerPort, RecordStore
+from schemas.payer import AuthorizationRequest, EligibilityRequest, EligibilityResult, PayerAnswer
+from schemas.records import EffectBatch
+
+log = logging.getLogger(__name__)
+
+
+class CareActivities:
+    """Dependencies are injected here by the worker; tests pass in-memory adapters."""
+
+    def __init__(self, store: RecordStore, notifier: Notifier, payer: PayerPort) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._payer = payer
+
+    @activity.defn(name="record_effects")
+    async def record_effects(self, batch: EffectBatch) -> None:
+        """Write one step's records; send its messages unless the store queued them.
+
+        Idempotent on (workflow_id, seq): a retry after a crash writes nothing twice, and
+        each message carries a stable message_id the receiver dedupes on.
+        """
+        queued = await self._store.apply(batch)
+        if not queued:
+            for notification in batch.notifications:
+                await self._notifier.send(notification)
+        log.info(
+            "recorded step",
+            extra={
+                "workflow_id": batch.workflow_id,
+                "seq": batch.seq,
+                "transitions": len(batch.transitions),
+                "messages": len(batch.notifications),
+            },
+        )
+
+    @activity.defn(name="check_eligibility")
+    async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
+        try:
+            return await self._payer.check_eligibility(request)
+        except PayerDataError as bad:
+            raise ApplicationError(str(bad), type="PayerDataError", non_retryable=True) from None
+
+    @activity.defn(name="request_authorization")
+    async def request_authorization(self, request: AuthorizationRequest) -> PayerAnswer:
+        try:
+            return await self._payer.request_authorization(request)
+        except PayerDataError as bad:
+            raise ApplicationError(str(bad), type="PayerDataError", non_retryable=True) from None

@@ -1,0 +1,236 @@
+"""A synthetic clinic that drives episodes through updates, as real callers would."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.care import CareActivities
+from activities.memory import InMemoryNotifier, InMemoryRecordStore
+from activities.payer_sandbox import SandboxPayer
+from rules.levels import AgeGroup, LevelOfCare
+from rules.policy import ProgramPolicy
+from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
+from schemas.submissions import (
+    AssessmentSubmission,
+    AuthorizationDecision,
+    AuthorizationKind,
+    ClinicianDecision,
+    CoverageSubmission,
+    CssrsScreen,
+    DecisionAction,
+    EpisodeEvent,
+    EpisodeEventKind,
+    LevelDetermination,
+    Phq9,
+    ReviewSubmission,
+)
+from schemas.view import EngineDecision, EpisodeView
+from worker.client import start_episode
+from worker.runtime import build_worker
+from workflows.care_episode import CareEpisode
+from workflows.state import EpisodeResult
+
+_ids = itertools.count(1)
+
+
+def phq9(total: int, item9: int = 0) -> Phq9:
+    """Nine items summing to `total`, with item 9 as given."""
+    items = [0] * 9
+    items[8] = item9
+    remaining = total - item9
+    for i in range(8):
+        items[i] = min(3, remaining)
+        remaining -= items[i]
+    assert remaining == 0, "total out of range"
+    return Phq9(items=items)
+
+
+@dataclass
+class Adapters:
+    store: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
+    notifier: InMemoryNotifier = field(default_factory=InMemoryNotifier)
+    payer: SandboxPayer = field(default_factory=SandboxPayer)
+
+    def activities(self) -> CareActivities:
+        return CareActivities(self.store, self.notifier, self.payer)
+
+
+@asynccontextmanager
+async def running_worker(
+    env: WorkflowEnvironment, adapters: Adapters | None = None
+) -> AsyncIterator[tuple[str, Adapters]]:
+    adapters = adapters or Adapters()
+    task_queue = f"care-episodes-test-{uuid.uuid4().hex[:8]}"
+    async with build_worker(env.client, task_queue=task_queue, activities=adapters.activities()):
+        yield task_queue, adapters
+
+
+@dataclass
+class Clinic:
+    """One synthetic patient's episode, and the people who act on it."""
+
+    env: WorkflowEnvironment
+    handle: WorkflowHandle[CareEpisode, EpisodeResult]
+    episode_id: str
+
+    @classmethod
+    async def admit(
+        cls,
+        env: WorkflowEnvironment,
+        task_queue: str,
+        *,
+        member_id: str = "M123456",
+        age_group: AgeGroup = AgeGroup.ADULT,
+        policy: ProgramPolicy | None = None,
+        coverage: bool = True,
+        history_event_limit: int = 1000,
+        search_attributes: bool = True,
+    ) -> Clinic:
+        episode_id = f"ep-{uuid.uuid4().hex[:12]}"
+        start = EpisodeStart(
+            episode_id=episode_id,
+            program_id="iop-adult-east",
+            age_group=age_group,
+            patient=PatientRef(patient_ref="MRN-SYNTH-1", name="Synthetic Patient"),
+            coverage=Coverage(payer_id="SANDBOX", member_id=member_id) if coverage else None,
+            consents=Consents(payer_disclosure=True),
+            policy=policy or ProgramPolicy(),
+        )
+        handle = await start_episode(
+            env.client,
+            start,
+            task_queue=task_queue,
+            history_event_limit=history_event_limit,
+            search_attributes=search_attributes,
+        )
+        return cls(env, handle, episode_id)
+
+    async def state(self) -> EpisodeView:
+        return await self.handle.query(CareEpisode.state)
+
+    async def wait(self, days: float = 0, hours: float = 0) -> None:
+        await self.env.sleep(timedelta(days=days, hours=hours))
+
+    async def assess(
+        self,
+        level: LevelOfCare = LevelOfCare.IOP,
+        *,
+        total: int = 18,
+        item9: int = 0,
+        cssrs: list[bool] | None = None,
+        await_return: bool = True,
+    ) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.submit_assessment,
+            AssessmentSubmission(
+                assessment_id=f"asmt-{next(_ids)}",
+                clinician_id="clin-1",
+                phq9=phq9(total, item9),
+                cssrs=CssrsScreen(answers=cssrs) if cssrs else None,
+                determination=LevelDetermination(
+                    instrument="LOCUS", level=level, rationale="synthetic determination"
+                ),
+                await_return_if_referred_out=await_return,
+            ),
+        )
+
+    async def approve(
+        self, units: int = 20, level: LevelOfCare | None = None, days: int = 60
+    ) -> EngineDecision:
+        today = (await self.env.get_current_time()).date()
+        return await self.record_authorization(
+            kind=AuthorizationKind.APPROVED,
+            units=units,
+            level=level,
+            start_date=today,
+            end_date=today + timedelta(days=days),
+            authorization_number=f"AUTH-{next(_ids)}",
+        )
+
+    async def record_authorization(self, **fields: Any) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.record_authorization,
+            AuthorizationDecision(decision_id=f"auth-{next(_ids)}", recorded_by="ur-1", **fields),
+        )
+
+    async def review(
+        self,
+        total: int | None,
+        *,
+        item9: int = 0,
+        hours: float = 10,
+        units: int = 3,
+        review_id: str | None = None,
+        cssrs: list[bool] | None = None,
+        period_weeks: float = 1,
+    ) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.submit_review,
+            ReviewSubmission(
+                review_id=review_id or f"rev-{next(_ids)}",
+                clinician_id="clin-1",
+                phq9=phq9(total, item9) if total is not None else None,
+                cssrs=CssrsScreen(answers=cssrs) if cssrs else None,
+                hours_attended=hours,
+                units_attended=units,
+                period_weeks=period_weeks,
+            ),
+            id=review_id,
+        )
+
+    async def decide(
+        self,
+        action: DecisionAction,
+        target: LevelOfCare | None = None,
+        *,
+        reason: str | None = None,
+        override_reason: str | None = None,
+        expedited: bool = False,
+    ) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.decide,
+            ClinicianDecision(
+                decision_id=f"dec-{next(_ids)}",
+                clinician_id="clin-1",
+                action=action,
+                target_level=target,
+                reason=reason,
+                override_reason=override_reason,
+                expedited=expedited,
+            ),
+        )
+
+    async def coverage(
+        self, *, self_pay: bool = False, member_id: str | None = None
+    ) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.submit_coverage,
+            CoverageSubmission(
+                submission_id=f"cov-{next(_ids)}",
+                recorded_by="fc-1",
+                self_pay=self_pay,
+                coverage=Coverage(payer_id="SANDBOX", member_id=member_id) if member_id else None,
+            ),
+        )
+
+    async def event(
+        self, kind: EpisodeEventKind, level_at_discharge: LevelOfCare | None = None
+    ) -> EngineDecision:
+        return await self.handle.execute_update(
+            CareEpisode.report_event,
+            EpisodeEvent(
+                event_id=f"evt-{next(_ids)}",
+                reported_by="ehr-1",
+                kind=kind,
+                level_at_discharge=level_at_discharge,
+            ),
+        )

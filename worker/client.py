@@ -1,0 +1,53 @@
+"""Temporal client helpers shared by the worker, the API and the tests."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from schemas.episode import EpisodeStart, workflow_id_for
+from worker.settings import Settings
+from workflows.care_episode import CareEpisode
+from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
+from workflows.state import EpisodeInput, EpisodeResult
+
+
+async def connect(settings: Settings, data_converter: DataConverter | None = None) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter or pydantic_data_converter,
+    )
+
+
+async def start_episode(
+    client: Client,
+    start: EpisodeStart,
+    *,
+    task_queue: str,
+    history_event_limit: int = 1000,
+    search_attributes: bool = True,
+) -> WorkflowHandle[CareEpisode, EpisodeResult]:
+    """Start one episode. The workflow ID carries only the opaque episode ID."""
+    return await client.start_workflow(
+        CareEpisode.run,
+        EpisodeInput(start=start, history_event_limit=history_event_limit),
+        id=workflow_id_for(start.episode_id),
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(CARE_PHASE, "referral"),
+                SearchAttributePair(PROGRAM_ID, start.program_id),
+            ]
+        )
+        if search_attributes
+        else None,
+        static_summary=f"Care episode {start.episode_id}",
+        static_details=f"Program {start.program_id}; age group {start.age_group.value}",
+    )
+
+
+def episode_handle(client: Client, episode_id: str) -> WorkflowHandle[CareEpisode, EpisodeResult]:
+    return client.get_workflow_handle_for(CareEpisode.run, workflow_id_for(episode_id))

@@ -1,0 +1,29 @@
+"""Builds the Temporal worker for care episodes from injected activities."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.care import CareActivities
+from workflows.care_episode import CareEpisode
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    activities: CareActivities,
+    max_concurrent_activities: int = 50,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CareEpisode],
+        activities=[
+            activities.record_effects,
+            activities.check_eligibility,
+            activities.request_authorization,
+        ],
+        max_concurrent_activities=max_concurrent_activities,
+    )

@@ -1,0 +1,301 @@
+"""`CareEpisode`: one patient's episode of care as one long-running workflow.
+
+Thin on purpose. Update handlers ask the engine for a decision and return it at once
+(no activity on the caller's path); the main loop then runs the queued payer
+commands and writes the queued records and messages in one activity, waits on a
+durable timer for the next deadline, and continues as new before history grows large.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.care import CareActivities
+    from rules.transitions import Action, TransitionNotAllowed
+    from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
+    from schemas.submissions import (
+        AssessmentSubmission,
+        AuthorizationDecision,
+        ClinicianDecision,
+        CoverageSubmission,
+        EpisodeEvent,
+        ReviewSubmission,
+    )
+    from schemas.view import EngineDecision, EpisodeView
+    from workflows.engine import EpisodeEngine, InvalidSubmission, submission_id
+    from workflows.search_attributes import publishable
+    from workflows.state import Command, CommandKind, EpisodeInput, EpisodeResult, EpisodeState
+
+S = TypeVar("S")
+
+# Records must never be lost: retry for as long as it takes (PostgreSQL may be down).
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["ValidationError"],
+)
+# The payer gets a few tries; then the episode waits for a person instead.
+PAYER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=5,
+    non_retryable_error_types=["PayerDataError", "ValidationError"],
+)
+
+
+@workflow.defn(name="CareEpisode")
+class CareEpisode:
+    @workflow.init
+    def __init__(self, episode: EpisodeInput) -> None:
+        now = workflow.now()
+        state = episode.state or EpisodeState(start=episode.start, started_at=now, updated_at=now)
+        if episode.state is not None:
+            state.run_count += 1
+        self._engine = EpisodeEngine(state)
+        self._fresh = episode.state is None
+        self._history_limit = episode.history_event_limit
+        self._published: dict[str, object] = {}
+        self._details = ""
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, episode: EpisodeInput) -> EpisodeResult:
+        engine = self._engine
+        if self._fresh:
+            engine.begin(workflow.now())
+        while True:
+            await self._drain()
+            if engine.closed:
+                break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._drain()
+                if not engine.closed:
+                    workflow.continue_as_new(
+                        EpisodeInput(
+                            start=engine.state.start,
+                            state=engine.state,
+                            history_event_limit=self._history_limit,
+                        )
+                    )
+                continue
+            now = workflow.now()
+            wake = engine.next_wakeup()
+            if wake is not None and wake <= now:
+                engine.on_timer(now)
+                continue
+            try:
+                await workflow.wait_condition(
+                    engine.has_effects,
+                    timeout=None if wake is None else max(wake - now, timedelta(seconds=1)),
+                    timeout_summary="next deadline",
+                )
+            except TimeoutError:
+                engine.on_timer(workflow.now())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._drain()
+        s = engine.state
+        return EpisodeResult(
+            episode_id=engine.episode_id, outcome=s.outcome, closed_at=s.closed_at, runs=s.run_count
+        )
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._history_limit
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def _drain(self) -> None:
+        """Run queued payer commands, then write records and send messages in one call."""
+        engine = self._engine
+        while engine.state.commands:
+            for command in engine.take_commands():
+                await self._run_command(command)
+        batch = engine.take_batch(workflow.info().run_id)
+        if batch is not None:
+            await workflow.execute_activity_method(
+                CareActivities.record_effects,
+                batch,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RECORD_RETRY,
+                summary=f"record step {batch.seq}",
+            )
+        self._publish()
+
+    async def _run_command(self, command: Command) -> None:
+        engine = self._engine
+        s = engine.state
+        request_id = f"{engine.workflow_id}:{command.seq}"
+        if command.kind is CommandKind.CHECK_ELIGIBILITY:
+            assert s.coverage is not None
+            try:
+                result = await workflow.execute_activity_method(
+                    CareActivities.check_eligibility,
+                    EligibilityRequest(
+                        request_id=request_id,
+                        payer_id=s.coverage.payer_id,
+                        member_id=s.coverage.member_id,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=PAYER_RETRY,
+                    summary="eligibility check (X12 270/271)",
+                )
+            except ActivityError:
+                workflow.logger.warning("eligibility check failed; sent to financial counseling")
+                result = None
+            engine.eligibility_checked(result, workflow.now())
+            return
+        assert command.level is not None and command.payer_kind is not None
+        try:
+            answer = await workflow.execute_activity_method(
+                CareActivities.request_authorization,
+                _authorization_request(engine, command, request_id),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=PAYER_RETRY,
+                summary=f"{command.payer_kind.value} request",
+            )
+        except ActivityError:
+            workflow.logger.warning("authorization request failed; waiting for a recorded decision")
+            answer = None
+        engine.payer_answered(command, answer, workflow.now())
+
+    def _publish(self) -> None:
+        """Keep search attributes and the UI's details current, writing only what changed."""
+        engine = self._engine
+        wanted = publishable(engine.state)
+        changed = [
+            update for name, (value, update) in wanted.items() if self._published.get(name) != value
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._published = {name: value for name, (value, _) in wanted.items()}
+        details = _details(engine.state)
+        if details != self._details:
+            workflow.set_current_details(details)
+            self._details = details
+
+    # -------------------------------------------------------------- updates
+
+    def _validate(self, action: Action, submission: object) -> None:
+        try:
+            self._engine.validate(action, submission)
+        except TransitionNotAllowed as refused:
+            raise ApplicationError(
+                str(refused),
+                {"phase": refused.phase.value, "allowed_actions": refused.allowed},
+                type="TransitionNotAllowed",
+                non_retryable=True,
+            ) from None
+        except (InvalidSubmission, ValueError) as invalid:
+            raise ApplicationError(
+                str(invalid), type="InvalidSubmission", non_retryable=True
+            ) from None
+
+    def _apply(
+        self, action: Action, submission: S, handler: Callable[[S, datetime], EngineDecision]
+    ) -> EngineDecision:
+        engine = self._engine
+        earlier = engine.earlier_result(submission_id(submission))
+        if earlier is not None:
+            return earlier
+        self._validate(action, submission)
+        return handler(submission, workflow.now())
+
+    @workflow.update(name="submit_assessment")
+    def submit_assessment(self, submission: AssessmentSubmission) -> EngineDecision:
+        return self._apply(Action.SUBMIT_ASSESSMENT, submission, self._engine.submit_assessment)
+
+    @submit_assessment.validator
+    def _check_assessment(self, submission: AssessmentSubmission) -> None:
+        self._validate(Action.SUBMIT_ASSESSMENT, submission)
+
+    @workflow.update(name="submit_coverage")
+    def submit_coverage(self, submission: CoverageSubmission) -> EngineDecision:
+        return self._apply(Action.SUBMIT_COVERAGE, submission, self._engine.submit_coverage)
+
+    @submit_coverage.validator
+    def _check_coverage(self, submission: CoverageSubmission) -> None:
+        self._validate(Action.SUBMIT_COVERAGE, submission)
+
+    @workflow.update(name="record_authorization")
+    def record_authorization(self, submission: AuthorizationDecision) -> EngineDecision:
+        return self._apply(
+            Action.RECORD_AUTHORIZATION, submission, self._engine.record_authorization
+        )
+
+    @record_authorization.validator
+    def _check_authorization(self, submission: AuthorizationDecision) -> None:
+        self._validate(Action.RECORD_AUTHORIZATION, submission)
+
+    @workflow.update(name="submit_review")
+    def submit_review(self, submission: ReviewSubmission) -> EngineDecision:
+        return self._apply(Action.SUBMIT_REVIEW, submission, self._engine.submit_review)
+
+    @submit_review.validator
+    def _check_review(self, submission: ReviewSubmission) -> None:
+        self._validate(Action.SUBMIT_REVIEW, submission)
+
+    @workflow.update(name="decide")
+    def decide(self, submission: ClinicianDecision) -> EngineDecision:
+        return self._apply(Action.DECIDE, submission, self._engine.decide)
+
+    @decide.validator
+    def _check_decision(self, submission: ClinicianDecision) -> None:
+        self._validate(Action.DECIDE, submission)
+
+    @workflow.update(name="report_event")
+    def report_event(self, submission: EpisodeEvent) -> EngineDecision:
+        return self._apply(Action.REPORT_EVENT, submission, self._engine.report_event)
+
+    @report_event.validator
+    def _check_event(self, submission: EpisodeEvent) -> None:
+        self._validate(Action.REPORT_EVENT, submission)
+
+    # ---------------------------------------------------------------- query
+
+    @workflow.query(name="state")
+    def state(self) -> EpisodeView:
+        return self._engine.view(workflow.now())
+
+
+def _authorization_request(
+    engine: EpisodeEngine, command: Command, request_id: str
+) -> AuthorizationRequest:
+    s = engine.state
+    prior = s.authorization.authorization_number if s.authorization else None
+    assert command.level is not None and command.payer_kind is not None
+    return AuthorizationRequest(
+        request_id=request_id,
+        kind=command.payer_kind,
+        payer_id=s.coverage.payer_id if s.coverage else "unknown",
+        member_id=s.coverage.member_id if s.coverage else "unknown",
+        level=command.level,
+        units_requested=s.start.policy.units_requested,
+        expedited=command.expedited,
+        prior_authorization_number=prior
+        if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
+        else None,
+        disclosure_consented=s.start.consents.payer_disclosure,
+    )
+
+
+def _details(state: EpisodeState) -> str:
+    """What an operator sees in the Web UI: no names, no scores, no identifiers."""
+    level = state.delivered_level.value if state.delivered_level else "none"
+    due = state.review.due.strftime("%Y-%m-%d %H:%M UTC") if state.review else "none"
+    flags = ", ".join(f.value for f in state.flags) or "none"
+    return (
+        f"**phase** {state.phase.value}  \n**level** {level}  \n"
+        f"**next review** {due}  \n**open flags** {flags}  \n**run** {state.run_count}"
+    )

@@ -1,0 +1,130 @@
+"""The episode's carried state: everything that survives a continue-as-new.
+
+A pydantic model, so it travels through the data converter as the next run's input.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules.levels import LevelOfCare
+from rules.recommendation import Flag
+from rules.transitions import CarePhase
+from schemas.episode import Coverage, EpisodeStart
+from schemas.payer import PayerRequestKind
+from schemas.records import (
+    AuthorizationRecord,
+    NotificationRequest,
+    ReviewRecord,
+    TransitionRecord,
+)
+from schemas.submissions import UnitType
+from schemas.view import EngineDecision, PendingPayerRequest
+
+RECENT_RESULTS_KEPT = 64
+SCORES_KEPT = 26
+
+
+class CommandKind(StrEnum):
+    CHECK_ELIGIBILITY = "check_eligibility"
+    REQUEST_AUTHORIZATION = "request_authorization"
+
+
+class Command(BaseModel):
+    """Work the workflow must do through an activity, queued by the engine."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: CommandKind
+    seq: int
+    payer_kind: PayerRequestKind | None = None
+    level: LevelOfCare | None = None
+    expedited: bool = False
+
+
+class AuthorizationState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authorization_number: str
+    level: LevelOfCare
+    unit_type: UnitType
+    units_approved: int
+    units_used: int = 0
+    start_date: date
+    end_date: date
+    concurrent_review_requested_at: datetime | None = None
+    expiry_flagged: bool = False
+
+
+class ReviewClock(BaseModel):
+    """Which chases have gone out for the review currently due."""
+
+    model_config = ConfigDict(extra="forbid")
+    due: datetime
+    questionnaire_sent: bool = False
+    reminder_sent: bool = False
+    escalated: bool = False
+
+
+class EpisodeState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: EpisodeStart
+    phase: CarePhase = CarePhase.REFERRAL
+    outcome: str | None = None
+    discharge_outcome: str | None = None
+    started_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+
+    coverage: Coverage | None = None
+    self_pay: bool = False
+    delivered_level: LevelOfCare | None = None
+    authorized_level: LevelOfCare | None = None
+    requested_level: LevelOfCare | None = None
+    requested_expedited: bool = False
+    authorization: AuthorizationState | None = None
+    pending_payer: PendingPayerRequest | None = None
+    appeal_deadline: datetime | None = None
+    waiting_until: datetime | None = None
+
+    review: ReviewClock | None = None
+    followup_due: datetime | None = None
+    discharged_at: datetime | None = None
+    aftercare_checkins_done: int = 0
+
+    baseline_phq9: int | None = None
+    phq9_history: list[int] = Field(default_factory=list)
+    level_phq9: list[int] = Field(default_factory=list)
+    latest_gad7: int | None = None
+    consecutive_low_weeks: int = 0
+    flags: list[Flag] = Field(default_factory=list)
+    last_recommendation: EngineDecision | None = None
+    recent_results: dict[str, EngineDecision] = Field(default_factory=dict)
+
+    seq: int = 0
+    messages_queued: int = 0
+    run_count: int = 1
+    commands: list[Command] = Field(default_factory=list)
+    transitions: list[TransitionRecord] = Field(default_factory=list)
+    reviews: list[ReviewRecord] = Field(default_factory=list)
+    authorizations: list[AuthorizationRecord] = Field(default_factory=list)
+    notifications: list[NotificationRequest] = Field(default_factory=list)
+
+
+class EpisodeInput(BaseModel):
+    """The workflow's argument: a fresh start, or a start plus the carried state."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: EpisodeStart
+    state: EpisodeState | None = None
+    history_event_limit: int = Field(default=1000, ge=50)
+
+
+class EpisodeResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    episode_id: str
+    outcome: str | None
+    closed_at: datetime | None
+    runs: int
