@@ -33,7 +33,7 @@ async def test_happy_path_from_assessment_to_closed(ts_env: WorkflowEnvironment)
         recommendations = []
         for score in (16, 13, 9, 7):
             await clinic.wait(days=7)
-            recommendations.append((await clinic.review(score, hours=10, units=3)))
+            recommendations.append(await clinic.review(score, hours=10, units=3))
         assert [r.recommended_action for r in recommendations] == [
             RecommendedAction.CONTINUE,
             RecommendedAction.CONTINUE,
