@@ -1,0 +1,92 @@
+"""The FastAPI application: `/v1` routes, health probes, problem answers, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import ApiDeps, Services
+from api.problems import Problem, install_problem_handlers
+from api.routes import build_router
+
+DESCRIPTION = """Care-transition engine for behavioral-health programs.
+
+Authenticate with `Authorization: Bearer <API key>`; each key is bound to a role
+(clinic-system, care-team, utilization-review, operator) and to the programs it sees.
+Errors are RFC 9457 problem details (`application/problem+json`). Every mutating
+endpoint accepts an `Idempotency-Key` header.
+"""
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    temporal: bool | None = None
+    postgres: bool | None = None
+
+
+def create_app(deps: ApiDeps) -> FastAPI:
+    services = Services.build(deps)
+    app = FastAPI(title="carepath", version="1", description=DESCRIPTION)
+    app.state.services = services
+    install_problem_handlers(app)
+    app.include_router(build_router(services))
+
+    @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "Temporal or PostgreSQL is down"}},
+        tags=["health"],
+        summary="Readiness: Temporal and PostgreSQL both answer",
+    )
+    async def readyz() -> JSONResponse:
+        temporal, postgres = await asyncio.gather(
+            services.engine.ping(), _postgres_answers(deps, services)
+        )
+        ready = temporal and postgres
+        body = Health(status="ok" if ready else "unavailable", temporal=temporal, postgres=postgres)
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+                    "$defs", {}
+                )
+            )
+            schemas["Problem"] = _problem_schema()
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _problem_schema() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+async def _postgres_answers(deps: ApiDeps, services: Services) -> bool:
+    timeout = deps.settings.api_temporal_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return bool(await deps.pool.fetchval("SELECT 1"))
+    except Exception:
+        return False

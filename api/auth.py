@@ -1,0 +1,106 @@
+"""Bearer API keys: who is calling, and whether their role may use an endpoint.
+
+`PERMISSIONS` is the role-by-endpoint matrix in one literal; routes name their
+`Operation` and the dependency from `require` checks it before any work is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Final
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import ApiProblem
+from api.settings import ApiKey, Role, key_fingerprint
+
+
+class Operation(StrEnum):
+    START_EPISODE = "start_episode"
+    READ_EPISODE = "read_episode"
+    LIST_EPISODES = "list_episodes"
+    SUBMIT_ASSESSMENT = "submit_assessment"
+    SUBMIT_COVERAGE = "submit_coverage"
+    RECORD_AUTHORIZATION = "record_authorization"
+    SUBMIT_REVIEW = "submit_review"
+    DECIDE = "decide"
+    REPORT_EVENT = "report_event"
+    READ_TIMELINE = "read_timeline"
+
+
+R = Role
+PERMISSIONS: Final[Mapping[Operation, frozenset[Role]]] = {
+    Operation.START_EPISODE: frozenset({R.CLINIC_SYSTEM}),
+    Operation.READ_EPISODE: frozenset(Role),
+    Operation.LIST_EPISODES: frozenset({R.CARE_TEAM, R.OPERATOR}),
+    Operation.SUBMIT_ASSESSMENT: frozenset({R.CARE_TEAM}),
+    Operation.SUBMIT_COVERAGE: frozenset({R.UTILIZATION_REVIEW}),
+    Operation.RECORD_AUTHORIZATION: frozenset({R.UTILIZATION_REVIEW}),
+    Operation.SUBMIT_REVIEW: frozenset({R.CARE_TEAM}),
+    Operation.DECIDE: frozenset({R.CARE_TEAM}),
+    Operation.REPORT_EVENT: frozenset({R.CLINIC_SYSTEM}),
+    Operation.READ_TIMELINE: frozenset({R.CARE_TEAM, R.OPERATOR}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller. `owner` identifies the key without holding the token."""
+
+    key: ApiKey
+    owner: str
+
+    @property
+    def actor(self) -> str:
+        return self.key.actor
+
+    @property
+    def role(self) -> Role:
+        return self.key.role
+
+    def require_program(self, program_id: str) -> None:
+        if not self.key.sees(program_id):
+            raise ApiProblem(403, "program-forbidden", "this key may not see that program")
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="carepath"'}
+
+
+def authenticate(authorization: str | None, keys: Mapping[str, ApiKey]) -> Principal:
+    """The principal for an `Authorization: Bearer <token>` header, or a 401 problem."""
+    if not authorization:
+        raise ApiProblem(
+            401, "unauthenticated", "send Authorization: Bearer <key>", headers=_CHALLENGE
+        )
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    key = keys.get(token) if scheme.lower() == "bearer" and token else None
+    if key is None:
+        raise ApiProblem(401, "unauthenticated", "unknown or malformed API key", headers=_CHALLENGE)
+    return Principal(key=key, owner=key_fingerprint(token))
+
+
+# Declares the scheme in the OpenAPI document; the header itself is read by `authenticate`.
+BEARER = HTTPBearer(auto_error=False, description="an API key bound to a role and programs")
+
+
+def require(
+    operation: Operation, keys: Callable[[Request], Mapping[str, ApiKey]]
+) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency: authenticate, then check the role against `PERMISSIONS`."""
+
+    async def dependency(
+        request: Request,
+        _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    ) -> Principal:
+        principal = authenticate(request.headers.get("authorization"), keys(request))
+        if principal.role not in PERMISSIONS[operation]:
+            raise ApiProblem(
+                403, "role-forbidden", f"role '{principal.role}' may not {operation.value}"
+            )
+        return principal
+
+    return dependency

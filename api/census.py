@@ -1,0 +1,97 @@
+"""Read side from PostgreSQL: the episode list, the census counts and the timeline.
+
+The queries are the store's (`store.queries`); this adapter adds the API's own audit
+rows (`api_calls`) to an episode's timeline, so every call through the API shows there
+with its actor beside the transitions and reviews the engine recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase
+from store import queries
+from store.models import CensusRow, EpisodeFilter, EpisodePage
+
+
+class TimelineEntry(BaseModel):
+    """One line of the audit trail: a transition, a review, or a call made through the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["transition", "review", "api_call"]
+    at: datetime
+    actor: str
+    from_phase: CarePhase | None = None
+    to_phase: CarePhase | None = None
+    event: str | None = None
+    reason: str | None = None
+    level_delivered: LevelOfCare | None = None
+    level_authorized: LevelOfCare | None = None
+    review_id: str | None = None
+    review_kind: str | None = None
+    phq9_total: int | None = None
+    gad7_total: int | None = None
+    hours_attended: float | None = None
+    recommended_action: str | None = None
+    decision: str | None = None
+    override_reason: str | None = None
+    operation: str | None = None
+    submission_id: str | None = None
+    status_code: int | None = None
+
+
+class EpisodeRecords(Protocol):
+    """What the API reads from PostgreSQL; `PostgresEpisodeRecords` is the adapter."""
+
+    async def list_episodes(
+        self, where: EpisodeFilter, *, now: datetime, limit: int, offset: int
+    ) -> EpisodePage: ...
+
+    async def census(self, programs: list[str] | None) -> list[CensusRow]: ...
+
+    async def program_of(self, episode_id: str) -> str | None: ...
+
+    async def timeline(self, episode_id: str) -> list[TimelineEntry]: ...
+
+
+_API_CALLS = """
+SELECT 'api_call' AS kind, at, actor, operation, submission_id, status_code
+FROM api_calls WHERE episode_id = $1
+ORDER BY at, id
+"""
+
+
+class PostgresEpisodeRecords:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def list_episodes(
+        self, where: EpisodeFilter, *, now: datetime, limit: int, offset: int
+    ) -> EpisodePage:
+        return await queries.list_episodes(self._pool, where, now=now, limit=limit, offset=offset)
+
+    async def census(self, programs: list[str] | None) -> list[CensusRow]:
+        return await queries.census(self._pool, programs=programs)
+
+    async def program_of(self, episode_id: str) -> str | None:
+        found: str | None = await self._pool.fetchval(
+            "SELECT program_id FROM episodes WHERE episode_id = $1", episode_id
+        )
+        return found
+
+    async def timeline(self, episode_id: str) -> list[TimelineEntry]:
+        engine = [
+            TimelineEntry.model_validate(entry.model_dump())
+            for entry in await queries.timeline(self._pool, episode_id)
+        ]
+        calls = [
+            TimelineEntry.model_validate(dict(row))
+            for row in await self._pool.fetch(_API_CALLS, episode_id)
+        ]
+        # Stable: an API call sorts before the engine's entries at the same instant.
+        return sorted(calls + engine, key=lambda entry: entry.at)

@@ -1,0 +1,67 @@
+"""What the API needs from outside (ApiDeps), and the services built from it once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from temporalio.client import Client
+
+from api.audit import CallLog, PostgresCallLog
+from api.census import EpisodeRecords, PostgresEpisodeRecords
+from api.engine import TemporalEngine
+from api.idempotency import IdempotencyStore, PostgresIdempotencyStore
+from api.mutations import Mutations
+from api.programs import ProgramLookup
+from api.settings import ApiSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ApiDeps:
+    """Injected by whoever runs the API (serve(), tests, the benchmark)."""
+
+    client: Client
+    pool: asyncpg.Pool
+    settings: ApiSettings
+    clock: Callable[[], datetime] = utc_now
+    records: EpisodeRecords | None = None
+    idempotency: IdempotencyStore | None = None
+    calls: CallLog | None = None
+
+
+@dataclass
+class Services:
+    deps: ApiDeps
+    engine: TemporalEngine
+    records: EpisodeRecords
+    mutations: Mutations
+    programs: ProgramLookup
+
+    @classmethod
+    def build(cls, deps: ApiDeps) -> Services:
+        timeout = timedelta(seconds=deps.settings.api_temporal_timeout_seconds)
+        engine = TemporalEngine(
+            deps.client,
+            task_queue=deps.settings.task_queue,
+            timeout=timeout,
+            search_attributes=deps.settings.api_start_search_attributes,
+        )
+        records = deps.records or PostgresEpisodeRecords(deps.pool)
+        mutations = Mutations(
+            deps.idempotency or PostgresIdempotencyStore(deps.pool),
+            deps.calls or PostgresCallLog(deps.pool),
+            deps.clock,
+        )
+        return cls(
+            deps=deps,
+            engine=engine,
+            records=records,
+            mutations=mutations,
+            programs=ProgramLookup(records, engine),
+        )

@@ -1,0 +1,183 @@
+"""The API's one door into Temporal: start an episode, read its state, submit an update.
+
+Temporal's errors are translated here, once, into problem answers: unknown workflow →
+404, a validator's TransitionNotAllowed → 409 (naming the allowed actions),
+InvalidSubmission → 422, Temporal unreachable or too slow → 503.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import ApiProblem, FieldError
+from rules.transitions import Action
+from schemas.episode import EpisodeStart, workflow_id_for
+from schemas.view import EngineDecision, EpisodeView
+from worker.client import start_episode
+from workflows.state import EpisodeInput
+
+STATE_QUERY = "state"
+
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def _unavailable(detail: str) -> ApiProblem:
+    return ApiProblem(503, "engine-unavailable", detail, headers={"Retry-After": "5"})
+
+
+def _not_found(episode_id: str) -> ApiProblem:
+    return ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
+
+
+class TemporalEngine:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        timeout: timedelta,
+        search_attributes: bool = True,
+    ) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._timeout = timeout
+        self._search_attributes = search_attributes
+
+    def _handle(self, episode_id: str) -> WorkflowHandle[Any, Any]:
+        return self._client.get_workflow_handle(workflow_id_for(episode_id))
+
+    async def ping(self) -> bool:
+        try:
+            return await self._client.service_client.check_health(timeout=self._timeout)
+        except (RPCError, RuntimeError):
+            return False
+
+    async def start(self, start: EpisodeStart) -> bool:
+        """Start the episode; False when it already ran with this same body (409 if not)."""
+        try:
+            await start_episode(
+                self._client,
+                start,
+                task_queue=self._task_queue,
+                search_attributes=self._search_attributes,
+            )
+            return True
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as error:
+            self._raise_rpc(error, start.episode_id)
+        original = await self.original_start(start.episode_id)
+        if original != start:
+            raise ApiProblem(
+                409,
+                "episode-id-conflict",
+                f"episode '{start.episode_id}' was already started with a different body",
+            )
+        return False
+
+    async def original_start(self, episode_id: str) -> EpisodeStart | None:
+        """The body the episode was first started with (first run's first history event)."""
+        try:
+            description = await self._handle(episode_id).describe(rpc_timeout=self._timeout)
+            first_run = description.raw_description.workflow_execution_info.first_run_id
+            first = self._client.get_workflow_handle(
+                workflow_id_for(episode_id), run_id=first_run or description.run_id
+            )
+            async for event in first.fetch_history_events(page_size=1, rpc_timeout=self._timeout):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                decoded = await self._client.data_converter.decode(payloads, [EpisodeInput])
+                found = decoded[0] if decoded else None
+                return found.start if isinstance(found, EpisodeInput) else None
+        except RPCError as error:
+            self._raise_rpc(error, episode_id)
+        return None
+
+    async def state(self, episode_id: str) -> EpisodeView:
+        try:
+            view: EpisodeView = await self._handle(episode_id).query(
+                STATE_QUERY, result_type=EpisodeView, rpc_timeout=self._timeout
+            )
+            return view
+        except RPCError as error:
+            self._raise_rpc(error, episode_id)
+        except WorkflowQueryRejectedError as error:
+            raise ApiProblem(409, "episode-not-queryable", str(error)) from error
+        except WorkflowQueryFailedError as error:
+            raise _unavailable(f"the engine could not answer: {error.message}") from error
+
+    async def submit(
+        self, episode_id: str, action: Action, body: BaseModel, submission_id: str
+    ) -> EngineDecision:
+        """Run the Workflow Update named after `action`; its ID is the submission's own id."""
+        try:
+            decision: EngineDecision = await self._handle(episode_id).execute_update(
+                action.value,
+                body,
+                id=submission_id,
+                result_type=EngineDecision,
+                rpc_timeout=self._timeout,
+            )
+            return decision
+        except WorkflowUpdateFailedError as error:
+            self._raise_update_failure(error)
+        except RPCTimeoutOrCancelledError as error:
+            raise _unavailable(
+                "the engine did not answer in time; retrying with the same submission id is safe"
+            ) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND and await self._exists(episode_id):
+                raise ApiProblem(
+                    409, "episode-closed", "the episode is closed", allowed_actions=[]
+                ) from error
+            self._raise_rpc(error, episode_id)
+
+    async def _exists(self, episode_id: str) -> bool:
+        try:
+            await self._handle(episode_id).describe(rpc_timeout=self._timeout)
+            return True
+        except RPCError:
+            return False
+
+    @staticmethod
+    def _raise_update_failure(error: WorkflowUpdateFailedError) -> NoReturn:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == "TransitionNotAllowed":
+            details = cause.details[0] if cause.details else {}
+            allowed = details.get("allowed_actions", []) if isinstance(details, dict) else []
+            raise ApiProblem(
+                409, "transition-not-allowed", cause.message, allowed_actions=list(allowed)
+            ) from error
+        if isinstance(cause, ApplicationError) and cause.type == "InvalidSubmission":
+            raise ApiProblem(
+                422,
+                "invalid-submission",
+                cause.message,
+                errors=[FieldError(field="body", message=cause.message)],
+            ) from error
+        raise ApiProblem(500, "update-failed", "the engine failed this submission") from error
+
+    @staticmethod
+    def _raise_rpc(error: RPCError, episode_id: str) -> NoReturn:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise _not_found(episode_id) from error
+        if error.status in _UNAVAILABLE:
+            raise _unavailable("the workflow engine is unreachable") from error
+        raise ApiProblem(502, "engine-error", "the workflow engine refused the call") from error

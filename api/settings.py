@@ -1,0 +1,58 @@
+"""API settings: the worker's settings plus the bearer keys and Temporal call deadlines.
+
+Keys come from `CAREPATH_API_KEYS`, a JSON object mapping each token to its grant, e.g.
+`{"tok-1": {"role": "care-team", "programs": ["p1"], "actor": "clin-7"}}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.episode import OpaqueId
+from worker.settings import Settings
+
+ALL_PROGRAMS = "*"
+
+
+class Role(StrEnum):
+    CLINIC_SYSTEM = "clinic-system"
+    CARE_TEAM = "care-team"
+    UTILIZATION_REVIEW = "utilization-review"
+    OPERATOR = "operator"
+
+
+class ApiKey(BaseModel):
+    """What one bearer token may do: its role, the programs it sees, and who it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    programs: frozenset[str] = Field(description='program ids, or "*" for every program')
+    actor: OpaqueId = Field(description="recorded as the actor of every change made with the key")
+    acts_for_others: bool = Field(
+        default=False,
+        description="an integration (e.g. an EHR) may name another clinician in the body",
+    )
+
+    def sees(self, program_id: str) -> bool:
+        return ALL_PROGRAMS in self.programs or program_id in self.programs
+
+
+def key_fingerprint(token: str) -> str:
+    """Stable owner id for a token, so idempotency rows never store the secret itself."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class ApiSettings(Settings):
+    api_keys: dict[str, ApiKey] = Field(default_factory=dict)
+    # Deadline for one Temporal call made while a client waits; past it the answer is 503.
+    api_temporal_timeout_seconds: float = 10.0
+    # Set the no-PHI search attributes at start (off for servers without them registered).
+    api_start_search_attributes: bool = True
+
+
+def load_api_settings() -> ApiSettings:
+    return ApiSettings()

@@ -1,0 +1,145 @@
+"""The API under test, wired to real things: the CareEpisode worker on Temporal's
+time-skipping server, and PostgreSQL (DATABASE_URL, else an embedded pgserver) in a
+schema of its own, migrated. The worker writes records through PostgresRecordStore,
+so the census and timeline read what the engine really wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from activities.care import CareActivities
+from activities.memory import InMemoryNotifier
+from activities.payer_sandbox import SandboxPayer
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiKey, ApiSettings, Role
+from store.embedded import EmbeddedPostgres
+from store.migrate import migrate
+from store.postgres import PostgresRecordStore
+from tests.api.server import running_server
+from worker.runtime import build_worker
+
+PROGRAM = "iop-adult"
+OTHER_PROGRAM = "php-teen"
+
+# token → grant; the tokens are what tests send, the grants what the API enforces.
+KEYS: dict[str, ApiKey] = {
+    "tok-clinic": ApiKey(
+        role=Role.CLINIC_SYSTEM,
+        programs=frozenset({PROGRAM}),
+        actor="ehr-main",
+        acts_for_others=True,
+    ),
+    "tok-care": ApiKey(role=Role.CARE_TEAM, programs=frozenset({PROGRAM}), actor="clin-7"),
+    "tok-ur": ApiKey(role=Role.UTILIZATION_REVIEW, programs=frozenset({PROGRAM}), actor="ur-3"),
+    "tok-ops": ApiKey(role=Role.OPERATOR, programs=frozenset({"*"}), actor="ops-1"),
+    "tok-care-other": ApiKey(
+        role=Role.CARE_TEAM, programs=frozenset({OTHER_PROGRAM}), actor="clin-9"
+    ),
+}
+TOKEN_FOR_ROLE = {
+    Role.CLINIC_SYSTEM: "tok-clinic",
+    Role.CARE_TEAM: "tok-care",
+    Role.UTILIZATION_REVIEW: "tok-ur",
+    Role.OPERATOR: "tok-ops",
+}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def api_pg_dsn() -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    folder = Path(tempfile.mkdtemp(prefix="carepath-api-pg-"))
+    server = EmbeddedPostgres(folder / "pg", delete=True)
+    try:
+        yield server.dsn
+    finally:
+        server.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def api_pool(api_pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    schema = f"api_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(api_pg_dsn)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    pool = await asyncpg.create_pool(
+        api_pg_dsn, min_size=1, max_size=10, server_settings={"search_path": schema}
+    )
+    await migrate(pool)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        conn = await asyncpg.connect(api_pg_dsn)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def api_settings() -> ApiSettings:
+    return ApiSettings(
+        task_queue=f"care-episodes-api-{uuid.uuid4().hex[:8]}",
+        api_keys=KEYS,
+        api_start_search_attributes=False,  # the time-skipping server has none registered
+        api_temporal_timeout_seconds=10,
+    )
+
+
+@pytest.fixture(scope="session")
+async def api_worker(
+    ts_env: WorkflowEnvironment, api_pool: asyncpg.Pool, api_settings: ApiSettings
+) -> AsyncIterator[None]:
+    activities = CareActivities(PostgresRecordStore(api_pool), InMemoryNotifier(), SandboxPayer())
+    worker = build_worker(ts_env.client, task_queue=api_settings.task_queue, activities=activities)
+    running = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        await worker.shutdown()
+        await running
+
+
+@pytest.fixture(scope="session")
+def api_app(
+    ts_env: WorkflowEnvironment,
+    api_pool: asyncpg.Pool,
+    api_settings: ApiSettings,
+    api_worker: None,
+) -> FastAPI:
+    return create_app(ApiDeps(client=ts_env.client, pool=api_pool, settings=api_settings))
+
+
+@pytest.fixture(scope="session")
+async def api(api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """In-process client (ASGI transport), no socket."""
+    transport = httpx.ASGITransport(app=api_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def api_url(api_app: FastAPI) -> AsyncIterator[str]:
+    """The same app served by uvicorn on a free 127.0.0.1 port."""
+    async with running_server(api_app) as url:
+        yield url
