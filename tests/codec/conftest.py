@@ -6,7 +6,6 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from codec.converter import build_data_converter
@@ -29,8 +28,3 @@ async def codec_ts_env(codec_keyring: KeyRing) -> AsyncIterator[WorkflowEnvironm
         yield env
     finally:
         await env.shutdown()
-
-
-def client_without_codec(client: Client) -> Client:
-    """Same connection and namespace, default converter: sees what the server stores."""
-    return Client(client.service_client, namespace=client.namespace)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
+from temporalio.client import Client
 
 from codec.keys import KeyRing
 from codec.server import build_codec_server
@@ -74,3 +75,8 @@ def read_database_files(db: Path) -> bytes:
     files = sorted(db.parent.glob(db.name + "*"))
     assert files, f"no database files at {db}"
     return b"".join(f.read_bytes() for f in files)
+
+
+def client_without_codec(client: Client) -> Client:
+    """Same connection and namespace, default converter: sees what the server stores."""
+    return Client(client.service_client, namespace=client.namespace)

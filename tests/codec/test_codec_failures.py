@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from codec_probe_workflow import CodecProbe, ProbeInput, echo_secret
-from conftest import client_without_codec
+from proof_support import client_without_codec
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError

@@ -25,13 +25,13 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from codec.converter import build_data_converter
 from codec.keys import KeyRing
+from workflows.search_attributes import ALL_KEYS
 
 pytestmark = pytest.mark.devserver
 
@@ -41,14 +41,6 @@ MEMBER_ID = "MBRZZZ998877"
 PROBE_SECRET = "Probe-Secret-Qxqxqx-4242"
 CONTROL_SECRET = "Control-Plaintext-Wvwvwv-5150"
 PHI = (PATIENT_NAME, BIRTH_DATE, MEMBER_ID, PROBE_SECRET)
-
-SEARCH_ATTRIBUTES = (
-    SearchAttributeKey.for_keyword("CarePhase"),
-    SearchAttributeKey.for_keyword("LevelOfCare"),
-    SearchAttributeKey.for_keyword("ProgramId"),
-    SearchAttributeKey.for_datetime("ReviewDueAt"),
-    SearchAttributeKey.for_bool("RiskFlag"),
-)
 
 
 @dataclass
@@ -130,7 +122,7 @@ async def proof(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Proof
             data_converter=build_data_converter(keyring),
             dev_server_existing_path=shutil.which("temporal"),
             dev_server_database_filename=str(db),
-            search_attributes=SEARCH_ATTRIBUTES,
+            search_attributes=ALL_KEYS,
             ui=False,
         )
         try:
