@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -401,3 +402,20 @@ def test_isa_with_a_letter_as_separator_is_rejected() -> None:
     broken = text[:104] + "A" + text[105:]
     with pytest.raises(ValueError, match="separators"):
         parse_271(broken, checked_at=NOW)
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=0, max_value=len(LITERAL_271)), st.text(max_size=8))
+def test_a_damaged_271_fails_only_with_a_value_error(cut: int, noise: str) -> None:
+    """Truncated or spliced input never escapes as IndexError, KeyError or the like."""
+    damaged = LITERAL_271[:cut] + noise + LITERAL_271[cut + len(noise) :]
+    with contextlib.suppress(ValueError, PayerUnavailableError):
+        parse_271(damaged, checked_at=NOW)
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_text_fails_only_with_a_value_error(text: str) -> None:
+    with contextlib.suppress(ValueError):
+        parse_271("ISA" + text, checked_at=NOW)
