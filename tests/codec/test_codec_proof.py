@@ -9,6 +9,7 @@ workflow written without the codec shows that the scan does find plaintext when 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -17,9 +18,12 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from codec_probe_workflow import CodecProbe, ProbeInput, echo_secret
+from episode_scenarios import PROGRAM_ID as PROOF_PROGRAM
+from episode_scenarios import run_scenarios
 from proof_support import read_database_files, running_codec_server, temporal_cli
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.query.v1 import WorkflowQuery
@@ -53,6 +57,8 @@ class ProofRun:
     decoded_show: dict[str, str] = field(default_factory=dict)
     probe_checks: dict[str, object] = field(default_factory=dict)
     episode_ids: list[str] = field(default_factory=list)
+    listed_risk: str = ""
+    listed_overdue: str = ""
 
 
 async def run_probe(client: Client) -> tuple[str, dict[str, object]]:
@@ -133,6 +139,10 @@ async def proof(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Proof
             run.episode_ids = await run_episode_scenarios(client)
             run.encrypted_ids.extend(run.episode_ids)
             run.control_id = await run_control(client)
+            if run.episode_ids:
+                run.listed_risk, run.listed_overdue = await list_like_an_operator(
+                    address, len(run.episode_ids)
+                )
             for workflow_id in [*run.encrypted_ids, run.control_id]:
                 show = ("workflow", "show", "-w", workflow_id, "--output", "json")
                 run.raw_show[workflow_id] = await temporal_cli(address, *show)
@@ -155,9 +165,33 @@ async def proof(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Proof
 
 async def run_episode_scenarios(client: Client) -> list[str]:
     """Episode scenarios for the synthetic patient (see episode_scenarios.py)."""
-    from episode_scenarios import run_scenarios
-
     return await run_scenarios(client, PATIENT_NAME, BIRTH_DATE, MEMBER_ID)
+
+
+async def list_like_an_operator(address: str, episodes: int) -> tuple[str, str]:
+    """The operator queries from docs/operator.md, with 'now' a month ahead (so overdue)."""
+    month_ahead = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    overdue = (
+        f"ProgramId = '{PROOF_PROGRAM}' AND CarePhase = 'in_treatment' "
+        f"AND ReviewDueAt < '{month_ahead}'"
+    )
+    risk = f"RiskFlag = true AND ProgramId = '{PROOF_PROGRAM}'"
+    listed = ("", "")
+    for _ in range(50):  # visibility is eventually consistent
+        listed = (
+            await temporal_cli(address, "workflow", "list", "--query", risk, "-o", "json"),
+            await temporal_cli(address, "workflow", "list", "--query", overdue, "-o", "json"),
+        )
+        if listed[1].count("care-episode-") >= episodes and "care-episode-" in listed[0]:
+            break
+        await asyncio.sleep(0.2)
+    return listed
+
+
+def test_operator_queries_find_episodes_by_search_attribute(proof: ProofRun) -> None:
+    risky, improving = proof.episode_ids
+    assert risky in proof.listed_risk and improving not in proof.listed_risk
+    assert risky in proof.listed_overdue and improving in proof.listed_overdue
 
 
 def test_scan_finds_plaintext_when_there_is_some(proof: ProofRun) -> None:
