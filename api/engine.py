@@ -43,6 +43,13 @@ def _unavailable(detail: str) -> ApiProblem:
     return ApiProblem(503, "engine-unavailable", detail, headers={"Retry-After": "5"})
 
 
+def _unreachable(error: RuntimeError) -> ApiProblem:
+    """The SDK raises RuntimeError('Failed client connect ...') when it cannot connect."""
+    if "client connect" in str(error).lower():
+        return _unavailable("the workflow engine is unreachable")
+    raise error
+
+
 def _not_found(episode_id: str) -> ApiProblem:
     return ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
 
@@ -84,6 +91,8 @@ class TemporalEngine:
             pass
         except RPCError as error:
             self._raise_rpc(error, start.episode_id)
+        except RuntimeError as error:
+            raise _unreachable(error) from error
         original = await self.original_start(start.episode_id)
         if original != start:
             raise ApiProblem(
@@ -108,6 +117,8 @@ class TemporalEngine:
                 return found.start if isinstance(found, EpisodeInput) else None
         except RPCError as error:
             self._raise_rpc(error, episode_id)
+        except RuntimeError as error:
+            raise _unreachable(error) from error
         return None
 
     async def state(self, episode_id: str) -> EpisodeView:
@@ -118,6 +129,8 @@ class TemporalEngine:
             return view
         except RPCError as error:
             self._raise_rpc(error, episode_id)
+        except RuntimeError as error:
+            raise _unreachable(error) from error
         except WorkflowQueryRejectedError as error:
             raise ApiProblem(409, "episode-not-queryable", str(error)) from error
         except WorkflowQueryFailedError as error:
@@ -148,6 +161,8 @@ class TemporalEngine:
                     409, "episode-closed", "the episode is closed", allowed_actions=[]
                 ) from error
             self._raise_rpc(error, episode_id)
+        except RuntimeError as error:
+            raise _unreachable(error) from error
 
     async def _exists(self, episode_id: str) -> bool:
         try:

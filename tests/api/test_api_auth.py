@@ -1,0 +1,132 @@
+"""Who may do what: 401 without a key, the whole role-by-endpoint matrix, programs, actors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import PERMISSIONS, Operation
+from api.settings import Role
+from tests.api import bodies
+from tests.api.conftest import KEYS, TOKEN_FOR_ROLE, bearer
+
+Body = Callable[[str], dict[str, Any]] | None
+
+# operation → (method, path under /v1 with {id}, body built from the caller's actor)
+ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
+    Operation.START_EPISODE: ("POST", "/episodes", lambda actor: bodies.episode()),
+    Operation.READ_EPISODE: ("GET", "/episodes/{id}", None),
+    Operation.LIST_EPISODES: ("GET", "/episodes", None),
+    Operation.SUBMIT_ASSESSMENT: ("POST", "/episodes/{id}/assessment", bodies.assessment),
+    Operation.SUBMIT_COVERAGE: ("POST", "/episodes/{id}/coverage", bodies.coverage),
+    Operation.RECORD_AUTHORIZATION: ("POST", "/episodes/{id}/authorizations", bodies.authorization),
+    Operation.SUBMIT_REVIEW: ("POST", "/episodes/{id}/reviews", bodies.review),
+    Operation.DECIDE: ("POST", "/episodes/{id}/decisions", bodies.decision),
+    Operation.REPORT_EVENT: (
+        "POST",
+        "/episodes/{id}/events",
+        lambda actor: bodies.event(actor, kind="admitted"),
+    ),
+    Operation.READ_TIMELINE: ("GET", "/episodes/{id}/timeline", None),
+}
+
+
+def test_every_operation_has_an_endpoint_in_the_matrix() -> None:
+    assert set(ENDPOINTS) == set(Operation) == set(PERMISSIONS)
+
+
+@pytest.fixture(scope="module")
+async def episode_id(api: httpx.AsyncClient) -> str:
+    body = bodies.episode()
+    answer = await api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
+    assert answer.status_code == 201
+    return str(body["episode_id"])
+
+
+async def call(
+    api: httpx.AsyncClient, operation: Operation, episode_id: str, token: str | None
+) -> httpx.Response:
+    method, path, body = ENDPOINTS[operation]
+    actor = KEYS[token].actor if token else "nobody"
+    return await api.request(
+        method,
+        "/v1" + path.format(id=episode_id),
+        json=body(actor) if body else None,
+        headers=bearer(token) if token else {},
+    )
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_by_endpoint_matrix(
+    api: httpx.AsyncClient, episode_id: str, role: Role, operation: Operation
+) -> None:
+    answer = await call(api, operation, episode_id, TOKEN_FOR_ROLE[role])
+    if role in PERMISSIONS[operation]:
+        # Allowed: the engine itself answers (its phase may still refuse), never 401/403.
+        assert answer.status_code in {200, 201, 409, 422}, answer.text
+        if answer.status_code == 422:
+            assert answer.json()["type"].endswith("invalid-submission")
+    else:
+        assert answer.status_code == 403, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("role-forbidden")
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer", "Bearer not-a-key", "Basic dG9rLWNhcmU6", "tok-care"]
+)
+async def test_without_a_valid_key_every_endpoint_is_401(
+    api: httpx.AsyncClient, episode_id: str, operation: Operation, authorization: str | None
+) -> None:
+    method, path, _ = ENDPOINTS[operation]
+    headers = {"Authorization": authorization} if authorization else {}
+    answer = await api.request(method, "/v1" + path.format(id=episode_id), headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert answer.json()["status"] == 401
+
+
+async def test_a_key_may_not_see_another_programs_episode(
+    api: httpx.AsyncClient, episode_id: str
+) -> None:
+    other = bearer("tok-care-other")
+    for answer in (
+        await api.get(f"/v1/episodes/{episode_id}", headers=other),
+        await api.get(f"/v1/episodes/{episode_id}/timeline", headers=other),
+        await api.post(
+            f"/v1/episodes/{episode_id}/reviews", json=bodies.review("clin-9"), headers=other
+        ),
+        await api.get("/v1/episodes", params={"program": "iop-adult"}, headers=other),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["type"].endswith("program-forbidden")
+    listed = await api.get("/v1/episodes", params={"limit": 500}, headers=other)
+    assert listed.status_code == 200
+    assert all(item["program_id"] == "php-teen" for item in listed.json()["items"])
+
+
+async def test_starting_an_episode_in_a_program_the_key_may_not_see_is_403(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {**bodies.episode(), "program_id": "php-teen"}
+    answer = await api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
+    assert answer.status_code == 403
+    gone = await api.get(f"/v1/episodes/{body['episode_id']}", headers=bearer("tok-ops"))
+    assert gone.status_code == 404  # nothing was started
+
+
+async def test_a_personal_key_may_not_submit_as_someone_else(
+    api: httpx.AsyncClient, episode_id: str
+) -> None:
+    answer = await api.post(
+        f"/v1/episodes/{episode_id}/reviews",
+        json=bodies.review("clin-somebody-else"),
+        headers=bearer("tok-care"),
+    )
+    assert answer.status_code == 403
+    assert answer.json()["type"].endswith("actor-forbidden")
