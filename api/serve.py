@@ -1,0 +1,49 @@
+"""Run the API with uvicorn: connect Temporal and PostgreSQL, then serve until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiSettings
+from store.pool import open_pool, resolve_dsn
+from worker.client import connect
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> None:
+    """Serve on settings.api_host:api_port until cancelled (or until `stop` is set)."""
+    dsn, _embedded = await resolve_dsn(settings)
+    pool = await open_pool(settings, dsn=dsn)
+    try:
+        client = await connect(settings)
+        app = create_app(ApiDeps(client=client, pool=pool, settings=settings))
+        config = uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        if not settings.api_keys:
+            log.warning("no API keys configured (CAREPATH_API_KEYS): every call will be 401")
+        serving = asyncio.create_task(server.serve())
+        waiter = asyncio.create_task(stop.wait()) if stop is not None else None
+        try:
+            await asyncio.wait(
+                [t for t in (serving, waiter) if t is not None],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            server.should_exit = True
+            await serving
+            if waiter is not None:
+                waiter.cancel()
+    finally:
+        await pool.close()
