@@ -138,9 +138,9 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
 async def test_census_counts_open_episodes_by_program_level_phase(seeded: asyncpg.Pool) -> None:
     rows = await queries.census(seeded)
     assert [(r.program_id, r.level, r.phase, r.episodes) for r in rows] == [
-        ("prog-a", None, P.ASSESSMENT, 1),
         ("prog-a", L.IOP, P.IN_TREATMENT, 3),
         ("prog-a", L.PHP, P.IN_TREATMENT, 1),
+        ("prog-a", None, P.ASSESSMENT, 1),
         ("prog-b", L.OP, P.IN_TREATMENT, 1),
     ]
     only_b = await queries.census(seeded, programs=["prog-b"])
