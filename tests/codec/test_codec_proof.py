@@ -79,17 +79,20 @@ async def run_probe(client: Client) -> tuple[str, dict[str, object]]:
             static_details=f"details {PROBE_SECRET}",
         )
         checks["query"] = await handle.query(CodecProbe.peek)
-        raw_query = await client.workflow_service.query_workflow(
-            QueryWorkflowRequest(
-                namespace=client.namespace,
-                execution=WorkflowExecution(workflow_id=workflow_id),
-                query=WorkflowQuery(query_type="peek"),
+        raw_queries = [
+            await client.workflow_service.query_workflow(
+                QueryWorkflowRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=workflow_id),
+                    query=WorkflowQuery(query_type=query_type),
+                )
             )
-        )
-        checks["raw_query_encodings"] = [
-            p.metadata["encoding"] for p in raw_query.query_result.payloads
+            for query_type in ("peek", "__temporal_workflow_metadata")  # the latter: UI details
         ]
-        checks["raw_query_bytes"] = raw_query.SerializeToString()
+        checks["raw_query_encodings"] = [
+            p.metadata["encoding"] for q in raw_queries for p in q.query_result.payloads
+        ]
+        checks["raw_query_bytes"] = b"".join(q.SerializeToString() for q in raw_queries)
         checks["update"] = await handle.execute_update(CodecProbe.finish, PROBE_SECRET)
         checks["result"] = await handle.result()
         description = await handle.describe()
@@ -234,7 +237,7 @@ def test_queries_updates_memos_and_summaries_are_encrypted_but_readable_with_cod
     assert checks["result"] == f"result activity saw {PROBE_SECRET}"
     assert checks["static_summary"] == f"summary {PROBE_SECRET}"
     assert checks["memo"] == {"started": f"memo {PROBE_SECRET}", "upserted": f"memo {PROBE_SECRET}"}
-    assert checks["raw_query_encodings"] == [b"binary/encrypted"]
+    assert checks["raw_query_encodings"] == [b"binary/encrypted", b"binary/encrypted"]
     raw_query = checks["raw_query_bytes"]
     assert isinstance(raw_query, bytes) and PROBE_SECRET.encode() not in raw_query
 
