@@ -10,11 +10,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from store_builders import T0
 
 from rules.transitions import CarePhase
 from store.enum_checks import ENUM_CHECKS, EnumCheck, sync_enum_checks
 from store.migrate import MIGRATIONS_DIR, discover, migrate
+from tests.store.store_builders import T0
 
 
 async def test_second_run_applies_nothing(bare_pool: asyncpg.Pool) -> None:

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
-from store_builders import batch, note, snapshot
-from store_receiver import Receiver, serving
 
 from store.outbox import Dispatcher, LogChannel, OutboxMessage, RetryPolicy
 from store.pool import run_dispatcher
 from store.postgres import PostgresRecordStore
 from store.webhook import WebhookChannel
+from tests.store.store_builders import batch, note, snapshot
+from tests.store.store_receiver import Receiver, serving
 
 SECRET = "test-shared-secret"
 

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from store_builders import authorization, batch, move, review, snapshot
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
 from store import queries
 from store.models import EpisodeFilter
 from store.postgres import PostgresRecordStore
+from tests.store.store_builders import authorization, batch, move, review, snapshot
 
 P = CarePhase
 E = Event

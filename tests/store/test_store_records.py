@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from store_builders import T0, authorization, batch, move, note, review, snapshot
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
 from store.postgres import PostgresRecordStore
+from tests.store.store_builders import T0, authorization, batch, move, note, review, snapshot
 
 P = CarePhase
 E = Event
