@@ -22,8 +22,8 @@ def needs_concurrent_review(
 
 def concurrent_review_due_at(end_date: date, policy: ProgramPolicy) -> datetime:
     """The moment the expiry warning opens: `expiry_warning_days` before the end date."""
-    end = datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC) + timedelta(days=1)
-    return end - timedelta(days=policy.expiry_warning_days)
+    last_day = datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC)
+    return last_day - timedelta(days=policy.expiry_warning_days)
 
 
 def is_expired(end_date: date, today: date) -> bool:

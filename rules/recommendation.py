@@ -98,10 +98,15 @@ def recommend_after_review(
         )
 
     if self_harm or cssrs_high:
-        reasons.append("phq9_item9_positive" if self_harm else "cssrs_high_risk")
+        if self_harm:
+            reasons.append("phq9_item9_positive")
+        if cssrs_high:
+            # High-risk C-SSRS means emergency evaluation, whatever the current level.
+            reasons += ["cssrs_high_risk", "emergency_evaluation_needed"]
         reasons.append("same_day_safety_assessment_needed")
         raise_flags.add(Flag.RISK)
-        return done(RecommendedAction.STEP_UP, step_up_from(level), urgent=True)
+        target = LevelOfCare.INPATIENT if cssrs_high else step_up_from(level)
+        return done(RecommendedAction.STEP_UP, target, urgent=True)
 
     if phq9_total is None or baseline_phq9 is None:
         return done(RecommendedAction.CONTINUE, level)

@@ -61,7 +61,9 @@ class CareEpisode:
         if episode.state is not None:
             state.run_count += 1
         self._engine = EpisodeEngine(state)
-        self._fresh = episode.state is None
+        if episode.state is None:
+            # Here, not in run(): an update in the first task is handled before run starts.
+            self._engine.begin(now)
         self._history_limit = episode.history_event_limit
         self._published: dict[str, object] = {}
         self._details = ""
@@ -71,8 +73,6 @@ class CareEpisode:
     @workflow.run
     async def run(self, episode: EpisodeInput) -> EpisodeResult:
         engine = self._engine
-        if self._fresh:
-            engine.begin(workflow.now())
         while True:
             await self._drain()
             if engine.closed:

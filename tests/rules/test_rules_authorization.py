@@ -60,15 +60,6 @@ def test_concurrent_review_due_at_is_before_the_authorization_runs_out() -> None
     assert datetime(2025, 3, 15) < due < datetime(2025, 3, 21)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rules/authorization.py: concurrent_review_due_at(2025-03-20) is 2025-03-18T00:00, "
-        "but needs_concurrent_review already answers True on 2025-03-17 (end - today = 3 days) "
-        "and the docstring says 'expiry_warning_days before the end date' (2025-03-17): "
-        "the timer opens one day after the predicate."
-    ),
-)
 def test_concurrent_review_due_at_agrees_with_needs_concurrent_review() -> None:
     due = _naive(concurrent_review_due_at(END, DEFAULT))
     first_day_needed = next(

@@ -92,28 +92,11 @@ def test_risk_keeps_attendance_flags_alongside() -> None:
     assert not rec.raise_flags & rec.clear_flags
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rules/recommendation.py recommend_after_review: with self_harm=True and "
-        "cssrs_high=True, reasons carry only 'phq9_item9_positive'; the 'cssrs_high_risk' "
-        "reason is dropped (recommend_after_assessment records both)."
-    ),
-)
 def test_both_risk_signals_are_recorded_as_reasons() -> None:
     rec = review(self_harm=True, cssrs_high=True)
     assert {"phq9_item9_positive", "cssrs_high_risk"} <= set(rec.reasons)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rules/recommendation.py recommend_after_review: DESIGN.md says a high-risk C-SSRS "
-        "means emergency evaluation, not IOP. At an OP review with cssrs_high=True the "
-        "recommendation is STEP_UP to iop (at IOP: to php); expected target inpatient "
-        "(emergency evaluation), as recommend_after_assessment does."
-    ),
-)
 @pytest.mark.parametrize("level", [L.OP, L.IOP])
 def test_high_risk_cssrs_at_review_means_emergency_evaluation(level: LevelOfCare) -> None:
     rec = review(level=level, cssrs_high=True)
