@@ -63,6 +63,7 @@ EventReporter = Annotated[Principal, Depends(require(Operation.REPORT_EVENT, _ke
 _Route = Callable[..., Awaitable[JSONResponse]]
 
 _TEXT = {
+    400: "the body is not parseable JSON",
     401: "no or unknown API key",
     403: "the key's role may not do this, or may not see the episode's program",
     404: "no such episode",
@@ -83,7 +84,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _READ = problems(401, 403, 404, 422, 503)
-_WRITE = problems(401, 403, 404, 409, 422, 503)
+_WRITE = problems(400, 401, 403, 404, 409, 422, 503)
 
 
 def _idempotency_doc() -> dict[str, Any]:
@@ -109,7 +110,7 @@ def build_router(services: Services) -> APIRouter:
         response_model=EpisodeView,
         responses={
             200: {"model": EpisodeView, "description": "already started with this same body"},
-            **problems(401, 403, 409, 422, 503),
+            **problems(400, 401, 403, 409, 422, 503),
         },
         openapi_extra=_idempotency_doc(),
         summary="Start an episode (idempotent on episode_id)",

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
@@ -30,6 +31,7 @@ from store.embedded import EmbeddedPostgres
 from store.migrate import migrate
 from store.postgres import PostgresRecordStore
 from tests.api.server import running_server
+from worker.registration import register_search_attributes
 from worker.runtime import build_worker
 
 PROGRAM = "iop-adult"
@@ -97,21 +99,35 @@ async def api_pool(api_pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
+async def api_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server for the API tests; the session-long worker polls every
+    episode, so time is never held still by a finished test's workflows."""
+    binary = shutil.which("temporal-test-server")
+    if binary is None:
+        pytest.fail("temporal-test-server is not on PATH: run the tests with `make test`")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary, data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
 def api_settings() -> ApiSettings:
     return ApiSettings(
         task_queue=f"care-episodes-api-{uuid.uuid4().hex[:8]}",
         api_keys=KEYS,
-        api_start_search_attributes=False,  # the time-skipping server has none registered
         api_temporal_timeout_seconds=10,
     )
 
 
 @pytest.fixture(scope="session")
 async def api_worker(
-    ts_env: WorkflowEnvironment, api_pool: asyncpg.Pool, api_settings: ApiSettings
+    api_env: WorkflowEnvironment, api_pool: asyncpg.Pool, api_settings: ApiSettings
 ) -> AsyncIterator[None]:
     activities = CareActivities(PostgresRecordStore(api_pool), InMemoryNotifier(), SandboxPayer())
-    worker = build_worker(ts_env.client, task_queue=api_settings.task_queue, activities=activities)
+    worker = build_worker(api_env.client, task_queue=api_settings.task_queue, activities=activities)
     running = asyncio.create_task(worker.run())
     try:
         yield
@@ -122,12 +138,12 @@ async def api_worker(
 
 @pytest.fixture(scope="session")
 def api_app(
-    ts_env: WorkflowEnvironment,
+    api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
     api_worker: None,
 ) -> FastAPI:
-    return create_app(ApiDeps(client=ts_env.client, pool=api_pool, settings=api_settings))
+    return create_app(ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ async def start(api: httpx.AsyncClient, body: dict[str, object]) -> httpx.Respon
     return await api.post("/v1/episodes", json=body, headers=CLINIC)
 
 
-async def enrolled_episode(api: httpx.AsyncClient, ts_env: WorkflowEnvironment) -> str:
+async def enrolled_episode(api: httpx.AsyncClient, api_env: WorkflowEnvironment) -> str:
     """An episode past assessment and eligibility (NOAUTH member), in treatment."""
     body = bodies.episode()
     assert (await start(api, body)).status_code == 201
@@ -29,7 +29,7 @@ async def enrolled_episode(api: httpx.AsyncClient, ts_env: WorkflowEnvironment) 
         f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment(), headers=CARE
     )
     assert answer.status_code == 200, answer.text
-    await ts_env.sleep(timedelta(hours=1))
+    await api_env.sleep(timedelta(hours=1))
     state = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
     assert state["phase"] == "in_treatment", state
     return episode_id
@@ -69,9 +69,9 @@ async def test_start_without_episode_id_generates_one(api: httpx.AsyncClient) ->
 
 
 async def test_review_returns_the_engines_decision(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     review = bodies.review()
     answer = await api.post(f"/v1/episodes/{episode_id}/reviews", json=review, headers=CARE)
     assert answer.status_code == 200, answer.text
@@ -83,9 +83,9 @@ async def test_review_returns_the_engines_decision(
 
 
 async def test_same_review_id_twice_is_answered_once(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     review = bodies.review()
     first = await api.post(f"/v1/episodes/{episode_id}/reviews", json=review, headers=CARE)
     second = await api.post(f"/v1/episodes/{episode_id}/reviews", json=review, headers=CARE)
@@ -155,9 +155,9 @@ async def test_closed_episode_refuses_changes_with_409(api: httpx.AsyncClient) -
 
 
 async def test_timeline_records_every_actor(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     answer = await api.get(f"/v1/episodes/{episode_id}/timeline", headers=OPS)
     assert answer.status_code == 200, answer.text
     entries = answer.json()
@@ -172,9 +172,9 @@ async def test_timeline_records_every_actor(
 
 
 async def test_list_reads_the_records_with_filters(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     listed = await api.get(
         "/v1/episodes", params={"phase": "in_treatment", "limit": 500}, headers=CARE
     )

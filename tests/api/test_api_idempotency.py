@@ -30,9 +30,9 @@ async def calls_for(pool: asyncpg.Pool, episode_id: str, operation: str) -> int:
 
 
 async def test_a_retried_review_gets_the_first_answer_back(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment, api_pool: asyncpg.Pool
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment, api_pool: asyncpg.Pool
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     headers = {**CARE, **key()}
     review = bodies.review()
     first = await api.post(f"/v1/episodes/{episode_id}/reviews", json=review, headers=headers)
@@ -45,9 +45,9 @@ async def test_a_retried_review_gets_the_first_answer_back(
 
 
 async def test_the_same_key_with_another_body_is_422(
-    api: httpx.AsyncClient, ts_env: WorkflowEnvironment
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
-    episode_id = await enrolled_episode(api, ts_env)
+    episode_id = await enrolled_episode(api, api_env)
     headers = {**CARE, **key()}
     first = await api.post(
         f"/v1/episodes/{episode_id}/reviews", json=bodies.review(), headers=headers

@@ -43,7 +43,7 @@ async def client_for(deps: ApiDeps) -> httpx.AsyncClient:
 
 async def test_without_postgres_a_submission_is_503_and_never_reaches_the_engine(
     api: httpx.AsyncClient,
-    ts_env: WorkflowEnvironment,
+    api_env: WorkflowEnvironment,
     api_settings: ApiSettings,
     dead_pool: asyncpg.Pool,
 ) -> None:
@@ -52,7 +52,7 @@ async def test_without_postgres_a_submission_is_503_and_never_reaches_the_engine
     episode_id = str(body["episode_id"])
     await api.get(f"/v1/episodes/{episode_id}", headers=CARE)  # known to this app only
 
-    broken = ApiDeps(client=ts_env.client, pool=dead_pool, settings=api_settings)
+    broken = ApiDeps(client=api_env.client, pool=dead_pool, settings=api_settings)
     async with await client_for(broken) as no_db:
         # The program check falls back to the workflow; the audit row cannot be written.
         answer = await no_db.post(
@@ -71,7 +71,7 @@ async def test_without_postgres_a_submission_is_503_and_never_reaches_the_engine
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "temporal": True, "postgres": False}
 
-    handle = ts_env.client.get_workflow_handle(workflow_id_for(episode_id))
+    handle = api_env.client.get_workflow_handle(workflow_id_for(episode_id))
     state = await handle.query("state", result_type=EpisodeView)
     assert state.phase == "assessment"  # the assessment was never submitted
 

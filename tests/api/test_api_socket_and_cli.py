@@ -44,7 +44,7 @@ async def test_the_api_over_a_real_socket(api_url: str) -> None:
 
 
 async def test_cli_start_show_review_census(
-    api_url: str, ts_env: WorkflowEnvironment, tmp_path: Path
+    api_url: str, api_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     episode = bodies.episode()
     episode_file = tmp_path / "episode.json"
@@ -62,7 +62,7 @@ async def test_cli_start_show_review_census(
             f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment()
         )
         assert assessed.status_code == 200
-    await ts_env.sleep(timedelta(hours=1))
+    await api_env.sleep(timedelta(hours=1))
 
     shown = await carepath(api_url, "tok-care", "show", episode_id)
     assert shown.exit_code == 0, shown.output
