@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.deps import ApiDeps
@@ -47,3 +51,31 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
                 waiter.cancel()
     finally:
         await pool.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running_server(app: FastAPI, *, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1 (a free port by default) for a block; yields its base URL.
+
+    For tests and the benchmark, which share one event loop with the worker.
+    """
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving

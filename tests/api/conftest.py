@@ -26,11 +26,11 @@ from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
+from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from store.embedded import EmbeddedPostgres
 from store.migrate import migrate
 from store.postgres import PostgresRecordStore
-from tests.api.server import running_server
 from worker.registration import register_search_attributes
 from worker.runtime import build_worker
 
