@@ -206,7 +206,11 @@ async def _measure(
         (await http.get(f"/v1/episodes/{ids[i % len(ids)]}")).raise_for_status()
 
     async def get_census(i: int) -> None:
-        params = {"program": f"{PROGRAM}-{i % 4}", "limit": 50, "offset": (i % 20) * 50}
+        params: dict[str, str | int] = {
+            "program": f"{PROGRAM}-{i % 4}",
+            "limit": 50,
+            "offset": (i % 20) * 50,
+        }
         (await http.get("/v1/episodes", params=params)).raise_for_status()
 
     return {
