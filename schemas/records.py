@@ -11,14 +11,14 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from rules.levels import LevelOfCare
-from rules.transitions import CarePhase
+from rules.transitions import CarePhase, Event
 
 
 class TransitionRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_phase: CarePhase
     to_phase: CarePhase
-    event: str
+    event: Event
     reason: str
     actor: str
     at: datetime

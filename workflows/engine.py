@@ -249,7 +249,7 @@ class EpisodeEngine:
             TransitionRecord(
                 from_phase=s.phase,
                 to_phase=step.to,
-                event=event.value,
+                event=event,
                 reason=step.reason,
                 actor=actor,
                 at=now,

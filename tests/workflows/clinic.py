@@ -156,6 +156,16 @@ class Clinic:
             authorization_number=f"AUTH-{next(_ids)}",
         )
 
+    async def approve_appeal(self, units: int = 20) -> EngineDecision:
+        today = (await self.env.get_current_time()).date()
+        return await self.record_authorization(
+            kind=AuthorizationKind.APPEAL_APPROVED,
+            units=units,
+            start_date=today,
+            end_date=today + timedelta(days=60),
+            authorization_number=f"AUTH-{next(_ids)}",
+        )
+
     async def record_authorization(self, **fields: Any) -> EngineDecision:
         return await self.handle.execute_update(
             CareEpisode.record_authorization,

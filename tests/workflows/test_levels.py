@@ -13,7 +13,7 @@ from tests.workflows.test_safety import HIGH_RISK_CSSRS, enrolled
 
 
 async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, adapters):
+    async with running_worker(ts_env) as (queue, _adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
         await clinic.wait(days=7)
@@ -53,7 +53,7 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
 
 
 async def test_step_up_to_inpatient_refers_out_and_returns(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, adapters):
+    async with running_worker(ts_env) as (queue, _adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
         await clinic.wait(days=7)
