@@ -1,0 +1,923 @@
+"""The production stack description (docker-compose.yml, Dockerfile, deploy/), checked without
+Docker: fast, offline, against the code's own settings classes and search-attribute keys.
+
+Each `check_*` function returns the problems it finds. `test_stack_is_consistent` asserts the
+real files have none; `test_check_catches_mistake` breaks a copy of the files in one way at a
+time and asserts the matching check reports it, so no check can pass vacuously.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import re
+import shlex
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+from unittest import mock
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic import AliasChoices, SecretStr
+from pydantic_settings import BaseSettings
+from temporalio.common import SearchAttributeIndexedValueType
+
+from api.settings import ApiSettings
+from codec.keys import new_key_entry
+from codec.settings import CodecSettings
+from worker.settings import Settings
+from workflows.search_attributes import ALL_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+REQUIRED_SERVICES = (
+    "postgresql",
+    "temporal",
+    "temporal-admin-tools",
+    "temporal-ui",
+    "worker",
+    "api",
+    "codec",
+)
+CAREPATH_COMMANDS = {
+    "worker": ["python", "-m", "worker"],
+    "api": ["python", "-m", "api"],
+    "codec": ["python", "-m", "codec", "serve"],
+}
+# The settings classes each carepath process reads (the worker and the API also need the codec
+# key ring, which lives in CodecSettings).
+SERVICE_SETTINGS: dict[str, tuple[type[BaseSettings], ...]] = {
+    "worker": (Settings, CodecSettings),
+    "api": (ApiSettings, CodecSettings),
+    "codec": (CodecSettings,),
+}
+CLI_TYPE_NAMES = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+# Settings fields that hold secrets although their type is not SecretStr.
+SECRET_FIELDS = {"api_keys", "database_url"}
+SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET)$")
+
+
+# ---- reading the files --------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    compose: dict[str, Any]
+    dockerfile: str
+    dockerignore: str
+    env_example: str
+    files: dict[str, str]  # other text files under the repository, by relative path
+
+    def read(self, relative: str) -> str | None:
+        if relative in self.files:
+            return self.files[relative]
+        path = ROOT / relative
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def load_stack() -> Stack:
+    return Stack(
+        compose=yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8")),
+        dockerfile=(ROOT / "Dockerfile").read_text(encoding="utf-8"),
+        dockerignore=(ROOT / ".dockerignore").read_text(encoding="utf-8"),
+        env_example=(ROOT / "deploy" / "env.example").read_text(encoding="utf-8"),
+        files={},
+    )
+
+
+_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    op: str  # "", ":-", "-", ":?", "?"
+    arg: str
+
+    @property
+    def required(self) -> bool:
+        return self.op in (":?", "?")
+
+
+def refs(value: str) -> list[Ref]:
+    return [
+        Ref(m["name"], m["op"] or "", m["arg"] or "") for m in _REF.finditer(value) if m["name"]
+    ]
+
+
+def resolve(value: str, given: dict[str, str] | None = None) -> str:
+    """Interpolate as compose does; unset required variables become `<NAME>`."""
+    given = given or {}
+
+    def one(m: re.Match[str]) -> str:
+        if m[0] == "$$":
+            return "$"
+        name, op = m["name"], m["op"] or ""
+        if name in given:
+            return given[name]
+        if op in (":?", "?"):
+            return f"<{name}>"
+        return m["arg"] if op in (":-", "-") else ""
+
+    return _REF.sub(one, value)
+
+
+def services(stack: Stack) -> dict[str, dict[str, Any]]:
+    found = stack.compose.get("services") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+    return {str(key): text(value) for key, value in env.items()}
+
+
+def resolved_env(service: dict[str, Any]) -> dict[str, str]:
+    return {key: resolve(value) for key, value in environment(service).items()}
+
+
+def command(service: dict[str, Any], key: str = "command") -> list[str]:
+    value = service.get(key)
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
+
+
+@dataclass(frozen=True)
+class Port:
+    host_ip: str
+    host_port: str
+    container_port: str
+
+
+def ports(service: dict[str, Any]) -> list[Port]:
+    found: list[Port] = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            found.append(
+                Port(
+                    str(entry.get("host_ip", "")),
+                    str(entry.get("published", "")),
+                    str(entry.get("target", "")),
+                )
+            )
+            continue
+        parts = resolve(str(entry)).split("/")[0].split(":")
+        if len(parts) == 3:
+            found.append(Port(*parts))
+        elif len(parts) == 2:
+            found.append(Port("", parts[0], parts[1]))
+        else:
+            found.append(Port("", "", parts[0]))
+    return found
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str | None]:
+    """Dependency → condition (None for the short list form, which waits for nothing)."""
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return dict.fromkeys(deps)
+    return {name: (spec or {}).get("condition") for name, spec in deps.items()}
+
+
+def env_names(model: type[BaseSettings]) -> dict[str, str]:
+    """Environment variable name (upper case) → field name, as pydantic-settings reads them."""
+    prefix = str(model.model_config.get("env_prefix") or "")
+    names: dict[str, str] = {}
+    for field_name, field in model.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            choices = [c for c in alias.choices if isinstance(c, str)]
+        elif isinstance(alias, str):
+            choices = [alias]
+        elif field.alias:
+            choices = [field.alias]
+        else:
+            choices = [prefix + field_name]
+        for choice in choices:
+            names[choice.upper()] = field_name
+    return names
+
+
+@functools.cache
+def secret_env_names() -> frozenset[str]:
+    """Names of settings variables that carry secrets (SecretStr fields and SECRET_FIELDS)."""
+    found: set[str] = set()
+    for model in (Settings, ApiSettings, CodecSettings):
+        for env_name, field_name in env_names(model).items():
+            field = model.model_fields[field_name]
+            annotated = {field.annotation, *typing.get_args(field.annotation)}
+            if SecretStr in annotated or field_name in SECRET_FIELDS:
+                found.add(env_name)
+    return frozenset(found)
+
+
+def is_secret(name: str) -> bool:
+    return name.upper() in secret_env_names() or bool(SECRET_NAME.search(name.upper()))
+
+
+def container_script(stack: Stack, service: dict[str, Any]) -> tuple[str, str | None]:
+    """The script a service runs (its path in the container) and that file's text, found
+    through the service's bind mounts."""
+    argv = command(service, "entrypoint") + command(service)
+    script = next((arg for arg in argv if arg.endswith(".sh")), "")
+    for volume in service.get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        target = rest.split(":")[0]
+        if source.startswith(".") and script.startswith(target.rstrip("/") + "/"):
+            inside = PurePosixPath(script).relative_to(target)
+            relative = (PurePosixPath(source) / inside).as_posix().removeprefix("./")
+            return script, stack.read(relative)
+    return script, None
+
+
+# ---- checks -------------------------------------------------------------------------------
+
+
+def check_services(stack: Stack) -> list[str]:
+    present = services(stack)
+    problems = [f"service {name} is missing" for name in REQUIRED_SERVICES if name not in present]
+    for name, service in present.items():
+        for dep, condition in depends_on(service).items():
+            if dep not in present:
+                problems.append(f"{name} depends on unknown service {dep}")
+            if condition is None:
+                problems.append(f"{name} → {dep}: depends_on without a condition")
+    return problems
+
+
+def check_startup_order(stack: Stack) -> list[str]:
+    present = services(stack)
+    wanted = {
+        "worker": {
+            "postgresql": "service_healthy",
+            "temporal": "service_healthy",
+            "temporal-admin-tools": "service_completed_successfully",
+        },
+        "api": {
+            "postgresql": "service_healthy",
+            "temporal": "service_healthy",
+            "temporal-admin-tools": "service_completed_successfully",
+        },
+        "temporal": {"postgresql": "service_healthy"},
+        "temporal-admin-tools": {"temporal": "service_healthy"},
+        "temporal-ui": {"temporal": "service_healthy"},
+    }
+    problems: list[str] = []
+    for name, deps in wanted.items():
+        actual = depends_on(present.get(name, {}))
+        for dep, condition in deps.items():
+            if actual.get(dep) != condition:
+                problems.append(f"{name} must depend on {dep} with condition {condition}")
+    for name in ("postgresql", "temporal", "codec"):
+        if not (present.get(name, {}).get("healthcheck") or {}).get("test"):
+            problems.append(f"{name} needs a healthcheck (others wait on it)")
+    return problems
+
+
+def check_settings_variables(stack: Stack) -> list[str]:
+    """Every CAREPATH_* variable set is a field the service's settings classes read."""
+    problems: list[str] = []
+    for name, service in services(stack).items():
+        known: set[str] = set()
+        for model in SERVICE_SETTINGS.get(name, ()):
+            known |= env_names(model).keys()
+        for key in environment(service):
+            if key.upper().startswith("CAREPATH_") and key.upper() not in known:
+                problems.append(f"{name}: {key} is not a settings field of this service")
+        if name in ("worker", "api") and "DATABASE_URL" not in environment(service):
+            problems.append(f"{name}: DATABASE_URL is not set (it would embed a PostgreSQL)")
+    return problems
+
+
+SAMPLE_SECRETS = {
+    "CAREPATH_CODEC_KEYS": new_key_entry("compose-test"),
+    "CAREPATH_API_KEYS": json.dumps(
+        {"token-1": {"role": "operator", "programs": ["*"], "actor": "ops-1"}}
+    ),
+    "CAREPATH_OPERATOR_TOKENS": "operator-token-1",
+    "CAREPATH_CODEC_SESSION_SECRET": "session-secret-1",
+    "CARE_RECORDS_DB_PASSWORD": "records-password-1",
+}
+
+
+def check_settings_load(stack: Stack) -> list[str]:
+    """The values set (with sample secrets) load into the settings classes."""
+    problems: list[str] = []
+    for name, models in SERVICE_SETTINGS.items():
+        service = services(stack).get(name)
+        if service is None:
+            continue
+        values = {
+            key: resolve(value, SAMPLE_SECRETS) for key, value in environment(service).items()
+        }
+        with mock.patch.dict(os.environ, values, clear=True):
+            for model in models:
+                try:
+                    loaded = model()
+                except Exception as err:
+                    problems.append(f"{name}: {model.__name__} rejects its environment: {err}")
+                    continue
+                if isinstance(loaded, CodecSettings) and name == "codec":
+                    try:
+                        loaded.keyring()
+                    except Exception as err:
+                        problems.append(f"codec: no usable key ring: {err}")
+                    if not loaded.operator_token_values():
+                        problems.append("codec: no operator tokens (it would exit at start)")
+    return problems
+
+
+def _build_context(service: dict[str, Any]) -> tuple[Path, str] | None:
+    build = service.get("build")
+    if build is None:
+        return None
+    if isinstance(build, str):
+        return (ROOT / build).resolve(), "Dockerfile"
+    return (ROOT / build.get("context", ".")).resolve(), build.get("dockerfile", "Dockerfile")
+
+
+def check_carepath_image(stack: Stack) -> list[str]:
+    problems: list[str] = []
+    present = services(stack)
+    images = set()
+    for name, argv in CAREPATH_COMMANDS.items():
+        service = present.get(name, {})
+        if _build_context(service) != (ROOT, "Dockerfile"):
+            problems.append(f"{name} is not built from ./Dockerfile")
+        images.add(service.get("image"))
+        if command(service) != argv:
+            problems.append(f"{name} runs {command(service)}, wants {argv}")
+        if command(service, "entrypoint"):
+            problems.append(f"{name} overrides the image's entrypoint")
+    if len(images) != 1 or None in images:
+        problems.append(f"worker, api and codec must share one image name, have {images}")
+    # The image's healthcheck probes the API; the others must not inherit it.
+    worker_check = present.get("worker", {}).get("healthcheck") or {}
+    if not worker_check.get("disable") and "/healthz" in json.dumps(worker_check.get("test")):
+        problems.append("worker inherits or copies an HTTP healthcheck, but serves no HTTP")
+    if not worker_check:
+        problems.append("worker must disable the image's API healthcheck")
+    codec_env = resolved_env(present.get("codec", {}))
+    codec_test = json.dumps((present.get("codec", {}).get("healthcheck") or {}).get("test"))
+    codec_port = codec_env.get("CAREPATH_CODEC_PORT", "8081")
+    if f":{codec_port}/healthz" not in codec_test:
+        problems.append(f"codec healthcheck must probe /healthz on port {codec_port}")
+    api_check = present.get("api", {}).get("healthcheck")
+    if api_check is not None and "/healthz" not in json.dumps(api_check):
+        problems.append("api overrides the image's /healthz healthcheck")
+    return problems
+
+
+def check_search_attributes(stack: Stack) -> list[str]:
+    """temporal-admin-tools registers exactly ALL_KEYS, by name and type, in the namespace the
+    worker and the API use."""
+    problems: list[str] = []
+    tools = services(stack).get("temporal-admin-tools", {})
+    env = resolved_env(tools)
+    pairs = dict(pair.split("=", 1) for pair in env.get("SEARCH_ATTRIBUTES", "").split())
+    wanted = {key.name: CLI_TYPE_NAMES[key.indexed_value_type] for key in ALL_KEYS}
+    if pairs != wanted:
+        problems.append(f"registers {pairs}, workflows/search_attributes.py has {wanted}")
+    for name in ("worker", "api"):
+        namespace = resolved_env(services(stack).get(name, {})).get("CAREPATH_TEMPORAL_NAMESPACE")
+        if env.get("NAMESPACE") != namespace:
+            problems.append(f"attributes go to {env.get('NAMESPACE')}, {name} uses {namespace}")
+    script, text = container_script(stack, tools)
+    if text is None:
+        problems.append(f"temporal-admin-tools runs {script or 'no script'}, not found in deploy/")
+    elif not ("search-attribute create" in text and re.search(r"\$\{?SEARCH_ATTRIBUTES\b", text)):
+        problems.append(f"{script} does not create the SEARCH_ATTRIBUTES it is given")
+    return problems
+
+
+def _records_database(stack: Stack) -> tuple[str, str]:
+    url = resolve(environment(services(stack).get("worker", {})).get("DATABASE_URL", ""))
+    parts = urlsplit(url)
+    return parts.path.lstrip("/"), parts.username or ""
+
+
+def check_temporal_persistence(stack: Stack) -> list[str]:
+    """Temporal on PostgreSQL, in its own databases under its own role."""
+    problems: list[str] = []
+    present = services(stack)
+    temporal = present.get("temporal", {})
+    image = str(temporal.get("image", ""))
+    if not image.startswith(("temporalio/server:", "temporalio/auto-setup:")):
+        problems.append(f"temporal image {image} is not temporalio/server or auto-setup")
+    env = resolved_env(temporal)
+    if env.get("DB") not in ("postgres12", "postgres12_pgx"):
+        problems.append(f"temporal persistence DB={env.get('DB')}, wants PostgreSQL (postgres12)")
+    if env.get("POSTGRES_SEEDS") != "postgresql":
+        problems.append("temporal must use the postgresql service (POSTGRES_SEEDS)")
+    records_db, records_user = _records_database(stack)
+    temporal_dbs = {
+        env.get("DBNAME", "temporal"),
+        env.get("VISIBILITY_DBNAME", "temporal_visibility"),
+    }
+    if records_db in temporal_dbs or len(temporal_dbs) != 2:
+        problems.append(f"temporal databases {temporal_dbs} must differ from records {records_db}")
+    if env.get("POSTGRES_USER") in (records_user, "", None):
+        problems.append("temporal must connect as its own role, not the care-records one")
+    schema = present.get("temporal-schema")
+    if schema is not None:
+        schema_env = resolved_env(schema)
+        pairs = [("DBNAME", "temporal"), ("VISIBILITY_DBNAME", "temporal_visibility")]
+        for key, default in pairs:
+            if schema_env.get(key, default) != env.get(key, default):
+                problems.append(f"temporal-schema sets up {key} other than the server's")
+    init = "\n".join(
+        stack.read(f"deploy/postgres/initdb/{p.name}") or ""
+        for p in sorted((ROOT / "deploy" / "postgres" / "initdb").glob("*"))
+    )
+    for db in sorted({records_db, *temporal_dbs}):
+        if not re.search(rf"CREATE DATABASE {re.escape(db)}\b", init):
+            problems.append(f"deploy/postgres/initdb does not create database {db}")
+    for role in sorted({records_user, env.get("POSTGRES_USER", "")} - {""}):
+        if not re.search(rf"CREATE ROLE {re.escape(role)}\b", init):
+            problems.append(f"deploy/postgres/initdb does not create role {role}")
+    return problems
+
+
+def check_postgresql(stack: Stack) -> list[str]:
+    problems: list[str] = []
+    pg = services(stack).get("postgresql", {})
+    if not str(pg.get("image", "")).startswith("postgres:16"):
+        problems.append(f"postgresql image {pg.get('image')} is not postgres:16")
+    volumes = [str(v) for v in pg.get("volumes") or []]
+    data = [v for v in volumes if v.split(":")[1:2] == ["/var/lib/postgresql/data"]]
+    declared = stack.compose.get("volumes") or {}
+    if not data or data[0].split(":")[0] not in declared:
+        problems.append("postgresql data needs a named volume at /var/lib/postgresql/data")
+    if "pg_isready" not in json.dumps((pg.get("healthcheck") or {}).get("test")):
+        problems.append("postgresql healthcheck must run pg_isready")
+    if pg.get("ports"):
+        problems.append("postgresql must not be published outside the compose network")
+    return problems
+
+
+def check_published_ports(stack: Stack) -> list[str]:
+    return [
+        f"{name} publishes {port.host_port} on {port.host_ip or 'every interface'}"
+        for name, service in services(stack).items()
+        for port in ports(service)
+        if port.host_ip != "127.0.0.1"
+    ]
+
+
+def check_secrets(stack: Stack) -> list[str]:
+    """Secrets only by reference to the environment, and required (`${VAR:?...}`)."""
+    problems: list[str] = []
+    for name, service in services(stack).items():
+        for key, value in environment(service).items():
+            if not is_secret(key):
+                continue
+            found = refs(value)
+            if not found or not all(ref.required for ref in found):
+                problems.append(f"{name}: {key} must be a required ${{VAR:?...}} reference")
+                continue
+            if key.upper() == "DATABASE_URL":
+                password = urlsplit(resolve(value)).password or ""
+                if not re.fullmatch(r"<\w+>", password):
+                    problems.append(f"{name}: DATABASE_URL password must come from a variable")
+            elif resolve(value) != f"<{found[0].name}>":
+                problems.append(f"{name}: {key} mixes literal text into a secret")
+    required = {
+        ref.name
+        for service in services(stack).values()
+        for value in environment(service).values()
+        for ref in refs(value)
+        if ref.required
+    }
+    example = dict(
+        line.split("=", 1)
+        for line in stack.env_example.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
+    for var in sorted(required):
+        if var not in example:
+            problems.append(f"deploy/env.example does not list required {var}")
+        elif example[var].strip():
+            problems.append(f"deploy/env.example gives {var} a value; secrets stay out of git")
+    ignored = {line.strip() for line in stack.dockerignore.splitlines()}
+    if ".env" not in ignored:
+        problems.append(".dockerignore must keep .env out of the build context")
+    return problems
+
+
+def _url_port(url: str) -> str:
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return str(parts.port or default_port or "")
+
+
+def check_ui_codec(stack: Stack) -> list[str]:
+    """The Web UI's codec endpoint is the codec service's browser-facing URL, and the codec
+    server admits the UI's browser-facing origin."""
+    problems: list[str] = []
+    present = services(stack)
+    ui, codec = present.get("temporal-ui", {}), present.get("codec", {})
+    ui_env, codec_env = resolved_env(ui), resolved_env(codec)
+    endpoint = ui_env.get("TEMPORAL_CODEC_ENDPOINT", "")
+    origin = codec_env.get("CAREPATH_CODEC_UI_ORIGIN", "")
+    codec_port = codec_env.get("CAREPATH_CODEC_PORT", "8081")
+    codec_published = {p.host_port for p in ports(codec) if p.container_port == codec_port}
+    if _url_port(endpoint) not in codec_published:
+        problems.append(
+            f"TEMPORAL_CODEC_ENDPOINT {endpoint!r} is not where codec (port {codec_port}) "
+            f"is published {sorted(codec_published)}"
+        )
+    ui_port = ui_env.get("TEMPORAL_UI_PORT", "8080")
+    ui_published = {p.host_port for p in ports(ui) if p.container_port == ui_port}
+    if _url_port(origin) not in ui_published:
+        problems.append(f"CAREPATH_CODEC_UI_ORIGIN {origin!r} is not the UI's published port")
+    if urlsplit(endpoint).hostname != urlsplit(origin).hostname:
+        problems.append("UI and codec URLs need the same host name (SameSite=Lax session cookie)")
+    if ui_env.get("TEMPORAL_CODEC_INCLUDE_CREDENTIALS") != "true":
+        problems.append("TEMPORAL_CODEC_INCLUDE_CREDENTIALS must be true (codec session cookie)")
+    worker_address = resolved_env(present.get("worker", {})).get("CAREPATH_TEMPORAL_ADDRESS")
+    if ui_env.get("TEMPORAL_ADDRESS") != worker_address:
+        problems.append("the UI and the worker must talk to the same Temporal frontend")
+    return problems
+
+
+def check_task_queue(stack: Stack) -> list[str]:
+    problems: list[str] = []
+    default = Settings.model_fields["task_queue"].default
+    if default != "care-episodes":
+        problems.append(
+            f"Settings.task_queue default is {default!r}, the contract says care-episodes"
+        )
+    for name in ("worker", "api"):
+        env = resolved_env(services(stack).get(name, {}))
+        if env.get("CAREPATH_TASK_QUEUE") != default:
+            problems.append(f"{name} task queue {env.get('CAREPATH_TASK_QUEUE')!r} != {default!r}")
+    worker_env = resolved_env(services(stack).get("worker", {}))
+    api_env = resolved_env(services(stack).get("api", {}))
+    for key in ("CAREPATH_TEMPORAL_ADDRESS", "CAREPATH_TEMPORAL_NAMESPACE"):
+        if worker_env.get(key) != api_env.get(key):
+            problems.append(f"worker and api disagree on {key}")
+    return problems
+
+
+def dockerfile_instructions(text: str) -> Iterator[tuple[str, str]]:
+    logical = ""
+    for line in text.splitlines():
+        if not logical and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        logical += line.rstrip()
+        if logical.endswith("\\"):
+            logical = logical[:-1] + " "
+            continue
+        instruction, _, args = logical.strip().partition(" ")
+        yield instruction.upper(), args.strip()
+        logical = ""
+
+
+def _argv(args: str) -> list[str]:
+    if args.startswith("["):
+        return [str(part) for part in json.loads(args)]
+    return shlex.split(args)
+
+
+def check_dockerfile(stack: Stack) -> list[str]:
+    problems: list[str] = []
+    stages: list[list[tuple[str, str]]] = []
+    for instruction, args in dockerfile_instructions(stack.dockerfile):
+        if instruction == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((instruction, args))
+    if not stages:
+        return ["Dockerfile has no FROM"]
+    for stage in stages:
+        base = stage[0][1].split()[0]
+        if base != "python:3.11-slim":
+            problems.append(f"stage FROM {base}, wants python:3.11-slim")
+    installs = []
+    for stage in stages:
+        for instruction, args in stage:
+            if instruction != "RUN":
+                continue
+            for part in re.split(r"&&|;", args):
+                argv = shlex.split(part)
+                if "pip" in argv and "install" in argv:
+                    installs.append(argv[argv.index("install") + 1 :])
+    if not any("." in argv for argv in installs):
+        problems.append("no `pip install .`")
+    for argv in installs:
+        if {"-e", "--editable"} & set(argv) or any("[" in arg for arg in argv):
+            problems.append(f"pip install {' '.join(argv)}: editable or extras in the image")
+    final = stages[-1]
+    users = [args for instruction, args in final if instruction == "USER"]
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        problems.append("the final stage must run as a non-root USER")
+    order = [instruction for instruction, _ in final]
+    last = {instruction: index for index, instruction in enumerate(order)}
+    if "USER" in last and "CMD" in last and last["USER"] > last["CMD"]:
+        problems.append("USER must come before CMD")
+    healthchecks = [args for instruction, args in final if instruction == "HEALTHCHECK"]
+    if not healthchecks or "/healthz" not in healthchecks[-1]:
+        problems.append("the image needs a HEALTHCHECK on the API's /healthz")
+    cmds = [_argv(args) for instruction, args in final if instruction == "CMD"]
+    if not cmds or cmds[-1] != CAREPATH_COMMANDS["api"]:
+        problems.append("the image's default CMD must be python -m api (what HEALTHCHECK probes)")
+    known: set[str] = set()
+    for model in (Settings, ApiSettings, CodecSettings):
+        known |= env_names(model).keys()
+    for instruction, args in final:
+        if instruction == "ENV":
+            for key in re.findall(r"(?:^|\s)([A-Za-z_]\w*)=", args):
+                if key.startswith("CAREPATH_") and key not in known:
+                    problems.append(f"Dockerfile ENV {key} is not a settings field")
+    ignored = {line.strip().rstrip("/") for line in stack.dockerignore.splitlines()}
+    for path in (".venv", "data", ".git", "tests"):
+        if path not in ignored:
+            problems.append(f".dockerignore should exclude {path}")
+    return problems
+
+
+CHECKS: dict[str, Callable[[Stack], list[str]]] = {
+    "services": check_services,
+    "startup_order": check_startup_order,
+    "settings_variables": check_settings_variables,
+    "settings_load": check_settings_load,
+    "carepath_image": check_carepath_image,
+    "search_attributes": check_search_attributes,
+    "temporal_persistence": check_temporal_persistence,
+    "postgresql": check_postgresql,
+    "published_ports": check_published_ports,
+    "secrets": check_secrets,
+    "ui_codec": check_ui_codec,
+    "task_queue": check_task_queue,
+    "dockerfile": check_dockerfile,
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    return load_stack()
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_stack_is_consistent(stack: Stack, check: str) -> None:
+    assert CHECKS[check](stack) == []
+
+
+# ---- every check can fail -----------------------------------------------------------------
+
+
+def _svc(stack: Stack, name: str) -> dict[str, Any]:
+    service: dict[str, Any] = stack.compose["services"][name]
+    return service
+
+
+def _env(stack: Stack, name: str) -> dict[str, Any]:
+    env: dict[str, Any] = _svc(stack, name)["environment"]
+    return env
+
+
+def _drop_ui(s: Stack) -> None:
+    del s.compose["services"]["temporal-ui"]
+
+
+def _short_depends(s: Stack) -> None:
+    _svc(s, "worker")["depends_on"] = ["postgresql", "temporal"]
+
+
+def _api_waits_for_nothing(s: Stack) -> None:
+    _svc(s, "api")["depends_on"]["temporal-admin-tools"] = {"condition": "service_started"}
+
+
+def _unknown_setting(s: Stack) -> None:
+    _env(s, "worker")["CAREPATH_TASK_QEUE"] = "care-episodes"
+
+
+def _api_key_on_codec(s: Stack) -> None:
+    _env(s, "codec")["CAREPATH_API_KEYS"] = "${CAREPATH_API_KEYS:?set it}"
+
+
+def _no_database_url(s: Stack) -> None:
+    del _env(s, "api")["DATABASE_URL"]
+
+
+def _bad_port(s: Stack) -> None:
+    _env(s, "api")["CAREPATH_API_PORT"] = "eighty"
+
+
+def _no_operator_tokens(s: Stack) -> None:
+    del _env(s, "codec")["CAREPATH_OPERATOR_TOKENS"]
+
+
+def _worker_runs_api(s: Stack) -> None:
+    _svc(s, "worker")["command"] = ["python", "-m", "api"]
+
+
+def _codec_without_serve(s: Stack) -> None:
+    _svc(s, "codec")["command"] = "python -m codec"
+
+
+def _api_other_image(s: Stack) -> None:
+    _svc(s, "api")["image"] = "carepath-api:local"
+    _svc(s, "api")["build"] = {"context": "./api"}
+
+
+def _worker_inherits_api_check(s: Stack) -> None:
+    del _svc(s, "worker")["healthcheck"]
+
+
+def _codec_probes_api_port(s: Stack) -> None:
+    _svc(s, "codec")["healthcheck"]["test"] = ["CMD", "curl", "http://127.0.0.1:8000/healthz"]
+
+
+def _missing_attribute(s: Stack) -> None:
+    _env(s, "temporal-admin-tools")["SEARCH_ATTRIBUTES"] = "CarePhase=Keyword RiskFlag=Bool"
+
+
+def _wrong_attribute_type(s: Stack) -> None:
+    _env(s, "temporal-admin-tools")["SEARCH_ATTRIBUTES"] = (
+        "CarePhase=Keyword LevelOfCare=Keyword ProgramId=Keyword ReviewDueAt=Keyword RiskFlag=Bool"
+    )
+
+
+def _attributes_other_namespace(s: Stack) -> None:
+    _env(s, "temporal-admin-tools")["NAMESPACE"] = "default"
+
+
+def _script_ignores_attributes(s: Stack) -> None:
+    s.files["deploy/temporal/setup-namespace.sh"] = "#!/bin/sh\necho nothing to do\n"
+
+
+def _temporal_on_records_db(s: Stack) -> None:
+    _env(s, "temporal")["DBNAME"] = "carepath"
+    _env(s, "temporal-schema")["DBNAME"] = "carepath"
+
+
+def _temporal_as_records_role(s: Stack) -> None:
+    _env(s, "temporal")["POSTGRES_USER"] = "carepath"
+
+
+def _temporal_on_sqlite(s: Stack) -> None:
+    _env(s, "temporal")["DB"] = "sqlite"
+
+
+def _postgres_15(s: Stack) -> None:
+    _svc(s, "postgresql")["image"] = "postgres:15"
+
+
+def _postgres_no_volume(s: Stack) -> None:
+    _svc(s, "postgresql")["volumes"] = ["./deploy/postgres/initdb:/docker-entrypoint-initdb.d:ro"]
+
+
+def _postgres_published(s: Stack) -> None:
+    _svc(s, "postgresql")["ports"] = ["127.0.0.1:5432:5432"]
+
+
+def _api_on_all_interfaces(s: Stack) -> None:
+    _svc(s, "api")["ports"] = ["8000:8000"]
+
+
+def _literal_api_keys(s: Stack) -> None:
+    _env(s, "api")["CAREPATH_API_KEYS"] = '{"tok": {"role": "operator", "programs": ["*"]}}'
+
+
+def _defaulted_secret(s: Stack) -> None:
+    _env(s, "codec")["CAREPATH_CODEC_SESSION_SECRET"] = "${CAREPATH_CODEC_SESSION_SECRET:-dev}"
+
+
+def _literal_db_password(s: Stack) -> None:
+    _env(s, "worker")["DATABASE_URL"] = "postgresql://carepath:hunter2@postgresql:5432/carepath"
+
+
+def _literal_postgres_password(s: Stack) -> None:
+    _env(s, "postgresql")["POSTGRES_PASSWORD"] = "postgres"
+
+
+def _secret_in_env_example(s: Stack) -> None:
+    s.env_example = s.env_example.replace("POSTGRES_PASSWORD=", "POSTGRES_PASSWORD=x", 1)
+
+
+def _ui_codec_in_network_name(s: Stack) -> None:
+    _env(s, "temporal-ui")["TEMPORAL_CODEC_ENDPOINT"] = "http://codec:9999"
+
+
+def _ui_without_credentials(s: Stack) -> None:
+    del _env(s, "temporal-ui")["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"]
+
+
+def _codec_wrong_origin(s: Stack) -> None:
+    _env(s, "codec")["CAREPATH_CODEC_UI_ORIGIN"] = "http://localhost:8233"
+
+
+def _other_task_queue(s: Stack) -> None:
+    _env(s, "worker")["CAREPATH_TASK_QUEUE"] = "care-episodes-v2"
+
+
+def _api_other_namespace(s: Stack) -> None:
+    _env(s, "api")["CAREPATH_TEMPORAL_NAMESPACE"] = "default"
+
+
+def _dockerfile(old: str, new: str) -> Callable[[Stack], None]:
+    def mutate(s: Stack) -> None:
+        assert old in s.dockerfile, old
+        s.dockerfile = s.dockerfile.replace(old, new)
+
+    return mutate
+
+
+MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
+    "no temporal-ui": ("services", _drop_ui),
+    "depends_on without condition": ("services", _short_depends),
+    "api starts before search attributes": ("startup_order", _api_waits_for_nothing),
+    "misspelt setting": ("settings_variables", _unknown_setting),
+    "api setting on codec": ("settings_variables", _api_key_on_codec),
+    "api without DATABASE_URL": ("settings_variables", _no_database_url),
+    "unparseable port": ("settings_load", _bad_port),
+    "codec without operator tokens": ("settings_load", _no_operator_tokens),
+    "worker runs the api": ("carepath_image", _worker_runs_api),
+    "codec without serve": ("carepath_image", _codec_without_serve),
+    "api from another image": ("carepath_image", _api_other_image),
+    "worker inherits /healthz check": ("carepath_image", _worker_inherits_api_check),
+    "codec probes the api port": ("carepath_image", _codec_probes_api_port),
+    "attribute missing": ("search_attributes", _missing_attribute),
+    "attribute type wrong": ("search_attributes", _wrong_attribute_type),
+    "attributes in another namespace": ("search_attributes", _attributes_other_namespace),
+    "script ignores attributes": ("search_attributes", _script_ignores_attributes),
+    "temporal in the records database": ("temporal_persistence", _temporal_on_records_db),
+    "temporal as the records role": ("temporal_persistence", _temporal_as_records_role),
+    "temporal not on postgres": ("temporal_persistence", _temporal_on_sqlite),
+    "postgres 15": ("postgresql", _postgres_15),
+    "postgres without data volume": ("postgresql", _postgres_no_volume),
+    "postgres published": ("postgresql", _postgres_published),
+    "api on every interface": ("published_ports", _api_on_all_interfaces),
+    "literal api keys": ("secrets", _literal_api_keys),
+    "secret with a default": ("secrets", _defaulted_secret),
+    "literal database password": ("secrets", _literal_db_password),
+    "literal postgres password": ("secrets", _literal_postgres_password),
+    "secret value in env.example": ("secrets", _secret_in_env_example),
+    "codec endpoint not published": ("ui_codec", _ui_codec_in_network_name),
+    "ui without credentials": ("ui_codec", _ui_without_credentials),
+    "codec admits another origin": ("ui_codec", _codec_wrong_origin),
+    "other task queue": ("task_queue", _other_task_queue),
+    "api in another namespace": ("task_queue", _api_other_namespace),
+    "dockerfile editable install": (
+        "dockerfile",
+        _dockerfile("pip install --no-cache-dir .", "pip install --no-cache-dir -e ."),
+    ),
+    "dockerfile dev extras": (
+        "dockerfile",
+        _dockerfile("pip install --no-cache-dir .", "pip install --no-cache-dir '.[dev]'"),
+    ),
+    "dockerfile as root": ("dockerfile", _dockerfile("USER 10001:10001", "USER root")),
+    "dockerfile without user": ("dockerfile", _dockerfile("USER 10001:10001", "")),
+    "dockerfile other base": (
+        "dockerfile",
+        _dockerfile("FROM python:3.11-slim AS runtime", "FROM python:3.12 AS runtime"),
+    ),
+    "dockerfile unknown env": (
+        "dockerfile",
+        _dockerfile("CAREPATH_DATA_DIR=", "CAREPATH_DATADIR="),
+    ),
+    "dockerfile without healthcheck": ("dockerfile", _dockerfile("/healthz", "/")),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_check_catches_mistake(stack: Stack, mutation: str) -> None:
+    check, mutate = MUTATIONS[mutation]
+    broken = replace(stack, compose=copy.deepcopy(stack.compose), files={})
+    mutate(broken)
+    assert CHECKS[check](broken), f"check_{check} missed: {mutation}"
+
+
+def test_every_check_has_a_mistake_it_catches() -> None:
+    assert {check for check, _ in MUTATIONS.values()} == set(CHECKS)
+
+
+def test_interpolation_reads_like_compose() -> None:
+    assert resolve("${A:-x}/${B:?set B}/$${C}/${D}") == "x/<B>/${C}/"
+    assert [ref.required for ref in refs("${A:?a} ${B:-b} ${C}")] == [True, False, False]
