@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
@@ -36,6 +36,8 @@ async def start_episode(
         EpisodeInput(start=start, history_event_limit=history_event_limit),
         id=workflow_id_for(start.episode_id),
         task_queue=task_queue,
+        # An episode ID names one episode forever, even after it has closed.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(CARE_PHASE, "referral"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from activities.memory import InMemoryNotifier, InMemoryRecordStore
 from activities.payer_sandbox import SandboxPayer
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
+from rules.transitions import CarePhase
 from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
 from schemas.submissions import (
     AssessmentSubmission,
@@ -116,6 +118,23 @@ class Clinic:
 
     async def state(self) -> EpisodeView:
         return await self.handle.query(CareEpisode.state)
+
+    async def reach(self, phase: CarePhase, attempts: int = 200) -> EpisodeView:
+        """Poll the state query until the episode is in `phase` (for the real-time server)."""
+        for _ in range(attempts):
+            state = await self.state()
+            if state.phase is phase:
+                return state
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"episode never reached {phase}; it is in {state.phase}")
+
+    async def until_review(self, days: float = 7) -> None:
+        """Move to two hours before the next review falls due, as a clinic's meeting would.
+
+        Not on the due instant itself: the Java test server can stall an update that lands
+        in the same instant as a firing timer.
+        """
+        await self.wait(days=days, hours=-2)
 
     async def wait(self, days: float = 0, hours: float = 0) -> None:
         await self.env.sleep(timedelta(days=days, hours=hours))

@@ -32,7 +32,7 @@ async def test_happy_path_from_assessment_to_closed(ts_env: WorkflowEnvironment)
 
         recommendations = []
         for score in (16, 13, 9, 7):
-            await clinic.wait(days=7)
+            await clinic.until_review()
             recommendations.append(await clinic.review(score, hours=10, units=3))
         assert [r.recommended_action for r in recommendations] == [
             RecommendedAction.CONTINUE,
@@ -50,7 +50,7 @@ async def test_happy_path_from_assessment_to_closed(ts_env: WorkflowEnvironment)
         assert (state.next_review_due - state.updated_at).days == 28
 
         for score in (5, 4):
-            await clinic.wait(days=28)
+            await clinic.until_review(28)
             last = await clinic.review(score, hours=2, units=1)
         assert last.recommended_action is RecommendedAction.DISCHARGE
 

@@ -85,12 +85,12 @@ async def test_low_units_send_a_concurrent_review_before_they_run_out(
         await clinic.assess(LevelOfCare.IOP)
         await clinic.wait(hours=1)
         await clinic.approve(units=10, days=90)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         await clinic.review(14, units=3)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         await clinic.review(13, units=3)
         assert adapters.payer.authorization_calls == 1
-        await clinic.wait(days=7)
+        await clinic.until_review()
         low = await clinic.review(12, units=4)  # 10 used: 0 left, below the 3-unit line
         assert Flag.AUTHORIZATION_LOW in low.flags
         await clinic.wait(hours=1)

@@ -16,7 +16,7 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
     async with running_worker(ts_env) as (queue, _adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         worse = await clinic.review(22)
         assert worse.recommended_action is RecommendedAction.STEP_UP
         assert worse.target_level is LevelOfCare.PHP
@@ -35,11 +35,11 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
         state = await clinic.state()
         assert state.authorized_level is LevelOfCare.PHP
 
-        await clinic.wait(days=7)
+        await clinic.until_review()
         low = await clinic.review(20, hours=12, units=3)
         assert "attendance_below_minimum" in low.reasons  # PHP minimum is 20 h/week
         for score in (8, 6):  # baseline 16: response is 8 or less
-            await clinic.wait(days=7)
+            await clinic.until_review()
             better = await clinic.review(score, hours=22, units=5)
         assert better.recommended_action is RecommendedAction.STEP_DOWN
         assert better.target_level is LevelOfCare.IOP
@@ -56,7 +56,7 @@ async def test_step_up_to_inpatient_refers_out_and_returns(ts_env: WorkflowEnvir
     async with running_worker(ts_env) as (queue, _adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         await clinic.review(14, cssrs=HIGH_RISK_CSSRS)
         out = await clinic.decide(
             DecisionAction.STEP_UP, LevelOfCare.INPATIENT, reason="emergency evaluation"

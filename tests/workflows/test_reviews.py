@@ -51,7 +51,7 @@ async def test_same_review_id_twice_gets_same_answer_and_applies_once(
     async with running_worker(ts_env) as (queue, adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         first = await clinic.review(12, units=3, review_id="rev-fixed-1")
         second = await clinic.review(12, units=3, review_id="rev-fixed-1")
         assert second.recommended_action == first.recommended_action
@@ -142,14 +142,14 @@ async def test_two_low_attendance_weeks_require_a_plan(ts_env: WorkflowEnvironme
     async with running_worker(ts_env) as (queue, _):
         clinic = await Clinic.admit(ts_env, queue, age_group=AgeGroup.ADOLESCENT)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         ok = await clinic.review(14, hours=6.5)  # adolescents: 6 h/week minimum
         assert Flag.LOW_ATTENDANCE not in ok.flags
-        await clinic.wait(days=7)
+        await clinic.until_review()
         once = await clinic.review(14, hours=4)
         assert Flag.LOW_ATTENDANCE in once.flags
         assert Flag.ATTENDANCE_PLAN_REQUIRED not in once.flags
-        await clinic.wait(days=7)
+        await clinic.until_review()
         twice = await clinic.review(14, hours=3)
         assert Flag.ATTENDANCE_PLAN_REQUIRED in twice.flags
 
@@ -167,7 +167,7 @@ async def test_adult_iop_minimum_is_nine_hours(ts_env: WorkflowEnvironment) -> N
     async with running_worker(ts_env) as (queue, _):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         low = await clinic.review(14, hours=8.5)
         assert Flag.LOW_ATTENDANCE in low.flags
         state = await clinic.state()

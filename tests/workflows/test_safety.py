@@ -28,7 +28,7 @@ async def test_item9_on_review_raises_flag_alerts_and_recommends_step_up(
     async with running_worker(ts_env) as (queue, adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         decision = await clinic.review(8, item9=1)
 
         assert decision.recommended_action is RecommendedAction.STEP_UP
@@ -54,7 +54,7 @@ async def test_continue_on_high_risk_review_needs_override_reason(
     async with running_worker(ts_env) as (queue, adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await enrolled(clinic)
-        await clinic.wait(days=7)
+        await clinic.until_review()
         await clinic.review(12, cssrs=HIGH_RISK_CSSRS)
 
         with pytest.raises(WorkflowUpdateFailedError) as refused:

@@ -1,0 +1,82 @@
+"""Path 9: a 52-week episode keeps each run's history bounded with continue-as-new."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase
+from tests.workflows.clinic import Clinic, running_worker
+
+HISTORY_LIMIT = 120
+
+
+async def run_lengths(clinic: Clinic) -> list[int]:
+    """Event counts of every run in the continue-as-new chain, newest first.
+
+    Walks back through each run's `continued_execution_run_id`, which needs no
+    visibility store (the time-skipping server has none).
+    """
+    lengths: list[int] = []
+    run_id: str | None = (await clinic.handle.describe()).run_id
+    while run_id:
+        history = await clinic.env.client.get_workflow_handle(
+            clinic.handle.id, run_id=run_id
+        ).fetch_history()
+        lengths.append(len(history.events))
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return lengths
+
+
+async def test_year_long_episode_continues_as_new_and_loses_nothing(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    async with running_worker(ts_env) as (queue, adapters):
+        clinic = await Clinic.admit(ts_env, queue, history_event_limit=HISTORY_LIMIT)
+        await clinic.assess(LevelOfCare.IOP, total=18)
+        await clinic.wait(hours=1)
+        await clinic.approve(units=200, days=400)
+        for week in range(52):
+            await clinic.until_review()
+            await clinic.review(14 + week % 3, hours=10, units=3, review_id=f"year-rev-{week}")
+        state = await clinic.state()
+        assert state.run_count > 2
+        assert state.authorization is not None
+        assert state.authorization.units_used == 52 * 3
+        assert len(state.scores.phq9_history) == 26  # the view keeps the latest half-year
+
+        lengths = await run_lengths(clinic)
+        assert len(lengths) == state.run_count
+        assert max(lengths) < HISTORY_LIMIT + 40
+        assert state.started_at < state.updated_at
+
+        stored = {
+            r.review_id
+            for b in adapters.store.batches.values()
+            for r in b.reviews
+            if r.kind == "review"
+        }
+        assert stored == {f"year-rev-{week}" for week in range(52)}
+
+
+async def test_updates_arriving_during_continue_as_new_are_not_lost(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    async with running_worker(dev_env) as (queue, _adapters):
+        clinic = await Clinic.admit(dev_env, queue, history_event_limit=60)
+        await clinic.assess(LevelOfCare.IOP, total=18)
+        await clinic.reach(CarePhase.AUTHORIZATION)
+        await clinic.approve(units=500, days=400)
+        burst = [clinic.review(12, hours=10, units=1, review_id=f"burst-{i}") for i in range(40)]
+        answers = await asyncio.gather(*burst)
+        assert {a.submission_id for a in answers} == {f"burst-{i}" for i in range(40)}
+        state = await clinic.state()
+        assert state.run_count > 1
+        assert state.authorization is not None
+        assert state.authorization.units_used == 40
+        description = await clinic.handle.describe()
+        assert description.status is WorkflowExecutionStatus.RUNNING
