@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from codec.converter import build_data_converter
+from codec.settings import CodecSettings
 from schemas.episode import EpisodeStart, workflow_id_for
 from worker.settings import Settings
 from workflows.care_episode import CareEpisode
@@ -14,11 +15,20 @@ from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
 
 
+def encrypted_data_converter() -> DataConverter:
+    """Pydantic payloads, AES-256-GCM encrypted with the configured keys.
+
+    No keys configured is an error, never a silent fall-back to plaintext.
+    """
+    return build_data_converter(CodecSettings().keyring())
+
+
 async def connect(settings: Settings, data_converter: DataConverter | None = None) -> Client:
+    """A client whose payloads (and those of workers built on it) are encrypted."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter or pydantic_data_converter,
+        data_converter=data_converter or encrypted_data_converter(),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     api_port: int = 8000
 
     data_dir: Path = REPO_ROOT / "data"
+
+    # Outside our walls: the payer's clearinghouse (sandbox payer when unset) and the
+    # clinic's webhook for notifications (log only when unset).
+    payer_url: str | None = None
+    payer_api_key: SecretStr | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    max_concurrent_activities: int = 50
 
     log_level: str = "INFO"
 
