@@ -159,7 +159,7 @@ async def wait_for_port(host: str, port: int, *, stack: Stack, within_s: float =
                 raise SystemExit(problem) from None
             if asyncio.get_running_loop().time() > deadline:
                 raise SystemExit(
-                    f"nothing listens on {host}:{port} after {timeout:.0f} s"
+                    f"nothing listens on {host}:{port} after {within_s:.0f} s"
                 ) from None
             await asyncio.sleep(0.2)
 
