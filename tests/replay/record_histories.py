@@ -1,0 +1,108 @@
+"""Record CareEpisode histories from synthetic scenarios, for the replay test.
+
+Run `python -m tests.replay.record_histories` after a deliberate, versioned change to the
+workflow (use `workflow.patched` for running episodes), and commit the JSON it writes.
+Synthetic patients only: nothing here is real health information.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from rules.levels import LevelOfCare
+from schemas.submissions import DecisionAction, EpisodeEventKind
+from tests.workflows.clinic import Clinic, chain_histories, running_worker
+from worker.registration import register_search_attributes
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def happy_path(clinic: Clinic) -> None:
+    await clinic.assess(LevelOfCare.IOP, total=18)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=20)
+    for score in (16, 13, 9, 7):
+        await clinic.until_review()
+        await clinic.review(score)
+    await clinic.decide(DecisionAction.STEP_DOWN, LevelOfCare.OP)
+    for score in (5, 4):
+        await clinic.until_review(28)
+        await clinic.review(score, hours=2, units=1)
+    await clinic.decide(DecisionAction.DISCHARGE)
+    await clinic.wait(days=91)
+
+
+async def safety_and_step_up(clinic: Clinic) -> None:
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve()
+    await clinic.until_review()
+    await clinic.review(12, item9=1)
+    await clinic.decide(DecisionAction.STEP_UP, LevelOfCare.PHP, expedited=True)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=10, level=LevelOfCare.PHP)
+    await clinic.until_review()
+    await clinic.review(10, hours=12)
+    await clinic.decide(DecisionAction.STEP_UP, LevelOfCare.INPATIENT, override_reason="ED eval")
+    await clinic.event(EpisodeEventKind.DISCHARGED, LevelOfCare.IOP)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=12)
+    await clinic.event(EpisodeEventKind.WITHDRAWN)
+    await clinic.wait(days=91)
+
+
+async def denial_and_overdue(clinic: Clinic) -> None:
+    await clinic.assess(LevelOfCare.IOP, total=15)
+    await clinic.wait(hours=1)
+    await clinic.approve_appeal()
+    await clinic.wait(days=11)
+    await clinic.review(14)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
+async def long_episode(clinic: Clinic) -> None:
+    await clinic.assess(LevelOfCare.IOP, total=18)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=100, days=200)
+    for week in range(20):
+        await clinic.until_review()
+        await clinic.review(14 + week % 3)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
+SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
+    "happy_path": ("M100", 1000, happy_path),
+    "safety_and_step_up": ("M200", 1000, safety_and_step_up),
+    "denial_and_overdue": ("DENY-300", 1000, denial_and_overdue),
+    "long_episode": ("M400", 120, long_episode),
+}
+
+
+async def record() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=shutil.which("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    HISTORIES.mkdir(exist_ok=True)
+    try:
+        async with running_worker(env) as (queue, _):
+            for name, (member, limit, scenario) in SCENARIOS.items():
+                clinic = await Clinic.admit(env, queue, member_id=member, history_event_limit=limit)
+                await scenario(clinic)
+                histories = await chain_histories(clinic)
+                for index, history in enumerate(reversed(histories)):
+                    (HISTORIES / f"{name}.run{index}.json").write_text(history.to_json())
+                print(f"{name}: {len(histories)} run(s)")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())

@@ -1,0 +1,29 @@
+"""Replays recorded histories: a change that would break running episodes fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.care_episode import CareEpisode
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+RECORDED = {path.name: path.read_text() for path in HISTORIES}
+
+
+def test_histories_are_recorded() -> None:
+    names = {path.name.split(".")[0] for path in HISTORIES}
+    assert names >= {"happy_path", "safety_and_step_up", "denial_and_overdue", "long_episode"}
+    assert any(".run1." in path.name for path in HISTORIES), "no continue-as-new run recorded"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json("care-episode-replay", RECORDED[path.name])
+    replayer = Replayer(workflows=[CareEpisode], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
