@@ -424,7 +424,7 @@ class EpisodeEngine:
         )
         if needs_auth:
             self._move(Event.COVERAGE_ACTIVE_AUTH_REQUIRED, now, ENGINE)
-            self._request_authorization(PayerRequestKind.INITIAL, level, s.requested_expedited)
+            self._request_authorization(PayerRequestKind.INITIAL, level, s.requested_expedited, now)
         else:
             self._move(Event.COVERAGE_ACTIVE_NO_AUTH, now, ENGINE)
             self._enroll(level, now)
@@ -453,8 +453,28 @@ class EpisodeEngine:
     # --------------------------------------------------------- authorization
 
     def _request_authorization(
-        self, kind: PayerRequestKind, level: LevelOfCare, expedited: bool
+        self, kind: PayerRequestKind, level: LevelOfCare, expedited: bool, now: datetime
     ) -> None:
+        """Ask the payer, unless 42 CFR Part 2 forbids the disclosure without consent.
+
+        Then the request is held: staff obtain consent, file it themselves, and record the
+        payer's decision as for any pending request (whose deadline still escalates).
+        """
+        s = self.state
+        if s.start.policy.part2_program and not s.start.consents.payer_disclosure:
+            self._raise(Flag.DISCLOSURE_CONSENT_MISSING)
+            s.pending_payer = PendingPayerRequest(
+                kind=kind.value,
+                level=level,
+                reference="held-for-consent",
+                submitted_at=now,
+                decision_due_at=auth_rules.payer_decision_deadline(now, expedited, s.start.policy),
+                expedited=expedited,
+            )
+            self._notify(
+                Recipient.UTILIZATION_REVIEW, "payer_disclosure_consent_missing", kind=kind.value
+            )
+            return
         self._command(
             CommandKind.REQUEST_AUTHORIZATION, payer_kind=kind, level=level, expedited=expedited
         )
@@ -554,7 +574,7 @@ class EpisodeEngine:
         policy = s.start.policy
         level = sub.level or self._expected_auth_level() or LevelOfCare.IOP
         s.pending_payer = None
-        self._clear(Flag.PAYER_OVERDUE)
+        self._clear(Flag.PAYER_OVERDUE, Flag.DISCLOSURE_CONSENT_MISSING)
         approving = event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED, Event.EXTENSION_APPROVED)
         if approving:
             assert sub.units and sub.start_date and sub.end_date and sub.authorization_number
@@ -733,7 +753,7 @@ class EpisodeEngine:
         ):
             a.concurrent_review_requested_at = now
             self._raise(Flag.AUTHORIZATION_LOW)
-            self._request_authorization(PayerRequestKind.CONCURRENT_REVIEW, a.level, False)
+            self._request_authorization(PayerRequestKind.CONCURRENT_REVIEW, a.level, False, now)
 
     # -------------------------------------------------------------- decision
 
@@ -817,7 +837,7 @@ class EpisodeEngine:
             s.requested_level = target
             s.requested_expedited = sub.expedited
             self._move(event, now, sub.clinician_id)
-            self._request_authorization(PayerRequestKind.INITIAL, target, sub.expedited)
+            self._request_authorization(PayerRequestKind.INITIAL, target, sub.expedited, now)
         else:
             assert target is not None
             self._move(event, now, sub.clinician_id)
@@ -896,7 +916,7 @@ class EpisodeEngine:
                 s.requested_level = back
                 s.waiting_until = None
                 self._move(event, now, actor)
-                self._request_authorization(PayerRequestKind.INITIAL, back, True)
+                self._request_authorization(PayerRequestKind.INITIAL, back, True, now)
             else:
                 assert back is not None
                 s.waiting_until = None

@@ -113,6 +113,7 @@ class Clinic:
         coverage: bool = True,
         history_event_limit: int = 1000,
         search_attributes: bool = True,
+        payer_disclosure_consent: bool = True,
     ) -> Clinic:
         episode_id = f"ep-{uuid.uuid4().hex[:12]}"
         start = EpisodeStart(
@@ -121,7 +122,7 @@ class Clinic:
             age_group=age_group,
             patient=PatientRef(patient_ref="MRN-SYNTH-1", name="Synthetic Patient"),
             coverage=Coverage(payer_id="SANDBOX", member_id=member_id) if coverage else None,
-            consents=Consents(payer_disclosure=True),
+            consents=Consents(payer_disclosure=payer_disclosure_consent),
             policy=policy or ProgramPolicy(),
         )
         handle = await start_episode(

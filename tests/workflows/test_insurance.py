@@ -7,6 +7,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
+from rules.policy import ProgramPolicy
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from tests.workflows.clinic import Clinic, running_worker
@@ -168,3 +169,28 @@ async def test_approval_for_the_wrong_level_is_refused(ts_env: WorkflowEnvironme
         with pytest.raises(WorkflowUpdateFailedError):
             await clinic.approve_appeal()  # no appeal is open
         assert (await clinic.state()).phase is CarePhase.AUTHORIZATION
+
+
+async def test_part2_program_holds_payer_requests_without_consent(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    async with running_worker(ts_env) as (queue, adapters):
+        clinic = await Clinic.admit(
+            ts_env,
+            queue,
+            policy=ProgramPolicy(part2_program=True),
+            payer_disclosure_consent=False,
+        )
+        await clinic.assess(LevelOfCare.IOP)
+        await clinic.wait(hours=1)
+        state = await clinic.state()
+        assert state.phase is CarePhase.AUTHORIZATION
+        assert adapters.payer.authorization_calls == 0  # nothing disclosed
+        assert Flag.DISCLOSURE_CONSENT_MISSING in state.flags
+        assert state.pending_payer_request is not None
+        assert state.pending_payer_request.reference == "held-for-consent"
+        assert "payer_disclosure_consent_missing" in adapters.notifier.templates(
+            clinic.episode_id, "utilization_review"
+        )
+        enrolled = await clinic.approve()
+        assert Flag.DISCLOSURE_CONSENT_MISSING not in enrolled.flags
