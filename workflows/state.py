@@ -15,12 +15,7 @@ from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.episode import Coverage, EpisodeStart
 from schemas.payer import PayerRequestKind
-from schemas.records import (
-    AuthorizationRecord,
-    NotificationRequest,
-    ReviewRecord,
-    TransitionRecord,
-)
+from schemas.records import AuthorizationRecord, NotificationRequest, ReviewRecord, TransitionRecord
 from schemas.submissions import UnitType
 from schemas.view import EngineDecision, PendingPayerRequest
 

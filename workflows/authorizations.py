@@ -1,0 +1,159 @@
+"""Prior authorization, concurrent reviews, denials and appeals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rules import authorization as auth_rules
+from rules.levels import LevelOfCare
+from rules.recommendation import Flag
+from rules.transitions import Action, CarePhase, Event
+from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
+from schemas.records import AuthorizationRecord, Recipient
+from schemas.submissions import AuthorizationDecision, AuthorizationKind
+from schemas.view import EngineDecision, PendingPayerRequest
+from workflows.engine_core import EngineCore, InvalidSubmission
+from workflows.state import AuthorizationState, Command
+
+
+class AuthorizationMixin(EngineCore):
+    """The payer's answers, whether the payer or UR staff give them."""
+
+    def payer_answered(self, command: Command, answer: PayerAnswer | None, now: datetime) -> None:
+        """Apply the payer's immediate answer; pending means a person records it later."""
+        s = self.state
+        assert command.level is not None and command.payer_kind is not None
+        policy = s.start.policy
+        s.authorizations.append(
+            AuthorizationRecord(
+                authorization_number=s.authorization.authorization_number
+                if s.authorization and command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
+                else None,
+                payer_id=s.coverage.payer_id if s.coverage else None,
+                level=command.level,
+                status=f"{command.payer_kind.value}_requested",
+                at=now,
+            )
+        )
+        if answer is None or answer.status is PayerStatus.PENDING:
+            s.pending_payer = PendingPayerRequest(
+                kind=command.payer_kind.value,
+                level=command.level,
+                reference=answer.reference if answer else f"unsent-{command.seq}",
+                submitted_at=now,
+                decision_due_at=auth_rules.payer_decision_deadline(now, command.expedited, policy),
+                expedited=command.expedited,
+            )
+            self._notify(
+                Recipient.UTILIZATION_REVIEW,
+                f"{command.payer_kind.value}_submitted",
+                level=command.level.value,
+            )
+            return
+        decision = AuthorizationDecision(
+            decision_id=f"payer-{answer.reference}",
+            recorded_by="payer",
+            kind=(
+                AuthorizationKind.APPROVED
+                if answer.status is PayerStatus.APPROVED
+                else AuthorizationKind.DENIED
+            ),
+            level=command.level,
+            units=answer.units,
+            start_date=answer.start_date,
+            end_date=answer.end_date,
+            authorization_number=answer.authorization_number,
+            reason=answer.reason
+            or ("denied by payer" if answer.status is PayerStatus.DENIED else None),
+        )
+        event = self._authorization_event(decision)
+        self._apply_authorization(decision, event, now)
+
+    def _authorization_event(self, sub: AuthorizationDecision) -> Event:
+        s = self.state
+        approving = sub.kind in (AuthorizationKind.APPROVED, AuthorizationKind.APPEAL_APPROVED)
+        if s.phase is CarePhase.APPEAL:
+            if sub.kind not in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
+                raise InvalidSubmission(
+                    "during an appeal record kind 'appeal_approved' or 'appeal_upheld'"
+                )
+            return Event.APPEAL_APPROVED if approving else Event.APPEAL_UPHELD
+        if sub.kind in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
+            raise InvalidSubmission(f"no appeal is open in phase '{s.phase}'")
+        if s.phase is CarePhase.IN_TREATMENT:
+            if s.authorization is None and s.pending_payer is None:
+                raise InvalidSubmission("no authorization or concurrent review is pending")
+            event = Event.EXTENSION_APPROVED if approving else Event.EXTENSION_DENIED
+        elif s.phase is CarePhase.AUTHORIZATION:
+            if approving:
+                event = Event.AUTH_APPROVED
+            else:
+                event = Event.AUTH_DENIED_RESUME if s.delivered_level else Event.AUTH_DENIED
+        else:
+            event = Event.AUTH_APPROVED  # _ensure_allowed names what is allowed instead
+        expected = self._expected_auth_level()
+        if approving and sub.level is not None and expected and sub.level != expected:
+            raise InvalidSubmission(
+                f"the approval is for '{sub.level}' but '{expected}' was requested"
+            )
+        return self._ensure_allowed(event, Action.RECORD_AUTHORIZATION)
+
+    def record_authorization(self, sub: AuthorizationDecision, now: datetime) -> EngineDecision:
+        event = self._authorization_event(sub)
+        self._apply_authorization(sub, event, now)
+        return self._decision(sub.decision_id)
+
+    def _apply_authorization(self, sub: AuthorizationDecision, event: Event, now: datetime) -> None:
+        s = self.state
+        policy = s.start.policy
+        level = sub.level or self._expected_auth_level() or LevelOfCare.IOP
+        s.pending_payer = None
+        self._clear(Flag.PAYER_OVERDUE, Flag.DISCLOSURE_CONSENT_MISSING)
+        approving = event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED, Event.EXTENSION_APPROVED)
+        if approving:
+            assert sub.units and sub.start_date and sub.end_date and sub.authorization_number
+            s.authorization = AuthorizationState(
+                authorization_number=sub.authorization_number,
+                level=level,
+                unit_type=sub.unit_type,
+                units_approved=sub.units,
+                start_date=sub.start_date,
+                end_date=sub.end_date,
+            )
+            s.authorized_level = level
+            s.appeal_deadline = None
+            self._clear(Flag.APPEAL_OPEN, Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED)
+        else:
+            s.appeal_deadline = (
+                auth_rules.appeal_deadline(now, policy)
+                if event in (Event.AUTH_DENIED, Event.AUTH_DENIED_RESUME, Event.EXTENSION_DENIED)
+                else None
+            )
+            if s.appeal_deadline:
+                self._raise(Flag.APPEAL_OPEN)
+            else:
+                self._clear(Flag.APPEAL_OPEN)
+        s.authorizations.append(
+            AuthorizationRecord(
+                authorization_number=sub.authorization_number,
+                payer_id=s.coverage.payer_id if s.coverage else None,
+                level=level,
+                status=event.value,
+                unit_type=sub.unit_type.value if approving else None,
+                units_approved=sub.units if approving else None,
+                units_used=0 if approving else None,
+                start_date=sub.start_date,
+                end_date=sub.end_date,
+                at=now,
+            )
+        )
+        self._move(event, now, sub.recorded_by)
+        if event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED):
+            self._enroll(level, now)
+        elif not approving:
+            deadline = s.appeal_deadline.isoformat() if s.appeal_deadline else ""
+            for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
+                self._notify(who, event.value, appeal_deadline=deadline)
+            if event is Event.AUTH_DENIED_RESUME:
+                s.requested_level = None
+                self._start_review_clock(now)

@@ -1,0 +1,329 @@
+"""The engine's shared core: carried state, effects out, moving through the table.
+
+Every phase change goes through `_move`, which reads the one transition table in
+`rules.transitions`; the helpers here are the steps several submissions share
+(enrolling, discharging, asking the payer). Deterministic and free of Temporal imports.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from rules import authorization as auth_rules
+from rules import schedule
+from rules.levels import LevelOfCare
+from rules.recommendation import Flag, Recommendation
+from rules.transitions import (
+    Action,
+    CarePhase,
+    Event,
+    TransitionNotAllowed,
+    allowed_actions,
+    transition,
+)
+from schemas.episode import workflow_id_for
+from schemas.payer import PayerRequestKind
+from schemas.records import (
+    EffectBatch,
+    EpisodeSnapshot,
+    NotificationRequest,
+    Recipient,
+    TransitionRecord,
+    Urgency,
+)
+from schemas.view import EngineDecision, PendingPayerRequest
+from workflows.state import RECENT_RESULTS_KEPT, Command, CommandKind, EpisodeState, ReviewClock
+
+T = TypeVar("T")
+ENGINE = "engine"
+PATIENT_TEMPLATE = "new_message"
+
+
+class InvalidSubmission(ValueError):
+    """A submission the phase allows but whose content the rules refuse."""
+
+
+class EngineCore:
+    def __init__(self, state: EpisodeState) -> None:
+        self.state = state
+
+    @property
+    def episode_id(self) -> str:
+        return self.state.start.episode_id
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.episode_id)
+
+    @property
+    def closed(self) -> bool:
+        return self.state.phase is CarePhase.CLOSED
+
+    def has_effects(self) -> bool:
+        s = self.state
+        return bool(s.commands or s.transitions or s.reviews or s.authorizations or s.notifications)
+
+    def snapshot(self) -> EpisodeSnapshot:
+        s = self.state
+        return EpisodeSnapshot(
+            episode_id=self.episode_id,
+            program_id=s.start.program_id,
+            phase=s.phase,
+            outcome=s.outcome,
+            level_authorized=s.authorized_level,
+            level_delivered=s.delivered_level,
+            started_at=s.started_at,
+            closed_at=s.closed_at,
+            next_review_due=s.review.due if s.review else None,
+            risk_flag=Flag.RISK in s.flags,
+            baseline_phq9=s.baseline_phq9,
+            latest_phq9=s.phq9_history[-1] if s.phq9_history else s.baseline_phq9,
+            updated_at=s.updated_at,
+        )
+
+    def take_commands(self) -> list[Command]:
+        commands, self.state.commands = self.state.commands, []
+        return commands
+
+    def take_batch(self, run_id: str) -> EffectBatch | None:
+        s = self.state
+        if not (s.transitions or s.reviews or s.authorizations or s.notifications):
+            return None
+        batch = EffectBatch(
+            workflow_id=self.workflow_id,
+            run_id=run_id,
+            seq=self._next_seq(),
+            episode=self.snapshot(),
+            transitions=s.transitions,
+            reviews=s.reviews,
+            authorizations=s.authorizations,
+            notifications=s.notifications,
+        )
+        s.transitions, s.reviews, s.authorizations, s.notifications = [], [], [], []
+        return batch
+
+    def _next_seq(self) -> int:
+        self.state.seq += 1
+        return self.state.seq
+
+    def _notify(
+        self,
+        recipient: Recipient,
+        template: str,
+        *,
+        urgent: bool = False,
+        **params: str,
+    ) -> None:
+        """Queue a message. Patients only ever get the content-free `new_message`."""
+        if recipient is Recipient.PATIENT:
+            if not self.state.start.consents.messaging:
+                return
+            template, params = PATIENT_TEMPLATE, {}
+        self.state.messages_queued += 1
+        self.state.notifications.append(
+            NotificationRequest(
+                message_id=f"{self.workflow_id}:m{self.state.messages_queued}",
+                episode_id=self.episode_id,
+                program_id=self.state.start.program_id,
+                recipient=recipient,
+                template=template,
+                urgency=Urgency.URGENT if urgent else Urgency.ROUTINE,
+                params=params,
+            )
+        )
+
+    def _command(self, kind: CommandKind, **fields: object) -> None:
+        self.state.commands.append(
+            Command.model_validate({"kind": kind, "seq": self._next_seq(), **fields})
+        )
+
+    def _move(self, event: Event, now: datetime, actor: str) -> None:
+        """Apply one event through the transition table and record it."""
+        s = self.state
+        step = transition(s.phase, event)
+        s.transitions.append(
+            TransitionRecord(
+                from_phase=s.phase,
+                to_phase=step.to,
+                event=event,
+                reason=step.reason,
+                actor=actor,
+                at=now,
+                level_delivered=s.delivered_level,
+                level_authorized=s.authorized_level,
+            )
+        )
+        s.phase = step.to
+        s.updated_at = now
+        if step.to is CarePhase.CLOSED:
+            s.closed_at = now
+            s.outcome = s.outcome or step.reason
+            s.review = None
+            s.waiting_until = None
+            s.pending_payer = None
+        if step.to is not CarePhase.IN_TREATMENT:
+            s.review = None
+
+    def _raise(self, *flags: Flag) -> None:
+        for flag in flags:
+            if flag not in self.state.flags:
+                self.state.flags.append(flag)
+
+    def _clear(self, *flags: Flag) -> None:
+        self.state.flags = [f for f in self.state.flags if f not in flags]
+
+    def _decision(
+        self,
+        submission_id: str,
+        rec: Recommendation | None = None,
+        reasons: list[str] | None = None,
+    ) -> EngineDecision:
+        s = self.state
+        decision = EngineDecision(
+            submission_id=submission_id,
+            phase=s.phase,
+            delivered_level=s.delivered_level,
+            recommended_action=rec.action if rec else None,
+            target_level=rec.target_level if rec else None,
+            reasons=(rec.reasons if rec else []) + (reasons or []),
+            flags=list(s.flags),
+            urgent=rec.urgent if rec else False,
+            allowed_actions=allowed_actions(s.phase),
+        )
+        s.recent_results[submission_id] = decision
+        while len(s.recent_results) > RECENT_RESULTS_KEPT:
+            s.recent_results.pop(next(iter(s.recent_results)))
+        return decision
+
+    def earlier_result(self, submission_id: str) -> EngineDecision | None:
+        """The answer already given to this submission ID, marked as a duplicate."""
+        found = self.state.recent_results.get(submission_id)
+        return found.model_copy(update={"duplicate": True}) if found else None
+
+    def _ensure_allowed(self, event: Event, action: Action) -> Event:
+        try:
+            transition(self.state.phase, event)
+        except TransitionNotAllowed as refused:
+            allowed = [a.value for a in allowed_actions(self.state.phase)]
+            attempted = f"{action.value} ({event.value})"
+            raise TransitionNotAllowed(self.state.phase, attempted, allowed) from refused
+        return event
+
+    def _enroll(self, level: LevelOfCare, now: datetime) -> None:
+        s = self.state
+        changed = s.delivered_level is not level
+        s.delivered_level = level
+        if s.authorization is not None and s.authorization.level is not level:
+            s.authorization = None
+            s.authorized_level = None
+            self._clear(Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED)
+        s.requested_level = None
+        s.requested_expedited = False
+        s.waiting_until = None
+        if changed:
+            s.level_phq9 = []
+            s.consecutive_low_weeks = 0
+        if s.followup_due is not None:
+            self._followup_met()
+        self._start_review_clock(now)
+        self._notify(Recipient.CARE_TEAM, "enrolled", level=level.value)
+        self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
+
+    def _start_review_clock(self, now: datetime) -> None:
+        s = self.state
+        assert s.delivered_level is not None
+        s.review = ReviewClock(due=schedule.next_review_due(now, s.delivered_level, s.start.policy))
+        self._clear(Flag.REVIEW_OVERDUE, Flag.REVIEW_ESCALATED)
+
+    def _request_authorization(
+        self, kind: PayerRequestKind, level: LevelOfCare, expedited: bool, now: datetime
+    ) -> None:
+        """Ask the payer, unless 42 CFR Part 2 forbids the disclosure without consent.
+
+        Then the request is held: staff obtain consent, file it themselves, and record the
+        payer's decision as for any pending request (whose deadline still escalates).
+        """
+        s = self.state
+        if s.start.policy.part2_program and not s.start.consents.payer_disclosure:
+            self._raise(Flag.DISCLOSURE_CONSENT_MISSING)
+            s.pending_payer = PendingPayerRequest(
+                kind=kind.value,
+                level=level,
+                reference="held-for-consent",
+                submitted_at=now,
+                decision_due_at=auth_rules.payer_decision_deadline(now, expedited, s.start.policy),
+                expedited=expedited,
+            )
+            self._notify(
+                Recipient.UTILIZATION_REVIEW, "payer_disclosure_consent_missing", kind=kind.value
+            )
+            return
+        self._command(
+            CommandKind.REQUEST_AUTHORIZATION, payer_kind=kind, level=level, expedited=expedited
+        )
+
+    def _discharge(self, event: Event, now: datetime, actor: str, *, outcome: str) -> None:
+        s = self.state
+        s.discharge_outcome = outcome
+        s.discharged_at = now
+        s.aftercare_checkins_done = 0
+        s.delivered_level = None
+        s.requested_level = None
+        s.waiting_until = None
+        s.pending_payer = None
+        self._move(event, now, actor)
+        self._notify(Recipient.CARE_TEAM, "discharged", outcome=outcome)
+        self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
+
+    def _followup_met(self) -> None:
+        self.state.followup_due = None
+        self._clear(Flag.FOLLOWUP_DUE)
+
+    def _expected_auth_level(self) -> LevelOfCare | None:
+        s = self.state
+        if s.phase is CarePhase.IN_TREATMENT:
+            return s.delivered_level
+        return s.requested_level
+
+    def _watching_units(self) -> bool:
+        """An authorization in use, with no extension asked for yet."""
+        s = self.state
+        a = s.authorization
+        return (
+            a is not None
+            and a.concurrent_review_requested_at is None
+            and s.pending_payer is None
+            and s.phase is CarePhase.IN_TREATMENT
+        )
+
+    def _maybe_request_concurrent_review(self, now: datetime) -> None:
+        s = self.state
+        a = s.authorization
+        if a is None or not self._watching_units():
+            return
+        if auth_rules.needs_concurrent_review(
+            a.units_approved, a.units_used, a.end_date, now.date(), s.start.policy
+        ):
+            a.concurrent_review_requested_at = now
+            self._raise(Flag.AUTHORIZATION_LOW)
+            self._request_authorization(PayerRequestKind.CONCURRENT_REVIEW, a.level, False, now)
+
+
+def day_after(d: date) -> datetime:
+    """Midnight UTC after the last covered day: when an authorization has lapsed."""
+    return datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def submission_id(submission: object) -> str:
+    for name in ("review_id", "decision_id", "assessment_id", "submission_id", "event_id"):
+        value = getattr(submission, name, None)
+        if isinstance(value, str):
+            return value
+    raise InvalidSubmission("the submission has no id")
+
+
+def expect_type(submission: object, kind: type[T]) -> T:
+    if not isinstance(submission, kind):
+        raise InvalidSubmission(f"expected {kind.__name__}")
+    return submission

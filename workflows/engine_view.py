@@ -1,0 +1,71 @@
+"""What the engine shows: the `state` query's view and the row clinics query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rules import authorization as auth_rules
+from rules import outcomes, schedule
+from rules.transitions import allowed_actions
+from schemas.view import AuthorizationView, EpisodeView, ScoresView
+from workflows.engine_core import EngineCore
+
+
+class ViewMixin(EngineCore):
+    """Reading the carried state, never changing it."""
+
+    def view(self, now: datetime) -> EpisodeView:
+        s = self.state
+        return EpisodeView(
+            episode_id=self.episode_id,
+            program_id=s.start.program_id,
+            phase=s.phase,
+            outcome=s.outcome,
+            authorized_level=s.authorized_level,
+            delivered_level=s.delivered_level,
+            requested_level=s.requested_level,
+            next_review_due=s.review.due if s.review else None,
+            review_status=(
+                schedule.review_status(s.review.due, now, s.start.policy) if s.review else None
+            ),
+            authorization=self._authorization_view(),
+            pending_payer_request=s.pending_payer,
+            appeal_deadline=s.appeal_deadline,
+            followup_due=s.followup_due,
+            aftercare_checkins_done=s.aftercare_checkins_done,
+            scores=ScoresView(
+                baseline_phq9=s.baseline_phq9,
+                latest_phq9=s.phq9_history[-1] if s.phq9_history else s.baseline_phq9,
+                latest_gad7=s.latest_gad7,
+                phq9_history=list(s.phq9_history),
+                trend=outcomes.trend(self._scores_with_baseline(), s.start.policy),
+            ),
+            flags=list(s.flags),
+            consecutive_low_attendance_weeks=s.consecutive_low_weeks,
+            last_recommendation=s.last_recommendation,
+            allowed_actions=allowed_actions(s.phase),
+            started_at=s.started_at,
+            updated_at=s.updated_at,
+            run_count=s.run_count,
+        )
+
+    def _authorization_view(self) -> AuthorizationView | None:
+        a = self.state.authorization
+        if a is None:
+            return None
+        return AuthorizationView(
+            authorization_number=a.authorization_number,
+            level=a.level,
+            unit_type=a.unit_type,
+            units_approved=a.units_approved,
+            units_used=a.units_used,
+            units_left=auth_rules.units_left(a.units_approved, a.units_used),
+            start_date=a.start_date,
+            end_date=a.end_date,
+            concurrent_review_requested_at=a.concurrent_review_requested_at,
+        )
+
+    def _scores_with_baseline(self) -> list[int]:
+        s = self.state
+        base = [s.baseline_phq9] if s.baseline_phq9 is not None else []
+        return base + s.phq9_history

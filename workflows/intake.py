@@ -1,0 +1,132 @@
+"""Intake: the assessment, eligibility (X12 270/271) and coverage changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rules import instruments
+from rules.levels import LevelOfCare
+from rules.recommendation import Flag, RecommendedAction, recommend_after_assessment
+from rules.transitions import Action, CarePhase, Event
+from schemas.payer import AuthRequirement, EligibilityResult, PayerRequestKind
+from schemas.records import Recipient, ReviewRecord
+from schemas.submissions import AssessmentSubmission, CoverageSubmission
+from schemas.view import EngineDecision
+from workflows.engine_core import ENGINE, PATIENT_TEMPLATE, EngineCore
+from workflows.state import CommandKind
+
+
+class IntakeMixin(EngineCore):
+    """From referral to the payer's first answer."""
+
+    def begin(self, now: datetime) -> None:
+        self.state.coverage = self.state.start.coverage
+        self._move(Event.REFERRAL_RECEIVED, now, ENGINE)
+        self._notify(Recipient.CARE_TEAM, "referral_received")
+
+    def submit_assessment(self, sub: AssessmentSubmission, now: datetime) -> EngineDecision:
+        s = self.state
+        phq9 = instruments.phq9_total(sub.phq9.items)
+        self_harm = instruments.phq9_self_harm(sub.phq9.items)
+        cssrs_high = (
+            instruments.cssrs_high_risk(
+                sub.cssrs.answers, behaviour_past_3_months=sub.cssrs.behaviour_past_3_months
+            )
+            if sub.cssrs
+            else False
+        )
+        rec = recommend_after_assessment(
+            determined_level=sub.determination.level, self_harm=self_harm, cssrs_high=cssrs_high
+        )
+        s.baseline_phq9 = phq9
+        if sub.gad7:
+            s.latest_gad7 = instruments.gad7_total(sub.gad7.items)
+        self._raise(*rec.raise_flags)
+        s.reviews.append(
+            ReviewRecord(
+                review_id=sub.assessment_id,
+                kind="assessment",
+                clinician_id=sub.clinician_id,
+                at=now,
+                level=sub.determination.level,
+                phq9_total=phq9,
+                phq9_item9=sub.phq9.items[8],
+                gad7_total=s.latest_gad7,
+                cssrs_high_risk=cssrs_high if sub.cssrs else None,
+                recommended_action=rec.action.value,
+                reasons=rec.reasons,
+            )
+        )
+        if rec.urgent:
+            self._notify(Recipient.CARE_TEAM, "safety_alert", urgent=True, reason=rec.reasons[0])
+        if s.followup_due is not None:
+            self._followup_met()
+        target = rec.target_level or sub.determination.level
+        if rec.action is RecommendedAction.REFER_OUT:
+            s.delivered_level = target
+            if sub.await_return_if_referred_out:
+                s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)
+                self._move(Event.ASSESSED_EXTERNAL_AWAIT, now, sub.clinician_id)
+            else:
+                self._move(Event.ASSESSED_EXTERNAL_CLOSE, now, sub.clinician_id)
+            self._notify(Recipient.CARE_TEAM, "referred_out", urgent=True, level=target.value)
+        else:
+            s.requested_level = target
+            self._move(Event.ASSESSED_PROGRAM_LEVEL, now, sub.clinician_id)
+            self._start_verification(now)
+        return self._decision(sub.assessment_id, rec)
+
+    def _start_verification(self, now: datetime) -> None:
+        if self.state.coverage is None:
+            self._coverage_inactive(now, "no_coverage_on_file")
+        else:
+            self._command(CommandKind.CHECK_ELIGIBILITY)
+
+    def _coverage_inactive(self, now: datetime, why: str) -> None:
+        s = self.state
+        self._raise(Flag.COVERAGE_INACTIVE)
+        s.waiting_until = now + timedelta(days=s.start.policy.financial_hold_days)
+        self._move(Event.COVERAGE_INACTIVE, now, ENGINE)
+        self._notify(Recipient.FINANCIAL_COUNSELING, "coverage_inactive", reason=why)
+        self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
+
+    def eligibility_checked(self, result: EligibilityResult | None, now: datetime) -> None:
+        """Apply the payer's 271 (None: the payer could not be asked or refused the data)."""
+        s = self.state
+        if s.phase is not CarePhase.INSURANCE_VERIFICATION:
+            return
+        if result is None or not result.active:
+            self._coverage_inactive(now, "eligibility_unverified" if result is None else "inactive")
+            return
+        self._clear(Flag.COVERAGE_INACTIVE)
+        level = s.requested_level or LevelOfCare.IOP
+        needs_auth = result.authorization is not AuthRequirement.NOT_REQUIRED and (
+            s.start.policy.requires_authorization(level)
+        )
+        if needs_auth:
+            self._move(Event.COVERAGE_ACTIVE_AUTH_REQUIRED, now, ENGINE)
+            self._request_authorization(PayerRequestKind.INITIAL, level, s.requested_expedited, now)
+        else:
+            self._move(Event.COVERAGE_ACTIVE_NO_AUTH, now, ENGINE)
+            self._enroll(level, now)
+
+    def _coverage_event(self, sub: CoverageSubmission) -> Event:
+        event = Event.SELF_PAY if sub.self_pay else Event.COVERAGE_UPDATED
+        return self._ensure_allowed(event, Action.SUBMIT_COVERAGE)
+
+    def submit_coverage(self, sub: CoverageSubmission, now: datetime) -> EngineDecision:
+        s = self.state
+        event = self._coverage_event(sub)
+        s.waiting_until = None
+        if event is Event.SELF_PAY:
+            s.self_pay = True
+            s.appeal_deadline = None
+            self._clear(Flag.COVERAGE_INACTIVE, Flag.APPEAL_OPEN, Flag.PAYER_OVERDUE)
+            s.pending_payer = None
+            self._move(event, now, sub.recorded_by)
+            self._enroll(s.requested_level or LevelOfCare.IOP, now)
+        else:
+            s.coverage = sub.coverage
+            self._move(event, now, sub.recorded_by)
+            self._command(CommandKind.CHECK_ELIGIBILITY)
+        return self._decision(sub.submission_id)

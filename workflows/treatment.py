@@ -1,0 +1,185 @@
+"""Treatment: weekly reviews and the clinician's decisions on them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rules import instruments
+from rules.levels import INTENSITY, is_external
+from rules.recommendation import Flag, recommend_after_review
+from rules.transitions import Action, CarePhase, Event
+from schemas.payer import PayerRequestKind
+from schemas.records import Recipient, ReviewRecord
+from schemas.submissions import ClinicianDecision, DecisionAction, ReviewSubmission
+from schemas.view import EngineDecision
+from workflows.engine_core import EngineCore, InvalidSubmission
+from workflows.state import SCORES_KEPT
+
+
+class TreatmentMixin(EngineCore):
+    """The engine recommends and guards; the clinician decides."""
+
+    def _check_review(self, sub: ReviewSubmission) -> None:
+        self._ensure_allowed(Event.REVIEW_RECORDED, Action.SUBMIT_REVIEW)
+
+    def submit_review(self, sub: ReviewSubmission, now: datetime) -> EngineDecision:
+        s = self.state
+        policy = s.start.policy
+        level = s.delivered_level
+        assert level is not None
+        phq9 = instruments.phq9_total(sub.phq9.items) if sub.phq9 else None
+        self_harm = instruments.phq9_self_harm(sub.phq9.items) if sub.phq9 else False
+        cssrs_high = (
+            instruments.cssrs_high_risk(
+                sub.cssrs.answers, behaviour_past_3_months=sub.cssrs.behaviour_past_3_months
+            )
+            if sub.cssrs
+            else False
+        )
+        if s.baseline_phq9 is None and phq9 is not None:
+            s.baseline_phq9 = phq9
+        rec = recommend_after_review(
+            level=level,
+            age_group=s.start.age_group,
+            baseline_phq9=s.baseline_phq9,
+            phq9_history=s.level_phq9,
+            phq9_total=phq9,
+            self_harm=self_harm,
+            cssrs_high=cssrs_high,
+            hours_attended=sub.hours_attended,
+            weeks_in_period=sub.period_weeks,
+            consecutive_low_weeks_before=s.consecutive_low_weeks,
+            policy=policy,
+        )
+        if phq9 is not None:
+            s.phq9_history = [*s.phq9_history, phq9][-SCORES_KEPT:]
+            s.level_phq9 = [*s.level_phq9, phq9][-SCORES_KEPT:]
+        if sub.gad7:
+            s.latest_gad7 = instruments.gad7_total(sub.gad7.items)
+        s.consecutive_low_weeks = rec.consecutive_low_weeks
+        self._clear(*rec.clear_flags)
+        self._raise(*rec.raise_flags)
+        if rec.urgent:
+            self._notify(Recipient.CARE_TEAM, "safety_alert", urgent=True, reason=rec.reasons[0])
+        if Flag.ATTENDANCE_PLAN_REQUIRED in rec.raise_flags:
+            self._notify(Recipient.CARE_TEAM, "attendance_plan_required")
+        if s.followup_due is not None:
+            self._followup_met()
+        s.reviews.append(
+            ReviewRecord(
+                review_id=sub.review_id,
+                kind="review",
+                clinician_id=sub.clinician_id,
+                at=now,
+                level=level,
+                phq9_total=phq9,
+                phq9_item9=sub.phq9.items[8] if sub.phq9 else None,
+                gad7_total=s.latest_gad7 if sub.gad7 else None,
+                cssrs_high_risk=cssrs_high if sub.cssrs else None,
+                hours_attended=sub.hours_attended,
+                units_attended=sub.units_attended,
+                recommended_action=rec.action.value,
+                reasons=rec.reasons,
+            )
+        )
+        self._burn_units(sub.units_attended, now)
+        self._move(Event.REVIEW_RECORDED, now, sub.clinician_id)
+        self._start_review_clock(now)
+        decision = self._decision(sub.review_id, rec)
+        s.last_recommendation = decision
+        return decision
+
+    def _burn_units(self, units: int, now: datetime) -> None:
+        s = self.state
+        a = s.authorization
+        if a is None:
+            return
+        a.units_used += units
+        self._maybe_request_concurrent_review(now)
+
+    def _decision_event(self, sub: ClinicianDecision) -> Event:
+        s = self.state
+        level = s.delivered_level
+        assert level is not None or s.phase is not CarePhase.IN_TREATMENT
+        risk_open = Flag.RISK in s.flags
+        if sub.action is DecisionAction.CONTINUE:
+            if risk_open and not sub.override_reason:
+                raise InvalidSubmission(
+                    "the risk flag is open: continuing at the same level needs override_reason "
+                    "(the result of the same-day safety assessment)"
+                )
+            if Flag.ATTENDANCE_PLAN_REQUIRED in s.flags and not (sub.reason or sub.override_reason):
+                raise InvalidSubmission(
+                    "attendance was below the minimum two weeks running: "
+                    "continuing needs a reason (the plan), or choose a level change"
+                )
+            event = Event.CONTINUE_LEVEL
+        elif sub.action is DecisionAction.DISCHARGE:
+            if risk_open and not sub.override_reason:
+                raise InvalidSubmission("the risk flag is open: discharge needs override_reason")
+            event = Event.DISCHARGE
+        else:
+            target = sub.target_level
+            assert target is not None
+            if level is not None:
+                up = INTENSITY[target] > INTENSITY[level]
+                if sub.action is DecisionAction.STEP_UP and not up:
+                    raise InvalidSubmission(f"'{target}' is not a step up from '{level}'")
+                if sub.action is DecisionAction.STEP_DOWN and (up or target is level):
+                    raise InvalidSubmission(f"'{target}' is not a step down from '{level}'")
+                if sub.action is DecisionAction.STEP_DOWN and risk_open and not sub.override_reason:
+                    raise InvalidSubmission(
+                        "the risk flag is open: stepping down needs override_reason"
+                    )
+            if is_external(target):
+                event = Event.REFER_OUT
+            elif s.start.policy.requires_authorization(target) and not s.self_pay:
+                event = Event.LEVEL_CHANGE_NEEDS_AUTH
+            else:
+                event = Event.LEVEL_CHANGE_NO_AUTH
+        return self._ensure_allowed(event, Action.DECIDE)
+
+    def decide(self, sub: ClinicianDecision, now: datetime) -> EngineDecision:
+        s = self.state
+        event = self._decision_event(sub)
+        s.reviews.append(
+            ReviewRecord(
+                review_id=sub.decision_id,
+                kind="decision",
+                clinician_id=sub.clinician_id,
+                at=now,
+                level=s.delivered_level,
+                decision=f"{sub.action.value}:{sub.target_level.value}"
+                if sub.target_level
+                else sub.action.value,
+                override_reason=sub.override_reason,
+                reasons=[sub.reason] if sub.reason else [],
+            )
+        )
+        if sub.action is DecisionAction.CONTINUE or sub.override_reason:
+            self._clear(Flag.RISK)
+        self._clear(Flag.ATTENDANCE_PLAN_REQUIRED)
+        if sub.action is DecisionAction.STEP_UP:
+            self._clear(Flag.RISK, Flag.DETERIORATION)
+        target = sub.target_level
+        if event is Event.CONTINUE_LEVEL:
+            self._move(event, now, sub.clinician_id)
+        elif event is Event.DISCHARGE:
+            self._discharge(event, now, sub.clinician_id, outcome="completed")
+        elif event is Event.REFER_OUT:
+            assert target is not None
+            s.delivered_level = target
+            s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)
+            self._move(event, now, sub.clinician_id)
+            self._notify(Recipient.CARE_TEAM, "referred_out", urgent=True, level=target.value)
+        elif event is Event.LEVEL_CHANGE_NEEDS_AUTH:
+            assert target is not None
+            s.requested_level = target
+            s.requested_expedited = sub.expedited
+            self._move(event, now, sub.clinician_id)
+            self._request_authorization(PayerRequestKind.INITIAL, target, sub.expedited, now)
+        else:
+            assert target is not None
+            self._move(event, now, sub.clinician_id)
+            self._enroll(target, now)
+        return self._decision(sub.decision_id)
