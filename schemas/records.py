@@ -45,12 +45,32 @@ class ReviewRecord(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class AuthorizationStatus(StrEnum):
+    """An authorization row's status; the first three grant care."""
+
+    APPROVED = "approved"
+    EXTENSION_APPROVED = "extension_approved"
+    APPEAL_APPROVED = "appeal_approved"
+    INITIAL_REQUESTED = "initial_requested"
+    CONCURRENT_REVIEW_REQUESTED = "concurrent_review_requested"
+    DENIED = "denied"
+    EXTENSION_DENIED = "extension_denied"
+    APPEAL_UPHELD = "appeal_upheld"
+
+
+GRANTING_STATUSES: tuple[AuthorizationStatus, ...] = (
+    AuthorizationStatus.APPROVED,
+    AuthorizationStatus.EXTENSION_APPROVED,
+    AuthorizationStatus.APPEAL_APPROVED,
+)
+
+
 class AuthorizationRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     authorization_number: str | None
     payer_id: str | None
     level: LevelOfCare
-    status: str = Field(description="requested, approved, denied, extension_requested, ...")
+    status: AuthorizationStatus
     unit_type: str | None = None
     units_approved: int | None = None
     units_used: int | None = None

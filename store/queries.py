@@ -13,6 +13,7 @@ import asyncpg
 from rules.levels import INTENSITY, LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
+from schemas.records import GRANTING_STATUSES
 from store.dbtypes import Db
 from store.models import (
     CensusRow,
@@ -26,11 +27,7 @@ from store.models import (
 )
 
 # Authorization statuses that grant care (the others are requests, denials, appeals).
-ACTIVE_AUTHORIZATION_STATUSES: tuple[str, ...] = (
-    "approved",
-    "extension_approved",
-    "appeal_approved",
-)
+ACTIVE_AUTHORIZATION_STATUSES: tuple[str, ...] = tuple(s.value for s in GRANTING_STATUSES)
 # Closures that are corrections, not care: left out of outcomes.
 NOT_CARE_OUTCOMES: tuple[str, ...] = ("entered_in_error",)
 

@@ -9,11 +9,21 @@ from rules.levels import LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import Action, CarePhase, Event
 from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
-from schemas.records import AuthorizationRecord, Recipient
+from schemas.records import AuthorizationRecord, AuthorizationStatus, Recipient
 from schemas.submissions import AuthorizationDecision, AuthorizationKind
 from schemas.view import EngineDecision, PendingPayerRequest
 from workflows.engine_core import EngineCore, InvalidSubmission
 from workflows.state import AuthorizationState, Command
+
+STATUS_AFTER: dict[Event, AuthorizationStatus] = {
+    Event.AUTH_APPROVED: AuthorizationStatus.APPROVED,
+    Event.EXTENSION_APPROVED: AuthorizationStatus.EXTENSION_APPROVED,
+    Event.APPEAL_APPROVED: AuthorizationStatus.APPEAL_APPROVED,
+    Event.AUTH_DENIED: AuthorizationStatus.DENIED,
+    Event.AUTH_DENIED_RESUME: AuthorizationStatus.DENIED,
+    Event.EXTENSION_DENIED: AuthorizationStatus.EXTENSION_DENIED,
+    Event.APPEAL_UPHELD: AuthorizationStatus.APPEAL_UPHELD,
+}
 
 
 class AuthorizationMixin(EngineCore):
@@ -31,7 +41,11 @@ class AuthorizationMixin(EngineCore):
                 else None,
                 payer_id=s.coverage.payer_id if s.coverage else None,
                 level=command.level,
-                status=f"{command.payer_kind.value}_requested",
+                status=(
+                    AuthorizationStatus.CONCURRENT_REVIEW_REQUESTED
+                    if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
+                    else AuthorizationStatus.INITIAL_REQUESTED
+                ),
                 at=now,
             )
         )
@@ -113,6 +127,7 @@ class AuthorizationMixin(EngineCore):
         if approving:
             assert sub.units and sub.start_date and sub.end_date and sub.authorization_number
             s.authorization = AuthorizationState(
+                status=STATUS_AFTER[event],
                 authorization_number=sub.authorization_number,
                 level=level,
                 unit_type=sub.unit_type,
@@ -138,7 +153,7 @@ class AuthorizationMixin(EngineCore):
                 authorization_number=sub.authorization_number,
                 payer_id=s.coverage.payer_id if s.coverage else None,
                 level=level,
-                status=event.value,
+                status=STATUS_AFTER[event],
                 unit_type=sub.unit_type.value if approving else None,
                 units_approved=sub.units if approving else None,
                 units_used=0 if approving else None,

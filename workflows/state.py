@@ -15,7 +15,13 @@ from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.episode import Coverage, EpisodeStart
 from schemas.payer import PayerRequestKind
-from schemas.records import AuthorizationRecord, NotificationRequest, ReviewRecord, TransitionRecord
+from schemas.records import (
+    AuthorizationRecord,
+    AuthorizationStatus,
+    NotificationRequest,
+    ReviewRecord,
+    TransitionRecord,
+)
 from schemas.submissions import UnitType
 from schemas.view import EngineDecision, PendingPayerRequest
 
@@ -41,6 +47,7 @@ class Command(BaseModel):
 
 class AuthorizationState(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    status: AuthorizationStatus = AuthorizationStatus.APPROVED
     authorization_number: str
     level: LevelOfCare
     unit_type: UnitType

@@ -101,7 +101,7 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
         NOW + timedelta(days=2),
         auths=[
             authorization("A-3", status="extension_approved", end_date=TODAY),
-            authorization(None, status="requested", end_date=None, start_date=None),
+            authorization(None, status="initial_requested", end_date=None, start_date=None),
         ],
     )
     await open_episode("a4", "prog-a", None, None, phase=P.ASSESSMENT)

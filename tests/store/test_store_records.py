@@ -64,7 +64,9 @@ async def test_same_instant_later_sequence_wins(pool: asyncpg.Pool) -> None:
 async def test_authorizations_are_upserted_by_number(pool: asyncpg.Pool) -> None:
     store = PostgresRecordStore(pool)
     ep = snapshot(phase=P.IN_TREATMENT)
-    await store.apply(batch(1, ep, authorizations=[authorization(None, status="requested")]))
+    await store.apply(
+        batch(1, ep, authorizations=[authorization(None, status="initial_requested")])
+    )
     await store.apply(batch(2, ep, authorizations=[authorization("A-1")]))
     later = T0 + timedelta(days=7)
     extended = authorization(
@@ -75,7 +77,7 @@ async def test_authorizations_are_upserted_by_number(pool: asyncpg.Pool) -> None
         "SELECT authorization_number, status, units_used FROM authorizations ORDER BY id"
     )
     assert [tuple(r) for r in rows] == [
-        (None, "requested", 0),
+        (None, "initial_requested", 0),
         ("A-1", "extension_approved", 5),
     ]
 

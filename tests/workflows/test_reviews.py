@@ -67,6 +67,13 @@ async def test_same_review_id_twice_gets_same_answer_and_applies_once(
             if r.kind == "review"
         ]
         assert stored == ["rev-fixed-1"]
+        burn_down = [
+            (a.status.value, a.units_used)
+            for b in adapters.store.batches.values()
+            for a in b.authorizations
+            if a.authorization_number
+        ]
+        assert burn_down == [("approved", 0), ("approved", 3)]
 
 
 async def test_same_review_id_under_another_update_id_is_a_marked_duplicate(
