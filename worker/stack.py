@@ -104,18 +104,20 @@ class Stack:
         self.children.append((name, process))
 
     def stop(self) -> None:
-        for _, process in reversed(self.children):
+        """Stop the children one by one, newest first: the API and the worker drain while
+        Temporal is still up, and Temporal goes last."""
+        for name, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for name, process in reversed(self.children):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 print(f"{name} did not stop in 20 s; killing it", file=sys.stderr)
                 process.kill()
-        # Ctrl-C reaches the embedded server too (same terminal); stop it only if it runs.
-        if self.embedded is not None and (self.embedded.pgdata / "postmaster.pid").exists():
-            self.embedded.stop()
+                process.wait()
+        # PostgreSQL runs in its own session: only we stop it, and only once.
+        if self.embedded is not None:
+            self.embedded.close()
 
     def exited(self) -> str | None:
         for name, process in self.children:
@@ -225,6 +227,9 @@ def main() -> None:
     try:
         asyncio.run(_main())
     finally:
+        # A second Ctrl-C must not interrupt the orderly stop below.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
         print("carepath stopped.", flush=True)
 
