@@ -11,35 +11,16 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
 
-from rules.levels import LevelOfCare
-from rules.transitions import CarePhase
 from store import queries
 from store.models import CensusRow, EpisodeFilter, EpisodePage
+from store.models import TimelineEntry as StoredTimelineEntry
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(StoredTimelineEntry):
     """One line of the audit trail: a transition, a review, or a call made through the API."""
 
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["transition", "review", "api_call"]
-    at: datetime
-    actor: str
-    from_phase: CarePhase | None = None
-    to_phase: CarePhase | None = None
-    event: str | None = None
-    reason: str | None = None
-    level_delivered: LevelOfCare | None = None
-    level_authorized: LevelOfCare | None = None
-    review_id: str | None = None
-    review_kind: str | None = None
-    phq9_total: int | None = None
-    gad7_total: int | None = None
-    hours_attended: float | None = None
-    recommended_action: str | None = None
-    decision: str | None = None
-    override_reason: str | None = None
+    kind: Literal["transition", "review", "api_call"]  # type: ignore[assignment]
     operation: str | None = None
     submission_id: str | None = None
     status_code: int | None = None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
+from schemas.records import EpisodeSnapshot
 
 
 class _Row(BaseModel):
@@ -24,20 +25,10 @@ class CensusRow(_Row):
     episodes: int
 
 
-class EpisodeRow(_Row):
-    episode_id: str
-    program_id: str
-    phase: CarePhase
-    outcome: str | None
-    level_authorized: LevelOfCare | None
-    level_delivered: LevelOfCare | None
-    started_at: datetime
-    closed_at: datetime | None
-    next_review_due: datetime | None
-    risk_flag: bool
-    baseline_phq9: int | None
-    latest_phq9: int | None
-    updated_at: datetime
+class EpisodeRow(EpisodeSnapshot):
+    """An `episodes` row: the snapshot the workflow last wrote, read back unchanged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ReviewsDue(_Row):
