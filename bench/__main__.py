@@ -15,9 +15,7 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -110,15 +108,9 @@ async def collect() -> Run:
         async def database() -> str:
             if dsn_holder:
                 return dsn_holder[0]
-            dsn = os.environ.get("DATABASE_URL")
-            if not dsn:
-                from store.embedded import EmbeddedPostgres
+            from store.embedded import scratch_database
 
-                folder = Path(tempfile.mkdtemp(prefix="carepath-bench-"))
-                stack.callback(shutil.rmtree, folder, True)
-                server = EmbeddedPostgres(folder / "pg", delete=True)
-                stack.callback(server.close)
-                dsn = server.dsn
+            dsn = stack.enter_context(scratch_database("carepath-bench-"))
             dsn_holder.append(dsn)
             return dsn
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -32,7 +30,7 @@ from api.deps import ApiDeps
 from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from schemas.episode import Coverage, EpisodeStart, PatientRef
-from store.embedded import EmbeddedPostgres
+from store.embedded import scratch_database
 from store.migrate import migrate
 from store.postgres import PostgresRecordStore
 from worker.client import start_episode
@@ -48,12 +46,15 @@ KEYS = {
 
 @asynccontextmanager
 async def _postgres(database_url: str | None) -> AsyncIterator[asyncpg.Pool]:
-    folder: Path | None = None
-    server: EmbeddedPostgres | None = None
-    if database_url is None:
-        folder = Path(tempfile.mkdtemp(prefix="carepath-bench-pg-"))
-        server = EmbeddedPostgres(folder / "pg", delete=True)
-        database_url = server.dsn
+    with ExitStack() as scratch:
+        if database_url is None:
+            database_url = scratch.enter_context(scratch_database("carepath-bench-pg-"))
+        async with _schema_pool(database_url) as pool:
+            yield pool
+
+
+@asynccontextmanager
+async def _schema_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(database_url)
     await conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -69,10 +70,6 @@ async def _postgres(database_url: str | None) -> AsyncIterator[asyncpg.Pool]:
         conn = await asyncpg.connect(database_url)
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
-        if server is not None:
-            server.close()
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _seed_census(pool: asyncpg.Pool, count: int) -> None:

@@ -343,24 +343,11 @@ async def run_store_bench(dsn: str, *, episodes: int = 100_000) -> dict[str, flo
 
 async def _main() -> None:
     import json
-    import os
-    import tempfile
-    from pathlib import Path
 
-    from store.embedded import EmbeddedPostgres
+    from store.embedded import scratch_database
 
-    dsn = os.environ.get("DATABASE_URL")
-    server = None
-    if not dsn:
-        server = EmbeddedPostgres(
-            Path(tempfile.mkdtemp(prefix="carepath-bench-")) / "pg", delete=True
-        )
-        dsn = server.dsn
-    try:
+    with scratch_database("carepath-bench-") as dsn:
         print(json.dumps(await run_store_bench(dsn)))
-    finally:
-        if server is not None:
-            server.close()
 
 
 if __name__ == "__main__":

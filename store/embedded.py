@@ -9,6 +9,11 @@ fault tests can take the database away and bring it back on the same socket.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pgserver import _commands
@@ -50,3 +55,20 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     server = EmbeddedPostgres(data_dir / "pg")
     log.info("embedded PostgreSQL ready under %s", server.pgdata)
     return server
+
+
+@contextmanager
+def scratch_database(prefix: str = "carepath-pg-") -> Iterator[str]:
+    """A DSN for tests and benchmarks: DATABASE_URL when set, else a throwaway embedded
+    server in a temporary folder that is removed afterwards."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EmbeddedPostgres(folder / "pg", delete=True)
+    try:
+        yield server.dsn
+    finally:
+        server.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -7,12 +7,9 @@ so the census and timeline read what the engine really wrote.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -28,7 +25,7 @@ from api.app import create_app
 from api.deps import ApiDeps
 from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
-from store.embedded import EmbeddedPostgres
+from store.embedded import scratch_database
 from store.migrate import migrate
 from store.postgres import PostgresRecordStore
 from worker.registration import register_search_attributes
@@ -66,17 +63,8 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def api_pg_dsn() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix="carepath-api-pg-"))
-    server = EmbeddedPostgres(folder / "pg", delete=True)
-    try:
-        yield server.dsn
-    finally:
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_database("carepath-api-pg-") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -5,33 +5,20 @@ Each test gets its own schema (search_path set on every pooled connection), migr
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from store.embedded import EmbeddedPostgres
+from store.embedded import scratch_database
 from store.migrate import migrate
 
 
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix="carepath-pg-"))
-    server = EmbeddedPostgres(folder / "pg", delete=True)
-    try:
-        yield server.dsn
-    finally:
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_database("carepath-pg-") as dsn:
+        yield dsn
 
 
 @pytest.fixture
