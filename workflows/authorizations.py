@@ -7,7 +7,7 @@ from datetime import datetime
 from rules import authorization as auth_rules
 from rules.levels import LevelOfCare
 from rules.recommendation import Flag
-from rules.transitions import Action, CarePhase, Event
+from rules.transitions import Action, CarePhase, Event, TransitionNotAllowed
 from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
 from schemas.records import AuthorizationRecord, AuthorizationStatus, Recipient
 from schemas.submissions import AuthorizationDecision, AuthorizationKind
@@ -80,7 +80,18 @@ class AuthorizationMixin(EngineCore):
             reason=answer.reason
             or ("denied by payer" if answer.status is PayerStatus.DENIED else None),
         )
-        event = self._authorization_event(decision)
+        try:
+            event = self._authorization_event(decision)
+        except (InvalidSubmission, TransitionNotAllowed):
+            # The episode moved on while the request was out (withdrawn, say): keep the
+            # answer for the record and tell UR, but do not act on it.
+            self._notify(
+                Recipient.UTILIZATION_REVIEW,
+                "payer_answer_not_applied",
+                reference=answer.reference,
+                status=answer.status.value,
+            )
+            return
         self._apply_authorization(decision, event, now)
 
     def _authorization_event(self, sub: AuthorizationDecision) -> Event:
