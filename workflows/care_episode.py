@@ -31,9 +31,19 @@ with workflow.unsafe.imports_passed_through():
     from schemas.view import EngineDecision, EpisodeView
     from workflows.engine import EpisodeEngine, InvalidSubmission, submission_id
     from workflows.search_attributes import publishable
-    from workflows.state import Command, CommandKind, EpisodeInput, EpisodeResult, EpisodeState
+    from workflows.state import (
+        ENGINE_LATEST,
+        Command,
+        CommandKind,
+        EpisodeInput,
+        EpisodeResult,
+        EpisodeState,
+    )
 
 S = TypeVar("S")
+
+# Marks runs started (fresh or by continue-as-new) on a worker that has the newest engine.
+ENGINE_LATEST_PATCH = f"engine-v{ENGINE_LATEST}"
 
 # Records must never be lost: retry for as long as it takes (PostgreSQL may be down).
 RECORD_RETRY = RetryPolicy(
@@ -60,6 +70,10 @@ class CareEpisode:
         state = episode.state or EpisodeState(start=episode.start, started_at=now, updated_at=now)
         if episode.state is not None:
             state.run_count += 1
+        if workflow.patched(ENGINE_LATEST_PATCH):
+            # Pinned per run: an older history replays without the marker and keeps the
+            # version it carried; every new run moves to the newest engine.
+            state.engine_version = max(state.engine_version, ENGINE_LATEST)
         self._engine = EpisodeEngine(state)
         if episode.state is None:
             # Here, not in run(): an update in the first task is handled before run starts.

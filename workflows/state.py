@@ -28,6 +28,15 @@ from schemas.view import EngineDecision, PendingPayerRequest
 RECENT_RESULTS_KEPT = 64
 SCORES_KEPT = 26
 
+# Engine versions. A run is pinned to the version it started with; it moves to the newest
+# at continue-as-new (see `CareEpisode.__init__`). Behaviour that changes the workflow's
+# commands (timers, activities, search-attribute upserts) is gated on `engine_version`,
+# so histories recorded by an older worker still replay. State carried from a run that
+# predates the field reads as version 1.
+ENGINE_V1 = 1
+ENGINE_V2 = 2
+ENGINE_LATEST = ENGINE_V2
+
 
 class CommandKind(StrEnum):
     CHECK_ELIGIBILITY = "check_eligibility"
@@ -105,6 +114,7 @@ class EpisodeState(BaseModel):
     last_recommendation: EngineDecision | None = None
     recent_results: dict[str, EngineDecision] = Field(default_factory=dict)
 
+    engine_version: int = ENGINE_V1
     seq: int = 0
     messages_queued: int = 0
     run_count: int = 1
