@@ -2,11 +2,13 @@
 
 Temporal's errors are translated here, once, into problem answers: unknown workflow →
 404, a validator's TransitionNotAllowed → 409 (naming the allowed actions),
+SubmissionConflict (a used submission ID with other content) → 409 submission-conflict,
 InvalidSubmission → 422, Temporal unreachable or too slow → 503.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -139,12 +141,18 @@ class TemporalEngine:
     async def submit(
         self, episode_id: str, action: Action, body: BaseModel, submission_id: str
     ) -> EngineDecision:
-        """Run the Workflow Update named after `action`; its ID is the submission's own id."""
+        """Run the Workflow Update named after `action`.
+
+        Its update ID is fresh per call (kind and submission id, for operators, plus a
+        random part): Temporal would answer a reused update ID with the first outcome
+        whatever the content, so the workflow itself tells a retry (same content, the
+        same answer marked duplicate) from a correction (409 submission-conflict).
+        """
         try:
             decision: EngineDecision = await self._handle(episode_id).execute_update(
                 action.value,
                 body,
-                id=submission_id,
+                id=f"{action.value}:{submission_id}:{uuid.uuid4().hex[:12]}",
                 result_type=EngineDecision,
                 rpc_timeout=self._timeout,
             )
@@ -180,6 +188,8 @@ class TemporalEngine:
             raise ApiProblem(
                 409, "transition-not-allowed", cause.message, allowed_actions=list(allowed)
             ) from error
+        if isinstance(cause, ApplicationError) and cause.type == "SubmissionConflict":
+            raise ApiProblem(409, "submission-conflict", cause.message) from error
         if isinstance(cause, ApplicationError) and cause.type == "InvalidSubmission":
             raise ApiProblem(
                 422,

@@ -67,7 +67,11 @@ _TEXT = {
     401: "no or unknown API key",
     403: "the key's role may not do this, or may not see the episode's program",
     404: "no such episode",
-    409: "the episode's phase does not allow this action (see allowed_actions)",
+    409: (
+        "the episode's phase does not allow this action (see allowed_actions), or "
+        "(submission-conflict) the submission ID was already used for this kind with "
+        "different content"
+    ),
     422: "the request is not valid (see errors), or an Idempotency-Key was reused",
     503: "Temporal or PostgreSQL is unreachable; nothing was done",
 }

@@ -13,6 +13,15 @@ from schemas.episode import Coverage, OpaqueId
 
 Item03 = Annotated[int, Field(ge=0, le=3)]
 
+SUBMISSION_ID_RULE = (
+    "Unique per episode and kind of submission (assessment, coverage, authorization, "
+    "review, decision, event). Sent again with the same content it is a retry: the first "
+    "answer comes back with duplicate=true and nothing changes. Sent again with different "
+    "content it is refused with 409 submission-conflict; a correction needs a new ID. "
+    "The same ID used by another kind is a different submission."
+)
+SubmissionId = Annotated[OpaqueId, Field(description=SUBMISSION_ID_RULE)]
+
 
 class Phq9(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +52,7 @@ class LevelDetermination(BaseModel):
 
 class AssessmentSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assessment_id: OpaqueId
+    assessment_id: SubmissionId
     clinician_id: OpaqueId
     phq9: Phq9
     gad7: Gad7 | None = None
@@ -56,7 +65,7 @@ class CoverageSubmission(BaseModel):
     """Updated coverage details, or the patient's decision to pay for themselves."""
 
     model_config = ConfigDict(extra="forbid")
-    submission_id: OpaqueId
+    submission_id: SubmissionId
     recorded_by: OpaqueId
     self_pay: bool = False
     coverage: Coverage | None = None
@@ -84,7 +93,7 @@ class AuthorizationDecision(BaseModel):
     """A payer's decision as recorded by utilization-review staff."""
 
     model_config = ConfigDict(extra="forbid")
-    decision_id: OpaqueId
+    decision_id: SubmissionId
     recorded_by: OpaqueId
     kind: AuthorizationKind
     level: LevelOfCare | None = None
@@ -118,7 +127,7 @@ class ReviewSubmission(BaseModel):
     """A weekly (or, in OP, monthly) review: measures and attendance for the period."""
 
     model_config = ConfigDict(extra="forbid")
-    review_id: OpaqueId
+    review_id: SubmissionId
     clinician_id: OpaqueId
     phq9: Phq9 | None = None
     gad7: Gad7 | None = None
@@ -139,7 +148,7 @@ class ClinicianDecision(BaseModel):
     """The clinician's call on a recommendation; the engine guards, it does not decide."""
 
     model_config = ConfigDict(extra="forbid")
-    decision_id: OpaqueId
+    decision_id: SubmissionId
     clinician_id: OpaqueId
     action: DecisionAction
     target_level: LevelOfCare | None = None
@@ -169,7 +178,7 @@ class EpisodeEvent(BaseModel):
     """An event reported by another system (admission, discharge, withdrawal, error)."""
 
     model_config = ConfigDict(extra="forbid")
-    event_id: OpaqueId
+    event_id: SubmissionId
     reported_by: OpaqueId
     kind: EpisodeEventKind
     level_at_discharge: LevelOfCare | None = Field(

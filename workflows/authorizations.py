@@ -49,6 +49,16 @@ class AuthorizationMixin(EngineCore):
                 at=now,
             )
         )
+        if not self.awaits_payer_answer(command):
+            # A decision was recorded (or the episode moved on) while this request was
+            # out: keep the request in the record and tell UR; never act on the answer.
+            self._notify(
+                Recipient.UTILIZATION_REVIEW,
+                "payer_answer_not_applied",
+                reference=answer.reference if answer else f"unsent-{command.seq}",
+                status=answer.status.value if answer else "unsent",
+            )
+            return
         if answer is None or answer.status is PayerStatus.PENDING:
             s.pending_payer = PendingPayerRequest(
                 kind=command.payer_kind.value,
@@ -132,7 +142,7 @@ class AuthorizationMixin(EngineCore):
         s = self.state
         policy = s.start.policy
         level = sub.level or self._expected_auth_level() or LevelOfCare.IOP
-        s.pending_payer = None
+        self._stop_waiting_on_payer()
         self._clear(Flag.PAYER_OVERDUE, Flag.DISCLOSURE_CONSENT_MISSING)
         approving = event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED, Event.EXTENSION_APPROVED)
         if approving:

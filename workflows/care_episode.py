@@ -8,15 +8,15 @@ durable timer for the next deadline, and continues as new before history grows l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities.care import CareActivities
     from rules.transitions import Action, TransitionNotAllowed
     from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewSubmission,
     )
     from schemas.view import EngineDecision, EpisodeView
-    from workflows.engine import EpisodeEngine, InvalidSubmission, submission_id
+    from workflows.engine import EpisodeEngine, InvalidSubmission, SubmissionConflict
     from workflows.search_attributes import publishable
     from workflows.state import (
         ENGINE_LATEST,
@@ -39,8 +39,6 @@ with workflow.unsafe.imports_passed_through():
         EpisodeResult,
         EpisodeState,
     )
-
-S = TypeVar("S")
 
 # Marks runs started (fresh or by continue-as-new) on a worker that has the newest engine.
 ENGINE_LATEST_PATCH = f"engine-v{ENGINE_LATEST}"
@@ -201,34 +199,22 @@ class CareEpisode:
 
     # -------------------------------------------------------------- updates
 
-    def _validate(self, action: Action, submission: object) -> None:
+    def _validate(self, action: Action, submission: BaseModel) -> None:
         try:
             self._engine.validate(action, submission)
-        except TransitionNotAllowed as refused:
-            raise ApplicationError(
-                str(refused),
-                {"phase": refused.phase.value, "allowed_actions": refused.allowed},
-                type="TransitionNotAllowed",
-                non_retryable=True,
-            ) from None
-        except (InvalidSubmission, ValueError) as invalid:
-            raise ApplicationError(
-                str(invalid), type="InvalidSubmission", non_retryable=True
-            ) from None
+        except (TransitionNotAllowed, SubmissionConflict, InvalidSubmission, ValueError) as e:
+            raise _refusal(e) from None
 
-    def _apply(
-        self, action: Action, submission: S, handler: Callable[[S, datetime], EngineDecision]
-    ) -> EngineDecision:
-        engine = self._engine
-        earlier = engine.earlier_result(submission_id(submission))
-        if earlier is not None:
-            return earlier
-        self._validate(action, submission)
-        return handler(submission, workflow.now())
+    def _apply(self, action: Action, submission: BaseModel) -> EngineDecision:
+        try:
+            return self._engine.answer(action, submission, workflow.now())
+        except (TransitionNotAllowed, SubmissionConflict, InvalidSubmission) as e:
+            # Only if the validator was skipped; otherwise it refused before history.
+            raise _refusal(e) from None
 
     @workflow.update(name="submit_assessment")
     def submit_assessment(self, submission: AssessmentSubmission) -> EngineDecision:
-        return self._apply(Action.SUBMIT_ASSESSMENT, submission, self._engine.submit_assessment)
+        return self._apply(Action.SUBMIT_ASSESSMENT, submission)
 
     @submit_assessment.validator
     def _check_assessment(self, submission: AssessmentSubmission) -> None:
@@ -236,7 +222,7 @@ class CareEpisode:
 
     @workflow.update(name="submit_coverage")
     def submit_coverage(self, submission: CoverageSubmission) -> EngineDecision:
-        return self._apply(Action.SUBMIT_COVERAGE, submission, self._engine.submit_coverage)
+        return self._apply(Action.SUBMIT_COVERAGE, submission)
 
     @submit_coverage.validator
     def _check_coverage(self, submission: CoverageSubmission) -> None:
@@ -244,9 +230,7 @@ class CareEpisode:
 
     @workflow.update(name="record_authorization")
     def record_authorization(self, submission: AuthorizationDecision) -> EngineDecision:
-        return self._apply(
-            Action.RECORD_AUTHORIZATION, submission, self._engine.record_authorization
-        )
+        return self._apply(Action.RECORD_AUTHORIZATION, submission)
 
     @record_authorization.validator
     def _check_authorization(self, submission: AuthorizationDecision) -> None:
@@ -254,7 +238,7 @@ class CareEpisode:
 
     @workflow.update(name="submit_review")
     def submit_review(self, submission: ReviewSubmission) -> EngineDecision:
-        return self._apply(Action.SUBMIT_REVIEW, submission, self._engine.submit_review)
+        return self._apply(Action.SUBMIT_REVIEW, submission)
 
     @submit_review.validator
     def _check_review(self, submission: ReviewSubmission) -> None:
@@ -262,7 +246,7 @@ class CareEpisode:
 
     @workflow.update(name="decide")
     def decide(self, submission: ClinicianDecision) -> EngineDecision:
-        return self._apply(Action.DECIDE, submission, self._engine.decide)
+        return self._apply(Action.DECIDE, submission)
 
     @decide.validator
     def _check_decision(self, submission: ClinicianDecision) -> None:
@@ -270,7 +254,7 @@ class CareEpisode:
 
     @workflow.update(name="report_event")
     def report_event(self, submission: EpisodeEvent) -> EngineDecision:
-        return self._apply(Action.REPORT_EVENT, submission, self._engine.report_event)
+        return self._apply(Action.REPORT_EVENT, submission)
 
     @report_event.validator
     def _check_event(self, submission: EpisodeEvent) -> None:
@@ -281,6 +265,25 @@ class CareEpisode:
     @workflow.query(name="state")
     def state(self) -> EpisodeView:
         return self._engine.view(workflow.now())
+
+
+def _refusal(error: Exception) -> ApplicationError:
+    """An engine refusal as the ApplicationError the API maps (type = exception name)."""
+    if isinstance(error, TransitionNotAllowed):
+        return ApplicationError(
+            str(error),
+            {"phase": error.phase.value, "allowed_actions": error.allowed},
+            type=TransitionNotAllowed.__name__,
+            non_retryable=True,
+        )
+    if isinstance(error, SubmissionConflict):
+        return ApplicationError(
+            str(error),
+            {"action": error.action.value, "submission_id": error.submission_id},
+            type=SubmissionConflict.__name__,
+            non_retryable=True,
+        )
+    return ApplicationError(str(error), type=InvalidSubmission.__name__, non_retryable=True)
 
 
 def _authorization_request(

@@ -8,32 +8,65 @@ class puts them together and validates submissions for the update validators.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
 from rules.transitions import Action, require_action
 from schemas.submissions import (
+    AssessmentSubmission,
     AuthorizationDecision,
     ClinicianDecision,
     CoverageSubmission,
     EpisodeEvent,
     ReviewSubmission,
 )
+from schemas.view import EngineDecision
 from workflows.authorizations import AuthorizationMixin
 from workflows.deadlines import DeadlinesMixin
-from workflows.engine_core import InvalidSubmission, expect_type, submission_id
+from workflows.engine_core import (
+    InvalidSubmission,
+    SubmissionConflict,
+    expect_type,
+    submission_id,
+)
 from workflows.engine_view import ViewMixin
 from workflows.events import EventsMixin
 from workflows.intake import IntakeMixin
 from workflows.treatment import TreatmentMixin
 
-__all__ = ["EpisodeEngine", "InvalidSubmission", "submission_id"]
+__all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict", "submission_id"]
 
 
 class EpisodeEngine(
     IntakeMixin, AuthorizationMixin, TreatmentMixin, EventsMixin, DeadlinesMixin, ViewMixin
 ):
+    def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
+        """One submission in, its decision out: a retry gets the first answer again."""
+        earlier = self.earlier_result(action, submission)
+        if earlier is not None:
+            return earlier
+        self.validate(action, submission)
+        handlers: dict[Action, tuple[type[BaseModel], Callable[[Any, datetime], EngineDecision]]]
+        handlers = {
+            Action.SUBMIT_ASSESSMENT: (AssessmentSubmission, self.submit_assessment),
+            Action.SUBMIT_COVERAGE: (CoverageSubmission, self.submit_coverage),
+            Action.RECORD_AUTHORIZATION: (AuthorizationDecision, self.record_authorization),
+            Action.SUBMIT_REVIEW: (ReviewSubmission, self.submit_review),
+            Action.DECIDE: (ClinicianDecision, self.decide),
+            Action.REPORT_EVENT: (EpisodeEvent, self.report_event),
+        }
+        kind, handler = handlers[action]
+        decision = handler(expect_type(submission, kind), now)
+        self.remember(action, submission, decision)
+        return decision
+
     def validate(self, action: Action, submission: object) -> None:
-        """Raise TransitionNotAllowed or InvalidSubmission; never changes state."""
-        found_id = submission_id(submission)
-        if found_id in self.state.recent_results:
+        """Raise TransitionNotAllowed, InvalidSubmission or SubmissionConflict; never
+        changes state. A retry of an accepted submission passes (it gets its answer)."""
+        if isinstance(submission, BaseModel) and self.earlier_result(action, submission):
             return
         require_action(self.state.phase, action)
         if action is Action.SUBMIT_COVERAGE:

@@ -7,8 +7,12 @@ Every phase change goes through `_move`, which reads the one transition table in
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
+
+from pydantic import BaseModel
 
 from rules import authorization as auth_rules
 from rules import schedule
@@ -33,7 +37,15 @@ from schemas.records import (
     Urgency,
 )
 from schemas.view import EngineDecision, PendingPayerRequest
-from workflows.state import RECENT_RESULTS_KEPT, Command, CommandKind, EpisodeState, ReviewClock
+from workflows.state import (
+    ENGINE_V2,
+    RECENT_RESULTS_KEPT,
+    Command,
+    CommandKind,
+    EpisodeState,
+    RecentAnswer,
+    ReviewClock,
+)
 
 T = TypeVar("T")
 ENGINE = "engine"
@@ -42,6 +54,18 @@ PATIENT_TEMPLATE = "new_message"
 
 class InvalidSubmission(ValueError):
     """A submission the phase allows but whose content the rules refuse."""
+
+
+class SubmissionConflict(ValueError):
+    """A submission ID already used, for the same kind, with different content."""
+
+    def __init__(self, action: Action, submission_id: str) -> None:
+        self.action = action
+        self.submission_id = submission_id
+        super().__init__(
+            f"{action.value} '{submission_id}' was already accepted with different content; "
+            "a correction needs a new submission id"
+        )
 
 
 class EngineCore:
@@ -161,7 +185,7 @@ class EngineCore:
             s.outcome = s.outcome or step.reason
             s.review = None
             s.waiting_until = None
-            s.pending_payer = None
+            self._stop_waiting_on_payer()
         if step.to is not CarePhase.IN_TREATMENT:
             s.review = None
 
@@ -191,15 +215,31 @@ class EngineCore:
             urgent=rec.urgent if rec else False,
             allowed_actions=allowed_actions(s.phase),
         )
-        s.recent_results[submission_id] = decision
-        while len(s.recent_results) > RECENT_RESULTS_KEPT:
-            s.recent_results.pop(next(iter(s.recent_results)))
         return decision
 
-    def earlier_result(self, submission_id: str) -> EngineDecision | None:
-        """The answer already given to this submission ID, marked as a duplicate."""
-        found = self.state.recent_results.get(submission_id)
-        return found.model_copy(update={"duplicate": True}) if found else None
+    def earlier_result(self, action: Action, submission: BaseModel) -> EngineDecision | None:
+        """The answer already given to this submission, marked as a duplicate.
+
+        Raises SubmissionConflict when the ID was used for this kind with other content.
+        """
+        s = self.state
+        key = answer_key(action, submission)
+        found = s.recent_answers.get(key)
+        if found is not None:
+            if found.fingerprint != fingerprint(submission):
+                raise SubmissionConflict(action, submission_id(submission))
+            return found.decision.model_copy(update={"duplicate": True})
+        legacy = s.recent_results.get(submission_id(submission))
+        return legacy.model_copy(update={"duplicate": True}) if legacy else None
+
+    def remember(self, action: Action, submission: BaseModel, decision: EngineDecision) -> None:
+        """Keep the answer (and what it answered) for retries; the oldest go first."""
+        s = self.state
+        s.recent_answers[answer_key(action, submission)] = RecentAnswer(
+            fingerprint=fingerprint(submission), decision=decision
+        )
+        while len(s.recent_answers) > RECENT_RESULTS_KEPT:
+            s.recent_answers.pop(next(iter(s.recent_answers)))
 
     def _ensure_allowed(self, event: Event, action: Action) -> Event:
         try:
@@ -247,6 +287,7 @@ class EngineCore:
         s = self.state
         if s.start.policy.part2_program and not s.start.consents.payer_disclosure:
             self._raise(Flag.DISCLOSURE_CONSENT_MISSING)
+            s.payer_request_seq = None
             s.pending_payer = PendingPayerRequest(
                 kind=kind.value,
                 level=level,
@@ -262,6 +303,20 @@ class EngineCore:
         self._command(
             CommandKind.REQUEST_AUTHORIZATION, payer_kind=kind, level=level, expedited=expedited
         )
+        s.payer_request_seq = s.commands[-1].seq
+
+    def _stop_waiting_on_payer(self) -> None:
+        """Whatever the payer answers to an earlier request from now on is not applied."""
+        self.state.pending_payer = None
+        self.state.payer_request_seq = None
+
+    def awaits_payer_answer(self, command: Command) -> bool:
+        """Is `command` the request the episode still waits on?
+
+        Runs from before ENGINE_V2 keep their old behaviour (they applied every answer).
+        """
+        s = self.state
+        return s.engine_version < ENGINE_V2 or s.payer_request_seq == command.seq
 
     def _discharge(self, event: Event, now: datetime, actor: str, *, outcome: str) -> None:
         s = self.state
@@ -271,7 +326,7 @@ class EngineCore:
         s.delivered_level = None
         s.requested_level = None
         s.waiting_until = None
-        s.pending_payer = None
+        self._stop_waiting_on_payer()
         self._move(event, now, actor)
         self._notify(Recipient.CARE_TEAM, "discharged", outcome=outcome)
         self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
@@ -313,6 +368,19 @@ class EngineCore:
 def day_after(d: date) -> datetime:
     """Midnight UTC after the last covered day: when an authorization has lapsed."""
     return datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def fingerprint(submission: BaseModel) -> str:
+    """A hash of the canonical submission: equal for a retry, different for a correction."""
+    canonical = json.dumps(
+        submission.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def answer_key(action: Action, submission: object) -> str:
+    """Submission IDs are unique per episode and kind: the key names both."""
+    return f"{action.value}:{submission_id(submission)}"
 
 
 def submission_id(submission: object) -> str:

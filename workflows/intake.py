@@ -122,7 +122,7 @@ class IntakeMixin(EngineCore):
             s.self_pay = True
             s.appeal_deadline = None
             self._clear(Flag.COVERAGE_INACTIVE, Flag.APPEAL_OPEN, Flag.PAYER_OVERDUE)
-            s.pending_payer = None
+            self._stop_waiting_on_payer()
             self._move(event, now, sub.recorded_by)
             self._enroll(s.requested_level or LevelOfCare.IOP, now)
         else:

@@ -68,6 +68,18 @@ class AuthorizationState(BaseModel):
     expiry_flagged: bool = False
 
 
+class RecentAnswer(BaseModel):
+    """The answer given to one submission, beside a fingerprint of what was submitted.
+
+    The fingerprint is a hash of the canonical submission (no patient data in clear): it
+    tells a retry (same content) from a correction sent under a used ID (a conflict).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    fingerprint: str
+    decision: EngineDecision
+
+
 class ReviewClock(BaseModel):
     """Which chases have gone out for the review currently due."""
 
@@ -97,6 +109,9 @@ class EpisodeState(BaseModel):
     requested_expedited: bool = False
     authorization: AuthorizationState | None = None
     pending_payer: PendingPayerRequest | None = None
+    # The payer request (its command seq) the episode waits on; an answer to any other
+    # request, or one that comes after a decision was recorded, is kept but not applied.
+    payer_request_seq: int | None = None
     appeal_deadline: datetime | None = None
     waiting_until: datetime | None = None
 
@@ -112,6 +127,9 @@ class EpisodeState(BaseModel):
     consecutive_low_weeks: int = 0
     flags: list[Flag] = Field(default_factory=list)
     last_recommendation: EngineDecision | None = None
+    # Keyed by "action:submission_id": IDs are unique per episode and kind.
+    recent_answers: dict[str, RecentAnswer] = Field(default_factory=dict)
+    # Before recent_answers: keyed by bare submission ID, no fingerprint. Read, never written.
     recent_results: dict[str, EngineDecision] = Field(default_factory=dict)
 
     engine_version: int = ENGINE_V1
