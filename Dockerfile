@@ -20,8 +20,10 @@ ENV PATH=/opt/carepath/bin:$PATH
 
 WORKDIR /src
 # .dockerignore keeps tests, docs, local data, virtualenvs and any .env out of the context.
+# No extras: the dev server, embedded PostgreSQL and the CLI stay out of the image; the
+# versions are the ones the tests ran on (constraints.txt, written by `make lock`).
 COPY . .
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM python:3.11-slim AS runtime

@@ -3,15 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Everything a developer, the tests and `make run` need; the production image takes none of
+# the extras (Dockerfile). constraints.txt pins every package to what CI ran on.
+EXTRAS := dev,stack,cli
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +32,13 @@ lint: install
 
 bench: install
 	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+
+# After changing dependencies in pyproject.toml: resolve afresh, then pin what resolved.
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade -e '.[$(EXTRAS)]'
+	{ echo '# Pins for `make install` and the Dockerfile, written by `make lock`; do not edit.'; \
+	  $(BIN)/pip freeze --exclude-editable | sed '/^carepath[= @]/d'; } > constraints.txt
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,20 +7,30 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 
-from store.embedded import EmbeddedPostgres, start_embedded
 from store.migrate import migrate
 from store.outbox import Channel, Dispatcher, LogChannel
 from store.postgres import PostgresRecordStore
 from worker.settings import Settings
+
+if TYPE_CHECKING:  # pgserver is a development extra: the production image has none.
+    from store.embedded import EmbeddedPostgres
 
 
 async def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
     """DATABASE_URL when set; otherwise an embedded server under `settings.data_dir`."""
     if settings.database_url:
         return settings.database_url, None
+    try:
+        from store.embedded import start_embedded
+    except ImportError as err:
+        raise RuntimeError(
+            "DATABASE_URL is not set and the embedded PostgreSQL (the `stack` extra) is not "
+            "installed: set DATABASE_URL"
+        ) from err
     server = await asyncio.to_thread(start_embedded, settings.data_dir)
     return server.dsn, server
 

@@ -632,6 +632,8 @@ def check_dockerfile(stack: Stack) -> list[str]:
     for argv in installs:
         if {"-e", "--editable"} & set(argv) or any("[" in arg for arg in argv):
             problems.append(f"pip install {' '.join(argv)}: editable or extras in the image")
+        if "." in argv and "constraints.txt" not in argv:
+            problems.append("pip install . without -c constraints.txt (what the tests ran on)")
     final = stages[-1]
     users = [args for instruction, args in final if instruction == "USER"]
     if not users or users[-1].split(":")[0] in ("root", "0"):
@@ -886,11 +888,15 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "api in another namespace": ("task_queue", _api_other_namespace),
     "dockerfile editable install": (
         "dockerfile",
-        _dockerfile("pip install --no-cache-dir .", "pip install --no-cache-dir -e ."),
+        _dockerfile("-c constraints.txt .", "-c constraints.txt -e ."),
     ),
     "dockerfile dev extras": (
         "dockerfile",
-        _dockerfile("pip install --no-cache-dir .", "pip install --no-cache-dir '.[dev]'"),
+        _dockerfile("-c constraints.txt .", "-c constraints.txt '.[dev]'"),
+    ),
+    "dockerfile unpinned install": (
+        "dockerfile",
+        _dockerfile("pip install --no-cache-dir -c constraints.txt .", "pip install ."),
     ),
     "dockerfile as root": ("dockerfile", _dockerfile("USER 10001:10001", "USER root")),
     "dockerfile without user": ("dockerfile", _dockerfile("USER 10001:10001", "")),
