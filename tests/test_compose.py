@@ -31,6 +31,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 from api.settings import ApiSettings
 from codec.keys import new_key_entry
 from codec.settings import CodecSettings
+from worker.adapters import INTEGRATIONS
 from worker.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
@@ -563,6 +564,59 @@ def check_ui_codec(stack: Stack) -> list[str]:
     return problems
 
 
+def check_integrations(stack: Stack) -> list[str]:
+    """The worker runs as production and passes every integration setting through, and
+    env.example lists them: an unset one must reach the fail-closed check, not vanish."""
+    problems: list[str] = []
+    env = environment(services(stack).get("worker", {}))
+    if env.get("CAREPATH_ENV", "production") != "production":
+        problems.append(f"worker runs with CAREPATH_ENV={env.get('CAREPATH_ENV')}")
+    listed = stack.env_example
+    for integration in INTEGRATIONS:
+        for field_name in integration.needs:
+            var = f"CAREPATH_{field_name.upper()}"
+            if not any(key in (var, f"{var}_FILE") for key in env):
+                problems.append(f"worker does not pass {var} ({integration.port})")
+            if var not in listed:
+                problems.append(f"deploy/env.example does not mention {var}")
+        choice = f"CAREPATH_{integration.choice_field.upper()}"
+        if choice in env and resolve(env[choice]) not in ("", integration.real):
+            problems.append(f"worker chooses {choice}={resolve(env[choice])} in compose")
+    return problems
+
+
+def _seconds(value: Any) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", str(value or "10s").strip())
+    if not match:
+        return 0.0
+    return float(match[1]) * {"ms": 0.001, "s": 1, "m": 60, None: 1}[match[2]]
+
+
+def check_shutdown_and_scale(stack: Stack) -> list[str]:
+    """Limits on every long-running service; worker replicas that can stop gracefully."""
+    problems: list[str] = []
+    for name, service in services(stack).items():
+        if str(service.get("restart", "")).startswith("on-failure"):
+            continue  # one-shot setup jobs
+        limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        if not (limits.get("cpus") and limits.get("memory")):
+            problems.append(f"{name} has no cpus/memory limits")
+    worker = services(stack).get("worker", {})
+    if worker.get("container_name") or ports(worker):
+        problems.append("worker replicas cannot share a container_name or published ports")
+    if int((worker.get("deploy") or {}).get("replicas") or 1) < 2:
+        problems.append("run at least two worker replicas on the task queue")
+    grace = float(resolved_env(worker).get("CAREPATH_GRACEFUL_SHUTDOWN_SECONDS") or 0)
+    if grace <= 0:
+        problems.append("worker needs CAREPATH_GRACEFUL_SHUTDOWN_SECONDS > 0")
+    if grace >= _seconds(worker.get("stop_grace_period")):
+        problems.append(
+            f"worker graceful shutdown {grace} s must end before stop_grace_period "
+            f"{worker.get('stop_grace_period', '10s')} (else it is killed mid-activity)"
+        )
+    return problems
+
+
 def check_task_queue(stack: Stack) -> list[str]:
     problems: list[str] = []
     default = Settings.model_fields["task_queue"].default
@@ -675,6 +729,8 @@ CHECKS: dict[str, Callable[[Stack], list[str]]] = {
     "published_ports": check_published_ports,
     "secrets": check_secrets,
     "ui_codec": check_ui_codec,
+    "integrations": check_integrations,
+    "shutdown_and_scale": check_shutdown_and_scale,
     "task_queue": check_task_queue,
     "dockerfile": check_dockerfile,
 }
@@ -835,6 +891,42 @@ def _codec_wrong_origin(s: Stack) -> None:
     _env(s, "codec")["CAREPATH_CODEC_UI_ORIGIN"] = "http://localhost:8233"
 
 
+def _worker_in_development(s: Stack) -> None:
+    _env(s, "worker")["CAREPATH_ENV"] = "development"
+
+
+def _worker_without_payer_url(s: Stack) -> None:
+    del _env(s, "worker")["CAREPATH_PAYER_URL"]
+
+
+def _worker_sandbox_payer(s: Stack) -> None:
+    _env(s, "worker")["CAREPATH_PAYER"] = "sandbox"
+
+
+def _env_example_without_webhook(s: Stack) -> None:
+    s.env_example = s.env_example.replace("CAREPATH_WEBHOOK_URL", "CAREPATH_HOOK")
+
+
+def _api_without_limits(s: Stack) -> None:
+    del _svc(s, "api")["deploy"]
+
+
+def _one_worker(s: Stack) -> None:
+    _svc(s, "worker")["deploy"]["replicas"] = 1
+
+
+def _worker_named(s: Stack) -> None:
+    _svc(s, "worker")["container_name"] = "carepath-worker"
+
+
+def _grace_longer_than_compose_waits(s: Stack) -> None:
+    _svc(s, "worker")["stop_grace_period"] = "30s"
+
+
+def _no_grace(s: Stack) -> None:
+    del _env(s, "worker")["CAREPATH_GRACEFUL_SHUTDOWN_SECONDS"]
+
+
 def _other_task_queue(s: Stack) -> None:
     _env(s, "worker")["CAREPATH_TASK_QUEUE"] = "care-episodes-v2"
 
@@ -884,6 +976,15 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "codec endpoint not published": ("ui_codec", _ui_codec_in_network_name),
     "ui without credentials": ("ui_codec", _ui_without_credentials),
     "codec admits another origin": ("ui_codec", _codec_wrong_origin),
+    "worker in development mode": ("integrations", _worker_in_development),
+    "worker drops the payer URL": ("integrations", _worker_without_payer_url),
+    "compose chooses the sandbox payer": ("integrations", _worker_sandbox_payer),
+    "env.example without webhook": ("integrations", _env_example_without_webhook),
+    "api without limits": ("shutdown_and_scale", _api_without_limits),
+    "one worker": ("shutdown_and_scale", _one_worker),
+    "worker with a container name": ("shutdown_and_scale", _worker_named),
+    "killed before the grace period ends": ("shutdown_and_scale", _grace_longer_than_compose_waits),
+    "worker without grace": ("shutdown_and_scale", _no_grace),
     "other task queue": ("task_queue", _other_task_queue),
     "api in another namespace": ("task_queue", _api_other_namespace),
     "dockerfile editable install": (

@@ -392,6 +392,10 @@ async def test_make_run_stack_serves_stops_cleanly_and_keeps_state(tmp_path: Pat
     )
 
     async with running_stack(config, run=1) as stack:
+        # make run chooses the stand-ins explicitly, and says so.
+        banner = stack.log.read_text(encoding="utf-8", errors="replace")
+        assert "Integrations   payer sandbox" in banner, stack.log_tail()
+        assert "(CAREPATH_ENV=development)" in banner, stack.log_tail()
         await check_first_run(config)
         first_stop_s = await stop_with_sigint(stack, config)
 

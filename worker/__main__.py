@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 
 from activities.care import CareActivities
 from store.pool import open_store, run_dispatcher
-from worker.adapters import build_channel, build_payer, fallback_notifier
+from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
 from worker.client import connect
 from worker.runtime import build_worker
 from worker.settings import Settings, load_settings
@@ -39,6 +39,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             task_queue=settings.task_queue,
             activities=activities,
             max_concurrent_activities=settings.max_concurrent_activities,
+            graceful_shutdown_seconds=settings.graceful_shutdown_seconds,
         )
         log.info(
             "worker polling task queue %s on %s (namespace %s)",
@@ -64,6 +65,7 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    check_integrations(settings)  # fail closed before connecting to anything
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -15,6 +17,7 @@ def build_worker(
     task_queue: str,
     activities: CareActivities,
     max_concurrent_activities: int = 50,
+    graceful_shutdown_seconds: float = 0.0,
 ) -> Worker:
     return Worker(
         client,
@@ -26,4 +29,6 @@ def build_worker(
             activities.request_authorization,
         ],
         max_concurrent_activities=max_concurrent_activities,
+        # SIGTERM: running activities get this long to finish before they are cancelled.
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
     )

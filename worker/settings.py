@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,16 +30,30 @@ class Settings(BaseSettings):
 
     data_dir: Path = REPO_ROOT / "data"
 
-    # Outside our walls: the payer's clearinghouse (sandbox payer when unset) and the
-    # clinic's webhook for notifications (log only when unset).
+    # production: every integration must be configured or the worker refuses to start
+    # (worker/adapters.py). development (`make run`): unset ones fall back to the sandbox.
+    env: Literal["production", "development"] = "production"
+    # Outside our walls: the payer's clearinghouse and the clinic's webhook for
+    # notifications. `payer=sandbox` / `notify=log` choose the stand-ins explicitly.
+    payer: Literal["clearinghouse", "sandbox"] | None = None
     payer_url: str | None = None
     payer_api_key: SecretStr | None = None
+    notify: Literal["webhook", "log"] | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
     max_concurrent_activities: int = 50
+    # On SIGTERM: how long running activities may finish before they are cancelled. Below
+    # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
+    graceful_shutdown_seconds: float = 45.0
 
     log_level: str = "INFO"
+
+    @field_validator("payer", "notify", "payer_url", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """Compose passes `${VAR:-}` as an empty string: that means not chosen."""
+        return None if value == "" else value
 
 
 def load_settings() -> Settings:

@@ -51,6 +51,11 @@ class Stack:
     def prepare(self) -> None:
         """Local state under data/: codec key, operator token, development API keys."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Development: unset integrations fall back to the sandbox payer and the log channel
+        # (a production worker refuses to start without them: worker/adapters.py).
+        self.env.setdefault("CAREPATH_ENV", "development")
+        # Below the 20 s that stop() waits for each child.
+        self.env.setdefault("CAREPATH_GRACEFUL_SHUTDOWN_SECONDS", "10")
         for name, value in prepare_dev_codec(self.data_dir).items():
             self.env.setdefault(name, value)
         self.env.setdefault("CAREPATH_API_KEYS", json.dumps(dev_api_keys(self.data_dir)))
@@ -126,6 +131,17 @@ class Stack:
         return None
 
 
+def integrations_line(env: dict[str, str]) -> str:
+    """Which payer and notification channel the worker uses, and why (printed at start)."""
+    payer = env.get("CAREPATH_PAYER") or ("clearinghouse" if env.get("CAREPATH_PAYER_URL") else "")
+    notify = env.get("CAREPATH_NOTIFY") or ("webhook" if env.get("CAREPATH_WEBHOOK_URL") else "")
+    mode = env.get("CAREPATH_ENV", "production")
+    return (
+        f"payer {payer or 'sandbox (approves by member-ID prefix)'}, notifications "
+        f"{notify or 'log channel only'} (CAREPATH_ENV={mode})"
+    )
+
+
 def dev_api_keys(data_dir: Path) -> dict[str, dict[str, object]]:
     """One development key per role, created once under data/keys/ (never committed)."""
     path = data_dir / "keys" / "api-keys.json"
@@ -193,6 +209,7 @@ async def run(stack: Stack, stop: asyncio.Event) -> None:
                 f"  (OpenAPI at /openapi.json; development keys in {keys_file})",
                 f"  Codec server   {stack.codec_url()}",
                 f"  PostgreSQL     {database}",
+                f"  Integrations   {integrations_line(stack.env)}",
                 "",
                 sign_in_help(
                     codec_url=stack.codec_url(), ui_url=stack.ui_url(), token_file=token_file
