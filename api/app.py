@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ApiDeps, Services
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
+from store.health import StoreHealth, store_health
 
 DESCRIPTION = """Care-transition engine for behavioral-health programs.
 
@@ -27,6 +29,13 @@ class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     temporal: bool | None = None
     postgres: bool | None = None
+    dispatcher: bool | None = Field(
+        default=None,
+        description="an outbox dispatcher completed a pass recently (reported, not required)",
+    )
+    parked_batches: int | None = Field(
+        default=None, description="record batches refused by PostgreSQL, waiting for an operator"
+    )
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
@@ -48,12 +57,22 @@ def create_app(deps: ApiDeps) -> FastAPI:
         summary="Readiness: Temporal and PostgreSQL both answer",
     )
     async def readyz() -> JSONResponse:
-        temporal, postgres = await asyncio.gather(
-            services.engine.ping(), _postgres_answers(deps, services)
+        temporal, store = await asyncio.gather(
+            services.engine.ping(), _store_health(deps, services)
         )
-        ready = temporal and postgres
-        body = Health(status="ok" if ready else "unavailable", temporal=temporal, postgres=postgres)
-        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+        ready = temporal and store is not None
+        body = Health(
+            status="ok" if ready else "unavailable",
+            temporal=temporal,
+            postgres=store is not None,
+            dispatcher=store.dispatcher_fresh(
+                timedelta(seconds=deps.settings.dispatcher_stale_after_seconds)
+            )
+            if store
+            else None,
+            parked_batches=store.parked_batches if store else None,
+        )
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ready else 503)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -83,10 +102,11 @@ def _problem_schema() -> dict[str, Any]:
     return schema
 
 
-async def _postgres_answers(deps: ApiDeps, services: Services) -> bool:
+async def _store_health(deps: ApiDeps, services: Services) -> StoreHealth | None:
+    """The store's health signals, or None when PostgreSQL does not answer."""
     timeout = deps.settings.api_temporal_timeout_seconds
     try:
         async with asyncio.timeout(timeout):
-            return bool(await deps.pool.fetchval("SELECT 1"))
+            return await store_health(deps.pool)
     except Exception:
-        return False
+        return None

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from store.health import DISPATCHER, beat, instance_name
 from store.postgres import DEFAULT_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,15 @@ class DispatchReport:
         return self.sent + self.retried + self.failed
 
 
+# Errors of a database that is away or restarting: the next pass tries again.
+DATABASE_OUTAGE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -115,7 +125,9 @@ class Dispatcher:
     """Claims due rows with FOR UPDATE SKIP LOCKED, so several dispatchers can share a table.
 
     `after_send` runs between a successful delivery and marking the row sent; tests use it
-    as a crash point.
+    as a crash point. After each completed pass the dispatcher notes the time
+    (`last_pass_at`, the process's monotonic clock) and, at most every `heartbeat_every_s`,
+    moves its heartbeat row, which the API's /readyz reads.
     """
 
     pool: asyncpg.Pool
@@ -124,6 +136,10 @@ class Dispatcher:
     clock: Callable[[], datetime] = utc_now
     batch_size: int = 50
     after_send: AfterSend | None = None
+    instance: str = field(default_factory=instance_name)
+    heartbeat_every_s: float = 5.0
+    last_pass_at: float | None = None
+    _last_beat: float | None = None
 
     def _routes(self) -> Mapping[str, Channel]:
         if isinstance(self.channels, Mapping):
@@ -137,7 +153,12 @@ class Dispatcher:
         for message in await self._claim(list(routes)):
             try:
                 await routes[message.channel].deliver(message)
-            except DeliveryError as error:
+            except Exception as error:
+                if not isinstance(error, DeliveryError):
+                    # A channel bug: this message's attempt failed; the rest of the pass goes on.
+                    log.exception(
+                        "channel raised for notification message_id=%s", message.message_id
+                    )
                 permanent = isinstance(error, PermanentDeliveryError)
                 if permanent or message.attempt >= self.retry.max_attempts:
                     await self._mark_failed(message, error)
@@ -153,18 +174,30 @@ class Dispatcher:
         return report
 
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 1.0) -> None:
-        """Dispatch until `stop` is set; a database outage is logged and waited out."""
+        """Dispatch until `stop` is set; a database outage is logged and waited out.
+
+        Any other error ends the loop: run it under `store.supervise.supervise`, which logs
+        the traceback and starts it again.
+        """
         while not stop.is_set():
             busy = False
             try:
                 report = await self.dispatch_due()
                 busy = report.claimed >= self.batch_size
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                await self._completed_pass()
+            except DATABASE_OUTAGE as error:
                 log.warning("outbox dispatch pass failed: %s", type(error).__name__)
             if busy:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+
+    async def _completed_pass(self) -> None:
+        now = asyncio.get_running_loop().time()
+        self.last_pass_at = now
+        if self._last_beat is None or now - self._last_beat >= self.heartbeat_every_s:
+            await beat(self.pool, DISPATCHER, self.instance)
+            self._last_beat = now
 
     async def _claim(self, channels: list[str]) -> list[OutboxMessage]:
         now = self.clock()

@@ -14,6 +14,7 @@ import asyncpg
 from store.migrate import migrate
 from store.outbox import Channel, Dispatcher, LogChannel
 from store.postgres import PostgresRecordStore
+from store.supervise import Backoff, supervise
 from worker.settings import Settings
 
 if TYPE_CHECKING:  # pgserver is a development extra: the production image has none.
@@ -83,10 +84,20 @@ async def run_dispatcher(
     *,
     stop: asyncio.Event,
     poll_interval: float = 1.0,
+    backoff: Backoff | None = None,
 ) -> None:
-    """Deliver outbox messages until `stop` is set (default channel: `LogChannel`)."""
+    """Deliver outbox messages until `stop` is set (default channel: `LogChannel`).
+
+    Supervised: an unexpected error is logged with its traceback and the dispatcher starts
+    again after a backoff; `SupervisedTaskFailed` when it keeps failing.
+    """
     dispatcher = Dispatcher(pool, channel if channel is not None else LogChannel())
-    await dispatcher.run(stop, poll_interval=poll_interval)
+    await supervise(
+        "outbox dispatcher",
+        lambda: dispatcher.run(stop, poll_interval=poll_interval),
+        stop=stop,
+        backoff=backoff,
+    )
 
 
 @asynccontextmanager

@@ -6,7 +6,8 @@ DATABASE_URL (so PostgreSQL is the embedded one under the data folder), and chec
 the outside, over HTTP only:
 
 - the "carepath is running" banner comes within 120 s;
-- the API is ready (Temporal and PostgreSQL both answer), the Temporal Web UI answers;
+- the API is ready (Temporal and PostgreSQL both answer, the worker's outbox dispatcher
+  reports its passes), the Temporal Web UI answers;
 - the codec server refuses /decode without a credential and, with the operator token,
   decrypts the episode's start input as Temporal stored it (encrypted: no patient text);
 - an episode started by the clinic-system key is in `assessment`; a care-team assessment
@@ -285,9 +286,14 @@ async def check_first_run(config: StackConfig) -> None:
     keys = config.keys()
     assert set(keys) == {"clinic-system", "care-team", "utilization-review", "operator"}
     async with httpx.AsyncClient(timeout=30.0) as http:
-        ready = await http.get(f"{config.api_url}/readyz")
-        assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "ok", "temporal": True, "postgres": True}
+        ready = await ready_with_dispatcher(http, config)
+        assert ready == {
+            "status": "ok",
+            "temporal": True,
+            "postgres": True,
+            "dispatcher": True,
+            "parked_batches": 0,
+        }
 
         ui = await http.get(config.ui_url)
         assert ui.status_code == 200, ui.status_code
@@ -340,6 +346,17 @@ async def check_first_run(config: StackConfig) -> None:
         # prior authorization required), then the request is filed and pends with the payer.
         phase = await phase_within(http, config, keys["care-team"], "authorization", 20.0)
         assert phase == "authorization"
+
+
+async def ready_with_dispatcher(http: httpx.AsyncClient, config: StackConfig) -> object:
+    """/readyz once the worker's outbox dispatcher has reported its first pass."""
+    for _ in range(100):
+        ready = await http.get(f"{config.api_url}/readyz")
+        assert ready.status_code == 200, ready.text
+        if ready.json().get("dispatcher"):
+            break
+        await asyncio.sleep(0.2)
+    return ready.json()
 
 
 async def phase_within(

@@ -2,7 +2,9 @@
 
 Builds the encrypted client, the PostgreSQL store (with its outbox dispatcher) and the
 payer adapter from settings, then polls the task queue. SIGTERM or Ctrl-C stops polling,
-lets running tasks finish, and closes everything in reverse order.
+lets running tasks finish, and closes everything in reverse order. The dispatcher runs
+supervised; if it (or the worker itself) fails for good, the process stops and exits 1 so
+that its supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import signal
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from activities.care import CareActivities
 from store.pool import open_store, run_dispatcher
@@ -24,7 +27,9 @@ from worker.settings import Settings, load_settings
 log = logging.getLogger("carepath.worker")
 
 
-async def run(settings: Settings, stop: asyncio.Event) -> None:
+async def run(settings: Settings, stop: asyncio.Event) -> int:
+    """Run until `stop` is set; 0 after a clean stop, 1 if the worker or a background task
+    failed for good (so that whatever supervises the process restarts it)."""
     async with AsyncExitStack() as stack:
         client = await connect(settings)
         store = await open_store(settings)
@@ -40,6 +45,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             activities=activities,
             max_concurrent_activities=settings.max_concurrent_activities,
             graceful_shutdown_seconds=settings.graceful_shutdown_seconds,
+            sticky_schedule_to_start=timedelta(
+                seconds=settings.sticky_queue_schedule_to_start_seconds
+            ),
         )
         log.info(
             "worker polling task queue %s on %s (namespace %s)",
@@ -49,15 +57,28 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         )
         polling = asyncio.create_task(worker.run())
         await asyncio.wait(
-            [polling, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+            [polling, dispatcher, asyncio.create_task(stop.wait())],
+            return_when="FIRST_COMPLETED",
         )
+        status = _failures(worker=polling, dispatcher=dispatcher)
         stop.set()
         log.info("stopping: finishing running tasks")
         await worker.shutdown()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
-        await dispatcher
+        for task in (polling, dispatcher):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
     log.info("worker stopped")
+    return status
+
+
+def _failures(**tasks: asyncio.Task[None]) -> int:
+    """Log every task that ended with an error; 1 if any did, else 0."""
+    status = 0
+    for name, task in tasks.items():
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.critical("%s failed; stopping the worker", name, exc_info=task.exception())
+            status = 1
+    return status
 
 
 def main() -> None:
@@ -67,18 +88,18 @@ def main() -> None:
     )
     check_integrations(settings)  # fail closed before connecting to anything
 
-    async def _main() -> None:
+    async def _main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
+        return await run(settings, stop)
 
-    asyncio.run(_main())
+    status = asyncio.run(_main())
     # temporalio's native threads can abort the interpreter during finalization; everything
-    # is closed by now, so leave with the status of a clean shutdown.
+    # is closed by now, so leave with the status run() chose.
     logging.shutdown()
-    os._exit(0)
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ from temporalio.worker import Worker
 from activities.care import CareActivities
 from workflows.care_episode import CareEpisode
 
+# Measured in tests/faults (worker killed with SIGKILL): see the README's Reliability part.
+DEFAULT_STICKY_SCHEDULE_TO_START = timedelta(seconds=2)
+
 
 def build_worker(
     client: Client,
@@ -18,7 +21,15 @@ def build_worker(
     activities: CareActivities,
     max_concurrent_activities: int = 50,
     graceful_shutdown_seconds: float = 0.0,
+    sticky_schedule_to_start: timedelta = DEFAULT_STICKY_SCHEDULE_TO_START,
 ) -> Worker:
+    """A worker for `CareEpisode` and its activities.
+
+    `sticky_schedule_to_start`: how long Temporal holds a cached episode's task for the
+    worker that cached it before handing it to any worker. After that worker dies, its
+    episodes answer (queries, updates) only once this has passed, so it is short; a live
+    worker picks up its sticky tasks within milliseconds, so little is lost by it.
+    """
     return Worker(
         client,
         task_queue=task_queue,
@@ -31,4 +42,5 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         # SIGTERM: running activities get this long to finish before they are cancelled.
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
+        sticky_queue_schedule_to_start_timeout=sticky_schedule_to_start,
     )

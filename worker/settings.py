@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # On SIGTERM: how long running activities may finish before they are cancelled. Below
     # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
     graceful_shutdown_seconds: float = 45.0
+    # After a worker dies, its cached episodes wait this long on its sticky queue before
+    # another worker takes them (worker/runtime.py; measured in tests/faults).
+    sticky_queue_schedule_to_start_seconds: float = 2.0
+    # /readyz reports the outbox dispatcher stale when no pass completed for this long.
+    dispatcher_stale_after_seconds: float = 30.0
 
     log_level: str = "INFO"
 

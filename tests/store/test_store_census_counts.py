@@ -22,7 +22,7 @@ from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from store import queries
 from store.dbtypes import Db
-from store.migrate import MIGRATIONS_DIR, migrate
+from store.migrate import MIGRATIONS_DIR, discover, migrate
 from store.postgres import PostgresRecordStore
 from tests.store.store_builders import T0, batch, snapshot
 
@@ -196,7 +196,7 @@ async def test_migration_backfills_existing_episodes(
         level = None if phase is P.ASSESSMENT else [L.IOP, L.OP][i % 2]
         ep = snapshot(f"b{i}", program_id=f"prog-{'ab'[i % 2]}", phase=phase, level_delivered=level)
         await store.apply(batch(i + 1, ep))
-    assert await migrate(bare_pool) == ["0003_census_counts.sql", "0100_api_idempotency.sql"]
+    assert await migrate(bare_pool) == [m.name for m in discover() if m.version >= 3]
     expected = await assert_census_matches(bare_pool)
     assert sum(n for *_, n in expected) == 20
 
