@@ -6,12 +6,13 @@ import asyncio
 from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ApiDeps, Services
+from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
 from store.health import StoreHealth, store_health
@@ -40,7 +41,12 @@ class Health(BaseModel):
 
 def create_app(deps: ApiDeps) -> FastAPI:
     services = Services.build(deps)
-    app = FastAPI(title="carepath", version="1", description=DESCRIPTION)
+    app = FastAPI(
+        title="carepath",
+        version="1",
+        description=DESCRIPTION,
+        dependencies=[Depends(refuse_untypeable_params)],
+    )
     app.state.services = services
     install_problem_handlers(app)
     app.include_router(build_router(services))

@@ -14,7 +14,7 @@ from typing import Annotated, Final
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.problems import ApiProblem
+from api.problems import ApiProblem, episode_not_found
 from api.settings import ApiKey, Role, key_fingerprint
 
 
@@ -62,8 +62,15 @@ class Principal:
         return self.key.role
 
     def require_program(self, program_id: str) -> None:
+        """For a program the caller names itself (a filter, a new episode): 403."""
         if not self.key.sees(program_id):
             raise ApiProblem(403, "program-forbidden", "this key may not see that program")
+
+    def require_episode(self, episode_id: str, program_id: str) -> None:
+        """For an existing episode: 404, the same answer as for an unknown one, so a key
+        cannot learn which episode IDs exist in programs it may not see."""
+        if not self.key.sees(program_id):
+            raise episode_not_found(episode_id)
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="carepath"'}

@@ -24,7 +24,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import ApiProblem, FieldError
+from api.problems import ApiProblem, FieldError, episode_not_found
 from rules.transitions import Action
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.view import EngineDecision, EpisodeView
@@ -50,10 +50,6 @@ def _unreachable(error: RuntimeError) -> ApiProblem:
     if "client connect" in str(error).lower():
         return _unavailable("the workflow engine is unreachable")
     raise error
-
-
-def _not_found(episode_id: str) -> ApiProblem:
-    return ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
 
 
 class TemporalEngine:
@@ -202,7 +198,7 @@ class TemporalEngine:
     @staticmethod
     def _raise_rpc(error: RPCError, episode_id: str) -> NoReturn:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found(episode_id) from error
+            raise episode_not_found(episode_id) from error
         if error.status in _UNAVAILABLE:
             raise _unavailable("the workflow engine is unreachable") from error
         raise ApiProblem(502, "engine-error", "the workflow engine refused the call") from error

@@ -7,15 +7,18 @@ validation and HTTP errors) into `application/problem+json` responses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.allow import allow_header
+from schemas.text import TEXT_PATTERN, TEXT_RULE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://carepath.dev/problems/"
@@ -75,6 +78,11 @@ class ApiProblem(Exception):
         )
 
 
+def episode_not_found(episode_id: str) -> ApiProblem:
+    """The one answer for an unknown episode and for one the key may not see (no probing)."""
+    return ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(mode="json", exclude_none=True),
@@ -84,13 +92,27 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, except for the text rule, whose pattern says little to a person."""
+    kind = error.get("type")
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if kind == "string_unicode" or (kind == "string_pattern_mismatch" and pattern == TEXT_PATTERN):
+        return TEXT_RULE
+    return str(error.get("msg", ""))
+
+
 def field_errors(raw: Sequence[Any]) -> list[FieldError]:
     """pydantic / FastAPI error dicts → field-level messages (no input values echoed)."""
     found = []
     for error in raw:
         location = ".".join(str(part) for part in error.get("loc", ()))
-        found.append(FieldError(field=location or "body", message=str(error.get("msg", ""))))
+        found.append(FieldError(field=location or "body", message=_message(error)))
     return found
+
+
+def is_malformed_json(raw: Sequence[Any]) -> bool:
+    """FastAPI reports a body it could not parse as a `json_invalid` validation error."""
+    return any(error.get("type") == "json_invalid" for error in raw)
 
 
 _SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}
@@ -103,16 +125,24 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if is_malformed_json(exc.errors()):
+            malformed = ApiProblem(400, "malformed-json", "the body is not parseable JSON")
+            return problem_response(malformed.to_problem(request.url.path))
         problem = ApiProblem(
             422, "invalid-request", "the request is not valid", errors=field_errors(exc.errors())
         )
         return problem_response(problem.to_problem(request.url.path))
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers.update(allow_header(request))
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
         slug = _SLUGS.get(exc.status_code, "http-error")
         problem = ApiProblem(exc.status_code, slug, str(exc.detail))
-        return problem_response(problem.to_problem(request.url.path), dict(exc.headers or {}))
+        return problem_response(problem.to_problem(request.url.path), headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

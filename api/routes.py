@@ -33,6 +33,7 @@ from schemas.submissions import (
     EpisodeEvent,
     ReviewSubmission,
 )
+from schemas.text import PlainText
 from schemas.view import EngineDecision, EpisodeView
 from store.models import CensusRow, EpisodeFilter, EpisodePage
 
@@ -65,8 +66,8 @@ _Route = Callable[..., Awaitable[JSONResponse]]
 _TEXT = {
     400: "the body is not parseable JSON",
     401: "no or unknown API key",
-    403: "the key's role may not do this, or may not see the episode's program",
-    404: "no such episode",
+    403: "the key's role may not do this, or may not see the program named in the request",
+    404: "no such episode, or one in a program the key may not see (the same answer)",
     409: (
         "the episode's phase does not allow this action (see allowed_actions), or "
         "(submission-conflict) the submission ID was already used for this kind with "
@@ -157,7 +158,7 @@ def build_router(services: Services) -> APIRouter:
     )
     async def list_episodes(
         principal: CensusReader,
-        program: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        program: Annotated[PlainText | None, Query(min_length=1, max_length=64)] = None,
         phase: CarePhase | None = None,
         level: LevelOfCare | None = None,
         review_due_before: datetime | None = None,
@@ -194,7 +195,7 @@ def build_router(services: Services) -> APIRouter:
     )
     async def census(
         principal: CensusReader,
-        program: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        program: Annotated[PlainText | None, Query(min_length=1, max_length=64)] = None,
     ) -> list[CensusRow]:
         return await records_call(services.records.census(visible_programs(principal, program)))
 
@@ -206,7 +207,7 @@ def build_router(services: Services) -> APIRouter:
     )
     async def get_episode(episode_id: EpisodeId, principal: EpisodeReader) -> EpisodeView:
         view = await services.engine.state(episode_id)
-        principal.require_program(view.program_id)
+        principal.require_episode(episode_id, view.program_id)
         services.programs.remember(episode_id, view.program_id)
         return view
 
@@ -217,7 +218,7 @@ def build_router(services: Services) -> APIRouter:
         summary="The audit trail: transitions and API calls, oldest first",
     )
     async def get_timeline(episode_id: EpisodeId, principal: TimelineReader) -> list[TimelineEntry]:
-        principal.require_program(await services.programs.program_of(episode_id))
+        principal.require_episode(episode_id, await services.programs.program_of(episode_id))
         return await records_call(services.records.timeline(episode_id))
 
     async def _submit(
@@ -237,7 +238,7 @@ def build_router(services: Services) -> APIRouter:
                 "actor-forbidden",
                 f"this key acts as '{principal.actor}' and may not submit for another actor",
             )
-        principal.require_program(await services.programs.program_of(episode_id))
+        principal.require_episode(episode_id, await services.programs.program_of(episode_id))
 
         async def work() -> tuple[int, BaseModel]:
             decision = await services.engine.submit(episode_id, action, body, submission_id)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rules.levels import AgeGroup
 from rules.policy import ProgramPolicy
+from schemas.text import PlainText
 
 # Opaque identifiers only: they end up in workflow IDs, so no names, MRNs or member IDs.
 OpaqueId = Annotated[
@@ -26,17 +27,17 @@ class PatientRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    patient_ref: str = Field(min_length=1, max_length=128, description="the clinic's own MRN")
-    name: str | None = Field(default=None, max_length=200)
+    patient_ref: PlainText = Field(min_length=1, max_length=128, description="the clinic's own MRN")
+    name: PlainText | None = Field(default=None, max_length=200)
     birth_date: date | None = None
 
 
 class Coverage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payer_id: str = Field(min_length=1, max_length=64)
-    member_id: str = Field(min_length=1, max_length=64)
-    plan_name: str | None = Field(default=None, max_length=200)
+    payer_id: PlainText = Field(min_length=1, max_length=64)
+    member_id: PlainText = Field(min_length=1, max_length=64)
+    plan_name: PlainText | None = Field(default=None, max_length=200)
 
 
 class ContactPreferences(BaseModel):
@@ -44,8 +45,8 @@ class ContactPreferences(BaseModel):
 
     sms: bool = False
     email: bool = False
-    phone: str | None = Field(default=None, max_length=32)
-    email_address: str | None = Field(default=None, max_length=200)
+    phone: PlainText | None = Field(default=None, max_length=32)
+    email_address: PlainText | None = Field(default=None, max_length=200)
 
 
 class Consents(BaseModel):

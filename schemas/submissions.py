@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.levels import LevelOfCare
 from schemas.episode import Coverage, OpaqueId
+from schemas.text import PlainText
 
 Item03 = Annotated[int, Field(ge=0, le=3)]
 
@@ -47,7 +48,7 @@ class LevelDetermination(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instrument: Literal["LOCUS", "ASAM", "CALOCUS", "clinical"]
     level: LevelOfCare
-    rationale: str = Field(min_length=1, max_length=2000)
+    rationale: PlainText = Field(min_length=1, max_length=2000)
 
 
 class AssessmentSubmission(BaseModel):
@@ -101,8 +102,8 @@ class AuthorizationDecision(BaseModel):
     unit_type: UnitType = UnitType.SESSIONS
     start_date: date | None = None
     end_date: date | None = None
-    authorization_number: str | None = Field(default=None, min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=2000)
+    authorization_number: PlainText | None = Field(default=None, min_length=1, max_length=64)
+    reason: PlainText | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
     def _approval_has_terms(self) -> Self:
@@ -144,24 +145,45 @@ class DecisionAction(StrEnum):
     DISCHARGE = "discharge"
 
 
-class ClinicianDecision(BaseModel):
-    """The clinician's call on a recommendation; the engine guards, it does not decide."""
+# Actions that change the level of care, and so must name the level to move to.
+LEVEL_CHANGES: tuple[DecisionAction, ...] = (DecisionAction.STEP_DOWN, DecisionAction.STEP_UP)
 
-    model_config = ConfigDict(extra="forbid")
+
+def _level_change_needs_target(schema: dict[str, Any]) -> None:
+    """State the target_level rule in the JSON schema (so in the OpenAPI document) too:
+    if the action is a level change, then target_level is required and not null."""
+    branches = schema["properties"]["target_level"].get("anyOf", [])
+    level = next((b for b in branches if b.get("type") != "null"), None)
+    schema["if"] = {
+        "properties": {"action": {"enum": [a.value for a in LEVEL_CHANGES]}},
+        "required": ["action"],
+    }
+    schema["then"] = {
+        "required": ["target_level"],
+        "properties": {"target_level": level} if level else {},
+    }
+
+
+class ClinicianDecision(BaseModel):
+    """The clinician's call on a recommendation; the engine guards, it does not decide.
+
+    A step_down or step_up names `target_level` (the JSON schema says so with if/then).
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_level_change_needs_target)
     decision_id: SubmissionId
     clinician_id: OpaqueId
     action: DecisionAction
     target_level: LevelOfCare | None = None
-    reason: str | None = Field(default=None, max_length=2000)
-    override_reason: str | None = Field(
+    reason: PlainText | None = Field(default=None, max_length=2000)
+    override_reason: PlainText | None = Field(
         default=None, max_length=2000, description="safety assessment result when continuing"
     )
     expedited: bool = False
 
     @model_validator(mode="after")
     def _level_change_names_target(self) -> Self:
-        changing = self.action in (DecisionAction.STEP_DOWN, DecisionAction.STEP_UP)
-        if changing and self.target_level is None:
+        if self.action in LEVEL_CHANGES and self.target_level is None:
             raise ValueError(f"{self.action} needs target_level")
         return self
 
@@ -185,4 +207,4 @@ class EpisodeEvent(BaseModel):
         default=None, description="for a discharge: the level to return to, or none for home"
     )
     occurred_at: datetime | None = None
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: PlainText | None = Field(default=None, max_length=2000)

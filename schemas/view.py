@@ -81,6 +81,9 @@ class EpisodeView(BaseModel):
     appeal_deadline: datetime | None = None
     followup_due: datetime | None = None
     aftercare_checkins_done: int = 0
+    next_aftercare_checkin_due: datetime | None = Field(
+        default=None, description="in aftercare: when the next check-in falls due"
+    )
     scores: ScoresView = Field(default_factory=ScoresView)
     flags: list[Flag] = Field(default_factory=list)
     consecutive_low_attendance_weeks: int = 0

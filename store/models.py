@@ -73,6 +73,10 @@ class TimelineEntry(_Row):
     recommended_action: str | None = None
     decision: str | None = None
     override_reason: str | None = None
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="a review: the engine's reasons; a decision: the clinician's reason",
+    )
 
 
 class ProgramOutcomes(_Row):

@@ -149,19 +149,21 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
         """
         SELECT kind, at, actor, from_phase, to_phase, event, reason, level_delivered,
             level_authorized, review_id, review_kind, phq9_total, gad7_total, hours_attended,
-            recommended_action, decision, override_reason
+            recommended_action, decision, override_reason, reasons
         FROM (
             SELECT 'transition' AS kind, at, actor, from_phase, to_phase, event, reason,
                 level_delivered, level_authorized, NULL::text AS review_id,
                 NULL::text AS review_kind, NULL::smallint AS phq9_total,
                 NULL::smallint AS gad7_total, NULL::float8 AS hours_attended,
                 NULL::text AS recommended_action, NULL::text AS decision,
-                NULL::text AS override_reason, seq, 1 AS rank, ordinal
+                NULL::text AS override_reason, '{}'::text[] AS reasons, seq, 1 AS rank, ordinal
             FROM transitions WHERE episode_id = $1
             UNION ALL
-            SELECT 'review', at, clinician_id, NULL, NULL, NULL, NULL, NULL, NULL, review_id,
+            -- A decision's reason is the clinician's own (e.g. the attendance plan).
+            SELECT 'review', at, clinician_id, NULL, NULL, NULL,
+                CASE WHEN kind = 'decision' THEN reasons[1] END, NULL, NULL, review_id,
                 kind, phq9_total, gad7_total, hours_attended, recommended_action, decision,
-                override_reason, seq, 0, ordinal
+                override_reason, reasons, seq, 0, ordinal
             FROM reviews WHERE episode_id = $1
         ) entries
         ORDER BY at, seq, rank, ordinal

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from rules import authorization as auth_rules
 from rules import outcomes, schedule
-from rules.transitions import allowed_actions
+from rules.transitions import CarePhase, allowed_actions
 from schemas.view import AuthorizationView, EpisodeView, ScoresView
 from workflows.engine_core import EngineCore
 
@@ -33,6 +33,7 @@ class ViewMixin(EngineCore):
             appeal_deadline=s.appeal_deadline,
             followup_due=s.followup_due,
             aftercare_checkins_done=s.aftercare_checkins_done,
+            next_aftercare_checkin_due=self._next_aftercare_checkin(),
             scores=ScoresView(
                 baseline_phq9=s.baseline_phq9,
                 latest_phq9=s.phq9_history[-1] if s.phq9_history else s.baseline_phq9,
@@ -64,6 +65,15 @@ class ViewMixin(EngineCore):
             end_date=a.end_date,
             concurrent_review_requested_at=a.concurrent_review_requested_at,
         )
+
+    def _next_aftercare_checkin(self) -> datetime | None:
+        """When the next aftercare check-in falls due (the same schedule the timers use)."""
+        s = self.state
+        if s.phase is not CarePhase.AFTERCARE or s.discharged_at is None:
+            return None
+        checkins = schedule.aftercare_checkins(s.discharged_at, s.start.policy)
+        done = s.aftercare_checkins_done
+        return checkins[done] if done < len(checkins) else None
 
     def _scores_with_baseline(self) -> list[int]:
         s = self.state
