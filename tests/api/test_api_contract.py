@@ -5,6 +5,7 @@ aftercare check-in and the clinician's reason shown to the care team."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,7 +128,9 @@ async def test_the_view_shows_when_the_next_aftercare_checkin_falls_due(
     assert answer.status_code == 200, answer.text
     assert answer.json()["phase"] == "aftercare"
     view = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
-    discharged = _discharged_at(await _timeline(api, episode_id))
+    discharged = _discharged_at(
+        await _timeline_until(api, episode_id, lambda e: e.get("to_phase") == "aftercare")
+    )
     assert datetime.fromisoformat(view["next_aftercare_checkin_due"]) == discharged + timedelta(
         days=7
     )
@@ -146,6 +149,18 @@ async def _timeline(api: httpx.AsyncClient, episode_id: str) -> list[dict[str, A
     return entries
 
 
+async def _timeline_until(
+    api: httpx.AsyncClient, episode_id: str, wanted: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """The timeline once an entry is there (records reach PostgreSQL just after the answer)."""
+    for _ in range(200):
+        entries = await _timeline(api, episode_id)
+        if any(wanted(entry) for entry in entries):
+            return entries
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never in the timeline: {entries}")
+
+
 def _discharged_at(entries: list[dict[str, Any]]) -> datetime:
     moves = [e for e in entries if e["kind"] == "transition" and e["to_phase"] == "aftercare"]
     assert len(moves) == 1, entries
@@ -160,12 +175,10 @@ async def test_the_clinicians_reason_shows_in_the_timeline(
     decision = {**bodies.decision(), "reason": plan}
     answer = await api.post(f"/v1/episodes/{episode_id}/decisions", json=decision, headers=CARE)
     assert answer.status_code == 200, answer.text
-    for _ in range(100):  # the record batch reaches PostgreSQL a moment after the answer
-        entries = await _timeline(api, episode_id)
-        decided = [e for e in entries if e.get("review_id") == decision["decision_id"]]
-        if decided:
-            break
-        await asyncio.sleep(0.05)
+    entries = await _timeline_until(
+        api, episode_id, lambda e: e.get("review_id") == decision["decision_id"]
+    )
+    decided = [e for e in entries if e.get("review_id") == decision["decision_id"]]
     assert len(decided) == 1, entries
     assert decided[0]["review_kind"] == "decision"
     assert decided[0]["reason"] == plan
