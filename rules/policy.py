@@ -47,6 +47,8 @@ class ProgramPolicy(BaseModel):
     payer_decision_days_standard: float = 7
     payer_decision_hours_expedited: float = 72
     appeal_window_days: float = 60
+    # The payer could not be asked (outage): ask again after this long, until it answers.
+    eligibility_retry_hours: float = 4
 
     # Waiting on others.
     financial_hold_days: float = 30

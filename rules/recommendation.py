@@ -36,6 +36,7 @@ class Flag(StrEnum):
     AUTHORIZATION_EXPIRED = "authorization_expired"
     PAYER_OVERDUE = "payer_overdue"
     COVERAGE_INACTIVE = "coverage_inactive"
+    ELIGIBILITY_UNAVAILABLE = "eligibility_unavailable"
     DISCLOSURE_CONSENT_MISSING = "disclosure_consent_missing"
     APPEAL_OPEN = "appeal_open"
     FOLLOWUP_DUE = "followup_due"

@@ -59,6 +59,8 @@ class Event(StrEnum):
     EXTENSION_DENIED = "extension_denied"
     APPEAL_APPROVED = "appeal_approved"
     APPEAL_UPHELD = "appeal_upheld"
+    LEVEL_CHANGE_APPROVED = "level_change_approved"
+    LEVEL_CHANGE_DENIED = "level_change_denied"
     # engine: deadlines
     APPEAL_WINDOW_CLOSED = "appeal_window_closed"
     FINANCIAL_HOLD_EXPIRED = "financial_hold_expired"
@@ -70,6 +72,7 @@ class Event(StrEnum):
     CONTINUE_LEVEL = "continue_level"
     LEVEL_CHANGE_NO_AUTH = "level_change_no_auth"
     LEVEL_CHANGE_NEEDS_AUTH = "level_change_needs_auth"
+    LEVEL_CHANGE_REQUESTED = "level_change_requested"
     REFER_OUT = "refer_out"
     DISCHARGE = "discharge"
     # report_event (clinic systems)
@@ -132,9 +135,19 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
     (P.IN_TREATMENT, E.EXTENSION_DENIED): Transition(P.IN_TREATMENT, "extension_denied"),
     (P.IN_TREATMENT, E.CONTINUE_LEVEL): Transition(P.IN_TREATMENT, "continued_same_level"),
     (P.IN_TREATMENT, E.LEVEL_CHANGE_NO_AUTH): Transition(P.IN_TREATMENT, "level_changed"),
+    # Engine V1 only (runs pinned to it): a level change waiting on the payer left treatment.
     (P.IN_TREATMENT, E.LEVEL_CHANGE_NEEDS_AUTH): Transition(
         P.AUTHORIZATION, "level_change_authorization_requested"
     ),
+    # Engine V2: the patient stays in treatment at the current level while the payer
+    # decides; reviews, screens and units go on.
+    (P.IN_TREATMENT, E.LEVEL_CHANGE_REQUESTED): Transition(
+        P.IN_TREATMENT, "level_change_authorization_requested"
+    ),
+    (P.IN_TREATMENT, E.LEVEL_CHANGE_APPROVED): Transition(
+        P.IN_TREATMENT, "level_change_authorized"
+    ),
+    (P.IN_TREATMENT, E.LEVEL_CHANGE_DENIED): Transition(P.IN_TREATMENT, "level_change_denied"),
     (P.IN_TREATMENT, E.REFER_OUT): Transition(P.EXTERNAL_CARE, "higher_level_referred_out"),
     (P.IN_TREATMENT, E.DISCHARGE): Transition(P.AFTERCARE, "discharged_treatment_complete"),
     (P.EXTERNAL_CARE, E.EXTERNAL_ADMITTED): Transition(P.EXTERNAL_CARE, "admitted_external"),
@@ -172,6 +185,8 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.EXTENSION_DENIED,
             E.APPEAL_APPROVED,
             E.APPEAL_UPHELD,
+            E.LEVEL_CHANGE_APPROVED,
+            E.LEVEL_CHANGE_DENIED,
         }
     ),
     Action.SUBMIT_REVIEW: frozenset({E.REVIEW_RECORDED}),
@@ -180,6 +195,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.CONTINUE_LEVEL,
             E.LEVEL_CHANGE_NO_AUTH,
             E.LEVEL_CHANGE_NEEDS_AUTH,
+            E.LEVEL_CHANGE_REQUESTED,
             E.REFER_OUT,
             E.DISCHARGE,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rules import authorization as auth_rules
-from rules.levels import LevelOfCare
+from rules.levels import INTENSITY, LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import Action, CarePhase, Event, TransitionNotAllowed
 from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
@@ -23,11 +23,33 @@ STATUS_AFTER: dict[Event, AuthorizationStatus] = {
     Event.AUTH_DENIED_RESUME: AuthorizationStatus.DENIED,
     Event.EXTENSION_DENIED: AuthorizationStatus.EXTENSION_DENIED,
     Event.APPEAL_UPHELD: AuthorizationStatus.APPEAL_UPHELD,
+    Event.LEVEL_CHANGE_APPROVED: AuthorizationStatus.APPROVED,
+    Event.LEVEL_CHANGE_DENIED: AuthorizationStatus.DENIED,
 }
+GRANTING_EVENTS = frozenset(
+    {
+        Event.AUTH_APPROVED,
+        Event.APPEAL_APPROVED,
+        Event.EXTENSION_APPROVED,
+        Event.LEVEL_CHANGE_APPROVED,
+    }
+)
+# Denials that open an appeal window.
+APPEALABLE_EVENTS = frozenset(
+    {Event.AUTH_DENIED, Event.AUTH_DENIED_RESUME, Event.EXTENSION_DENIED, Event.LEVEL_CHANGE_DENIED}
+)
 
 
 class AuthorizationMixin(EngineCore):
     """The payer's answers, whether the payer or UR staff give them."""
+
+    def _level_change_pending(self) -> bool:
+        s = self.state
+        return (
+            s.phase is CarePhase.IN_TREATMENT
+            and s.requested_level is not None
+            and s.requested_level is not s.delivered_level
+        )
 
     def payer_answered(self, command: Command, answer: PayerAnswer | None, now: datetime) -> None:
         """Apply the payer's immediate answer; pending means a person records it later."""
@@ -115,7 +137,9 @@ class AuthorizationMixin(EngineCore):
             return Event.APPEAL_APPROVED if approving else Event.APPEAL_UPHELD
         if sub.kind in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
             raise InvalidSubmission(f"no appeal is open in phase '{s.phase}'")
-        if s.phase is CarePhase.IN_TREATMENT:
+        if self._level_change_pending():
+            event = Event.LEVEL_CHANGE_APPROVED if approving else Event.LEVEL_CHANGE_DENIED
+        elif s.phase is CarePhase.IN_TREATMENT:
             if s.authorization is None and s.pending_payer is None:
                 raise InvalidSubmission("no authorization or concurrent review is pending")
             event = Event.EXTENSION_APPROVED if approving else Event.EXTENSION_DENIED
@@ -127,9 +151,10 @@ class AuthorizationMixin(EngineCore):
         else:
             event = Event.AUTH_APPROVED  # _ensure_allowed names what is allowed instead
         expected = self._expected_auth_level()
-        if approving and sub.level is not None and expected and sub.level != expected:
+        # A payer may approve a lower level than asked for: that is what was granted.
+        if approving and sub.level and expected and INTENSITY[sub.level] > INTENSITY[expected]:
             raise InvalidSubmission(
-                f"the approval is for '{sub.level}' but '{expected}' was requested"
+                f"the approval is for '{sub.level}', above the '{expected}' requested"
             )
         return self._ensure_allowed(event, Action.RECORD_AUTHORIZATION)
 
@@ -144,7 +169,7 @@ class AuthorizationMixin(EngineCore):
         level = sub.level or self._expected_auth_level() or LevelOfCare.IOP
         self._stop_waiting_on_payer()
         self._clear(Flag.PAYER_OVERDUE, Flag.DISCLOSURE_CONSENT_MISSING)
-        approving = event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED, Event.EXTENSION_APPROVED)
+        approving = event in GRANTING_EVENTS
         if approving:
             assert sub.units and sub.start_date and sub.end_date and sub.authorization_number
             s.authorization = AuthorizationState(
@@ -161,9 +186,7 @@ class AuthorizationMixin(EngineCore):
             self._clear(Flag.APPEAL_OPEN, Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED)
         else:
             s.appeal_deadline = (
-                auth_rules.appeal_deadline(now, policy)
-                if event in (Event.AUTH_DENIED, Event.AUTH_DENIED_RESUME, Event.EXTENSION_DENIED)
-                else None
+                auth_rules.appeal_deadline(now, policy) if event in APPEALABLE_EVENTS else None
             )
             if s.appeal_deadline:
                 self._raise(Flag.APPEAL_OPEN)
@@ -186,6 +209,12 @@ class AuthorizationMixin(EngineCore):
         self._move(event, now, sub.recorded_by)
         if event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED):
             self._enroll(level, now)
+        elif event is Event.LEVEL_CHANGE_APPROVED:
+            if level is s.delivered_level:  # a lower level than asked: the current one
+                s.requested_level = None
+                self._notify(Recipient.CARE_TEAM, "level_change_approved", level=level.value)
+            else:
+                self._enroll(level, now)
         elif not approving:
             deadline = s.appeal_deadline.isoformat() if s.appeal_deadline else ""
             for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
@@ -193,3 +222,5 @@ class AuthorizationMixin(EngineCore):
             if event is Event.AUTH_DENIED_RESUME:
                 s.requested_level = None
                 self._start_review_clock(now)
+            elif event is Event.LEVEL_CHANGE_DENIED:
+                s.requested_level = None  # the patient stays where they are; clock runs on

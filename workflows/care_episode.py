@@ -163,9 +163,13 @@ class CareEpisode:
                     retry_policy=PAYER_RETRY,
                     summary="eligibility check (X12 270/271)",
                 )
-            except ActivityError:
-                workflow.logger.warning("eligibility check failed; sent to financial counseling")
-                result = None
+            except ActivityError as failed:
+                rejected = _payer_rejected_data(failed)
+                workflow.logger.warning(
+                    "eligibility check failed (%s)", "data rejected" if rejected else "outage"
+                )
+                engine.eligibility_failed(retryable=not rejected, now=workflow.now())
+                return
             engine.eligibility_checked(result, workflow.now())
             return
         assert command.level is not None and command.payer_kind is not None
@@ -265,6 +269,12 @@ class CareEpisode:
     @workflow.query(name="state")
     def state(self) -> EpisodeView:
         return self._engine.view(workflow.now())
+
+
+def _payer_rejected_data(failed: ActivityError) -> bool:
+    """The payer refused the member's data (no retry helps), as opposed to an outage."""
+    cause = failed.cause
+    return isinstance(cause, ApplicationError) and cause.type == "PayerDataError"
 
 
 def _refusal(error: Exception) -> ApplicationError:

@@ -36,6 +36,8 @@ class DeadlinesMixin(EngineCore):
             times.append(s.appeal_deadline)
         if s.waiting_until is not None:
             times.append(s.waiting_until)
+        if s.eligibility_retry_at is not None:
+            times.append(s.eligibility_retry_at)
         if s.followup_due is not None:
             times.append(s.followup_due)
         a = s.authorization
@@ -95,6 +97,7 @@ class DeadlinesMixin(EngineCore):
             if s.phase is CarePhase.APPEAL:
                 s.outcome = "authorization_denied"
                 self._move(Event.APPEAL_WINDOW_CLOSED, now, ENGINE)
+        self._eligibility_retry_due(now)
         if s.waiting_until is not None and now >= s.waiting_until:
             s.waiting_until = None
             if s.phase is CarePhase.FINANCIAL_COUNSELING:

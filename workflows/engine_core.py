@@ -305,6 +305,28 @@ class EngineCore:
         )
         s.payer_request_seq = s.commands[-1].seq
 
+    def _request_level_change(self, target: LevelOfCare, expedited: bool, now: datetime) -> None:
+        """Ask the payer for a new level while the patient stays at the current one."""
+        s = self.state
+        s.requested_level = target
+        s.requested_expedited = expedited
+        self._request_authorization(PayerRequestKind.INITIAL, target, expedited, now)
+        self._notify(
+            Recipient.CARE_TEAM,
+            "level_change_requested",
+            level=target.value,
+            priority="expedited" if expedited else "standard",
+        )
+
+    def _eligibility_retry_due(self, now: datetime) -> None:
+        """The outage's retry time has come: ask the payer again."""
+        s = self.state
+        if s.eligibility_retry_at is None or now < s.eligibility_retry_at:
+            return
+        s.eligibility_retry_at = None
+        if s.phase is CarePhase.INSURANCE_VERIFICATION and s.coverage is not None:
+            self._command(CommandKind.CHECK_ELIGIBILITY)
+
     def _stop_waiting_on_payer(self) -> None:
         """Whatever the payer answers to an earlier request from now on is not applied."""
         self.state.pending_payer = None
@@ -338,7 +360,7 @@ class EngineCore:
     def _expected_auth_level(self) -> LevelOfCare | None:
         s = self.state
         if s.phase is CarePhase.IN_TREATMENT:
-            return s.delivered_level
+            return s.requested_level or s.delivered_level
         return s.requested_level
 
     def _watching_units(self) -> bool:

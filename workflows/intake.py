@@ -13,7 +13,7 @@ from schemas.records import Recipient, ReviewRecord
 from schemas.submissions import AssessmentSubmission, CoverageSubmission
 from schemas.view import EngineDecision
 from workflows.engine_core import ENGINE, PATIENT_TEMPLATE, EngineCore
-from workflows.state import CommandKind
+from workflows.state import ENGINE_V2, CommandKind
 
 
 class IntakeMixin(EngineCore):
@@ -90,13 +90,38 @@ class IntakeMixin(EngineCore):
         self._notify(Recipient.FINANCIAL_COUNSELING, "coverage_inactive", reason=why)
         self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
 
-    def eligibility_checked(self, result: EligibilityResult | None, now: datetime) -> None:
-        """Apply the payer's 271 (None: the payer could not be asked or refused the data)."""
+    def eligibility_failed(self, *, retryable: bool, now: datetime) -> None:
+        """No 271 came back. An outage is asked again later under its own flag; only a
+        payer that refused the member's data sends the patient to financial counseling."""
         s = self.state
         if s.phase is not CarePhase.INSURANCE_VERIFICATION:
             return
-        if result is None or not result.active:
-            self._coverage_inactive(now, "eligibility_unverified" if result is None else "inactive")
+        if not retryable or s.engine_version < ENGINE_V2:
+            self._coverage_inactive(
+                now, "eligibility_unverified" if retryable else "member_data_rejected"
+            )
+            return
+        s.eligibility_retry_at = now + timedelta(hours=s.start.policy.eligibility_retry_hours)
+        if Flag.ELIGIBILITY_UNAVAILABLE not in s.flags:
+            self._raise(Flag.ELIGIBILITY_UNAVAILABLE)
+            self._notify(
+                Recipient.FINANCIAL_COUNSELING,
+                "eligibility_unavailable",
+                retry_at=s.eligibility_retry_at.isoformat(),
+            )
+
+    def eligibility_checked(self, result: EligibilityResult | None, now: datetime) -> None:
+        """Apply the payer's 271 (None: the payer refused the data)."""
+        s = self.state
+        if s.phase is not CarePhase.INSURANCE_VERIFICATION:
+            return
+        if result is None:
+            self.eligibility_failed(retryable=False, now=now)
+            return
+        s.eligibility_retry_at = None
+        self._clear(Flag.ELIGIBILITY_UNAVAILABLE)
+        if not result.active:
+            self._coverage_inactive(now, "inactive")
             return
         self._clear(Flag.COVERAGE_INACTIVE)
         level = s.requested_level or LevelOfCare.IOP
@@ -118,6 +143,8 @@ class IntakeMixin(EngineCore):
         s = self.state
         event = self._coverage_event(sub)
         s.waiting_until = None
+        s.eligibility_retry_at = None
+        self._clear(Flag.ELIGIBILITY_UNAVAILABLE)
         if event is Event.SELF_PAY:
             s.self_pay = True
             s.appeal_deadline = None

@@ -113,6 +113,7 @@ class EpisodeState(BaseModel):
     # request, or one that comes after a decision was recorded, is kept but not applied.
     payer_request_seq: int | None = None
     appeal_deadline: datetime | None = None
+    eligibility_retry_at: datetime | None = None
     waiting_until: datetime | None = None
 
     review: ReviewClock | None = None

@@ -13,7 +13,7 @@ from schemas.records import AuthorizationRecord, Recipient, ReviewRecord
 from schemas.submissions import ClinicianDecision, DecisionAction, ReviewSubmission
 from schemas.view import EngineDecision
 from workflows.engine_core import EngineCore, InvalidSubmission
-from workflows.state import SCORES_KEPT
+from workflows.state import ENGINE_V2, SCORES_KEPT
 
 
 class TreatmentMixin(EngineCore):
@@ -149,7 +149,11 @@ class TreatmentMixin(EngineCore):
             if is_external(target):
                 event = Event.REFER_OUT
             elif s.start.policy.requires_authorization(target) and not s.self_pay:
-                event = Event.LEVEL_CHANGE_NEEDS_AUTH
+                event = (
+                    Event.LEVEL_CHANGE_REQUESTED  # stays in treatment while the payer decides
+                    if s.engine_version >= ENGINE_V2
+                    else Event.LEVEL_CHANGE_NEEDS_AUTH
+                )
             else:
                 event = Event.LEVEL_CHANGE_NO_AUTH
         return self._ensure_allowed(event, Action.DECIDE)
@@ -157,6 +161,8 @@ class TreatmentMixin(EngineCore):
     def decide(self, sub: ClinicianDecision, now: datetime) -> EngineDecision:
         s = self.state
         event = self._decision_event(sub)
+        # Before flags clear: a change made with risk or deterioration open is expedited.
+        expedite = sub.expedited or bool({Flag.RISK, Flag.DETERIORATION} & set(s.flags))
         s.reviews.append(
             ReviewRecord(
                 review_id=sub.decision_id,
@@ -193,6 +199,10 @@ class TreatmentMixin(EngineCore):
             s.requested_expedited = sub.expedited
             self._move(event, now, sub.clinician_id)
             self._request_authorization(PayerRequestKind.INITIAL, target, sub.expedited, now)
+        elif event is Event.LEVEL_CHANGE_REQUESTED:
+            assert target is not None
+            self._move(event, now, sub.clinician_id)
+            self._request_level_change(target, expedite, now)
         else:
             assert target is not None
             self._move(event, now, sub.clinician_id)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
+from rules.levels import LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.payer import PayerRequestKind, PayerStatus
+from schemas.submissions import (
+    AuthorizationDecision,
+    AuthorizationKind,
+    CssrsScreen,
+    DecisionAction,
+)
 from tests.workflows.engine_cases import Case
-from workflows.state import CommandKind
+from workflows.engine import InvalidSubmission
+from workflows.state import ENGINE_V1, CommandKind
 
 # ---------------------------------------------------------------- issue 8, item 8
 
@@ -65,3 +77,174 @@ def test_the_answer_to_the_request_still_awaited_is_applied() -> None:
     assert case.state.pending_payer.reference == f"SBX-{request.seq}"
     case.later(days=8)
     assert Flag.PAYER_OVERDUE in case.state.flags
+
+
+# ------------------------------------------------ issue 14, item 2: no blackout
+
+
+def _stepping_up(case: Case, *, risk: bool = True, **kw: object) -> None:
+    case.enrolled()
+    case.later(days=6)
+    case.review(12, item9=1 if risk else 0)
+    case.commands()
+    case.decide(DecisionAction.STEP_UP, LevelOfCare.PHP, **kw)  # type: ignore[arg-type]
+
+
+def test_a_step_up_waiting_on_the_payer_stays_in_treatment_at_the_current_level() -> None:
+    case = Case.new()
+    _stepping_up(case)
+
+    s = case.state
+    assert s.phase is CarePhase.IN_TREATMENT
+    assert s.delivered_level is LevelOfCare.IOP
+    assert s.requested_level is LevelOfCare.PHP
+    assert s.review is not None
+    [request] = case.commands()
+    assert request.level is LevelOfCare.PHP
+    assert request.expedited  # risk was open: expedited by default
+    assert "level_change_requested" in case.templates()
+    case.payer(request)
+    assert s.pending_payer is not None
+    assert s.pending_payer.decision_due_at - s.pending_payer.submitted_at == timedelta(hours=72)
+
+    # Reviews, screens and units go on at IOP while the payer decides.
+    case.later(days=2)
+    used = s.authorization.units_used if s.authorization else -1
+    answer = case.review(11, units=2, cssrs=CssrsScreen(answers=[False] * 6))
+    assert answer.phase is CarePhase.IN_TREATMENT
+    assert s.authorization is not None and s.authorization.units_used == used + 2
+    assert s.delivered_level is LevelOfCare.IOP
+
+
+def test_a_step_up_with_deterioration_open_is_expedited_and_without_it_standard() -> None:
+    worse = Case.new()
+    worse.enrolled()
+    worse.state.flags.append(Flag.DETERIORATION)
+    worse.decide(DecisionAction.STEP_UP, LevelOfCare.PHP)
+    [request] = worse.commands()
+    assert request.expedited
+
+    calm = Case.new()
+    _stepping_up(calm, risk=False)
+    [request] = calm.commands()
+    assert not request.expedited
+
+
+def test_the_payer_approving_the_step_up_moves_the_patient_up() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+
+    answer = case.record(case.approval(units=10, level=LevelOfCare.PHP))
+
+    assert answer.phase is CarePhase.IN_TREATMENT
+    s = case.state
+    assert s.delivered_level is s.authorized_level is LevelOfCare.PHP
+    assert s.requested_level is None and s.pending_payer is None
+    assert any(t.event.value == "level_change_approved" for t in s.transitions)
+
+
+def test_a_step_up_denial_keeps_the_patient_at_iop_with_an_appeal_window() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+    iop = case.state.authorization
+
+    answer = case.record(
+        AuthorizationDecision(
+            decision_id="deny-1", recorded_by="ur-1", kind=AuthorizationKind.DENIED, reason="nm"
+        )
+    )
+
+    s = case.state
+    assert answer.phase is CarePhase.IN_TREATMENT
+    assert s.delivered_level is LevelOfCare.IOP and s.requested_level is None
+    assert s.authorization == iop
+    assert Flag.APPEAL_OPEN in s.flags and s.appeal_deadline is not None
+    assert s.review is not None
+
+
+def test_a_lower_level_approval_is_accepted_as_what_it_is() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+
+    case.record(case.approval(units=8, level=LevelOfCare.IOP, authorization_number="AUTH-IOP2"))
+
+    s = case.state
+    assert s.delivered_level is s.authorized_level is LevelOfCare.IOP
+    assert s.authorization is not None and s.authorization.authorization_number == "AUTH-IOP2"
+    assert s.requested_level is None and s.pending_payer is None
+
+
+def test_an_approval_above_the_level_requested_is_refused() -> None:
+    case = Case.new()
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+    with pytest.raises(InvalidSubmission, match="above"):
+        case.record(case.approval(level=LevelOfCare.PHP))
+
+
+def test_runs_pinned_to_engine_v1_still_leave_treatment_for_a_step_up() -> None:
+    case = Case.new()
+    case.state.engine_version = ENGINE_V1
+    _stepping_up(case)
+    assert case.state.phase is CarePhase.AUTHORIZATION
+
+
+# ------------------------------------- issue 14, item 15: an eligibility outage
+
+
+def test_an_eligibility_outage_is_retried_under_its_own_flag_not_coverage_inactive() -> None:
+    case = Case.new()
+    case.assess()
+    [check] = case.commands()
+
+    case.engine.eligibility_failed(retryable=True, now=case.now)
+
+    s = case.state
+    assert s.phase is CarePhase.INSURANCE_VERIFICATION
+    assert Flag.ELIGIBILITY_UNAVAILABLE in s.flags
+    assert Flag.COVERAGE_INACTIVE not in s.flags
+    assert s.waiting_until is None  # no financial hold
+    assert case.templates().count("eligibility_unavailable") == 1
+    assert "coverage_inactive" not in case.templates()
+    case.later(hours=3)
+    assert case.commands() == []
+    case.later(hours=1)
+    [again] = case.commands()
+    assert again.kind is CommandKind.CHECK_ELIGIBILITY and again.seq > check.seq
+
+    case.engine.eligibility_failed(retryable=True, now=case.now)  # still down
+    assert case.templates().count("eligibility_unavailable") == 1  # told once
+    case.later(hours=4)
+    case.eligible()
+    assert Flag.ELIGIBILITY_UNAVAILABLE not in case.state.flags
+    assert case.state.phase is CarePhase.AUTHORIZATION
+    assert case.state.eligibility_retry_at is None
+
+
+def test_a_payer_refusing_the_member_data_goes_to_financial_counseling() -> None:
+    case = Case.new()
+    case.assess()
+    case.commands()
+    case.engine.eligibility_failed(retryable=False, now=case.now)
+    assert case.state.phase is CarePhase.FINANCIAL_COUNSELING
+    assert Flag.COVERAGE_INACTIVE in case.state.flags
+    assert Flag.ELIGIBILITY_UNAVAILABLE not in case.state.flags
+
+
+def test_self_pay_during_an_outage_ends_the_retries() -> None:
+    case = Case.new()
+    case.assess()
+    case.commands()
+    case.engine.eligibility_failed(retryable=True, now=case.now)
+    case.coverage(self_pay=True)
+    assert case.state.phase is CarePhase.IN_TREATMENT
+    assert Flag.ELIGIBILITY_UNAVAILABLE not in case.state.flags
+    case.later(hours=5)
+    assert case.commands() == []

@@ -22,7 +22,7 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
         assert worse.target_level is LevelOfCare.PHP
 
         asked = await clinic.decide(DecisionAction.STEP_UP, LevelOfCare.PHP, expedited=True)
-        assert asked.phase is CarePhase.AUTHORIZATION
+        assert asked.phase is CarePhase.IN_TREATMENT  # at IOP while the payer decides
         assert asked.delivered_level is LevelOfCare.IOP
         await clinic.wait(hours=1)
         pending = (await clinic.state()).pending_payer_request
@@ -45,7 +45,8 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
         assert better.target_level is LevelOfCare.IOP
 
         back = await clinic.decide(DecisionAction.STEP_DOWN, LevelOfCare.IOP)
-        assert back.phase is CarePhase.AUTHORIZATION
+        assert back.phase is CarePhase.IN_TREATMENT
+        assert back.delivered_level is LevelOfCare.PHP
         await clinic.approve(units=12, level=LevelOfCare.IOP)
         state = await clinic.state()
         assert state.delivered_level is LevelOfCare.IOP

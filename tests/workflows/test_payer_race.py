@@ -1,7 +1,10 @@
-"""Issue 8, item 8 on the time-skipping server: UR records the payer's approval while the
-engine's own prior-authorization request is still out. The late "pending" answer is
-reported to UR and never applied. Deterministic: the payer answers only when the test
-lets it, after the approval is recorded."""
+"""The payer misbehaving, on the time-skipping server.
+
+A race (issue 8, item 8): UR records the payer's approval while the engine's own request
+is still out; the late "pending" answer is reported to UR and never applied.
+Deterministic: the payer answers only when the test lets it, after the approval.
+An outage (issue 14, item 15): eligibility cannot be checked; asked again later.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,12 @@ from activities.payer_sandbox import SandboxPayer
 from rules.levels import LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
-from schemas.payer import AuthorizationRequest, PayerAnswer
+from schemas.payer import (
+    AuthorizationRequest,
+    EligibilityRequest,
+    EligibilityResult,
+    PayerAnswer,
+)
 from tests.workflows.clinic import Adapters, Clinic, running_worker
 
 
@@ -62,3 +70,40 @@ async def test_approval_recorded_while_the_request_is_out_wins_over_the_late_pen
         assert state.authorization.concurrent_review_requested_at is not None
         assert state.pending_payer_request is not None
         assert state.pending_payer_request.kind == "concurrent_review"
+
+
+class DownPayer(SandboxPayer):
+    """Eligibility fails like a clearinghouse outage for the first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("clearinghouse unreachable")
+        return await super().check_eligibility(request)
+
+
+async def test_an_eligibility_outage_retries_later_instead_of_a_financial_hold(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    payer = DownPayer(failures=5)  # every attempt of the first activity
+    async with running_worker(ts_env, Adapters(payer=payer)) as (queue, adapters):
+        clinic = await Clinic.admit(ts_env, queue)
+        await clinic.assess(LevelOfCare.IOP)
+        await clinic.wait(hours=1)
+        state = await clinic.state()
+        assert state.phase is CarePhase.INSURANCE_VERIFICATION
+        assert Flag.ELIGIBILITY_UNAVAILABLE in state.flags
+        assert Flag.COVERAGE_INACTIVE not in state.flags
+        assert "eligibility_unavailable" in adapters.notifier.templates(
+            clinic.episode_id, "financial_counseling"
+        )
+
+        await clinic.wait(hours=4)
+        state = await clinic.state()
+        assert state.phase is CarePhase.AUTHORIZATION
+        assert Flag.ELIGIBILITY_UNAVAILABLE not in state.flags
+        assert payer.eligibility_calls == 1  # the sixth call, the first that got through
