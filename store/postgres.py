@@ -3,11 +3,20 @@
 The batch's (workflow_id, seq) is claimed in `applied_batches` first; a retried activity
 finds its claim and writes nothing. Notifications go into the outbox in the same
 transaction (transactional outbox), so a message exists if and only if its batch does.
+
+A batch PostgreSQL refuses for its content (`is_permanent`: a NUL in a string, a value a
+CHECK forbids) would fail the same way on every retry, and the episode's later batches
+would queue behind it for ever. Such a batch is parked instead: stored whole in
+`parked_batches` (as ASCII-only JSON, so any content fits), its (workflow_id, seq) claimed,
+its notifications still queued where they can be, an error logged and counted on /readyz.
+The activity then succeeds and the episode's next batches are written. A connection error,
+a timeout or a server restarting is transient: it is raised, and the activity retries.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 import asyncpg
@@ -23,6 +32,34 @@ from schemas.records import (
 from store.dbtypes import Conn
 
 DEFAULT_CHANNEL = "default"
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE classes that name the data, not the server: 22 data exception (e.g. 22021
+# "invalid byte sequence for encoding UTF8: 0x00", 22P05 untranslatable character),
+# 23 integrity constraint violation. Retrying the same batch cannot help.
+PERMANENT_SQLSTATE_CLASSES = ("22", "23")
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True if writing the same batch again would fail the same way.
+
+    Text Python cannot encode for PostgreSQL (a lone surrogate) fails in the driver with
+    a UnicodeError; everything else not named here (connection loss, shutdown, timeouts,
+    lock conflicts, a missing table during a deploy) is transient and retried.
+    """
+    if isinstance(error, UnicodeError):
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = str(getattr(error, "sqlstate", "") or "")
+        return sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES
+    return False
+
+
+def escaped_json(batch: EffectBatch) -> str:
+    """The batch as JSON text with every non-ASCII character escaped (\\u0000 included),
+    storable in a text column whatever it holds; `json.loads` returns the exact content."""
+    return json.dumps(batch.model_dump(mode="json"), ensure_ascii=True, sort_keys=True)
 
 
 def default_channel(notification: NotificationRequest) -> str:
@@ -43,7 +80,17 @@ class PostgresRecordStore:
         self._channel_for = channel_for
 
     async def apply(self, batch: EffectBatch) -> bool:
-        """Write the batch once; True means notifications are queued in the outbox."""
+        """Write the batch once (or park it, see the module doc); True means notifications
+        are queued in the outbox."""
+        try:
+            return await self._write(batch)
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            await self._park(batch, error)
+            return True
+
+    async def _write(self, batch: EffectBatch) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
                 """
@@ -62,6 +109,55 @@ class PostgresRecordStore:
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
             await self._enqueue(conn, batch, batch.notifications)
         return True
+
+    async def _park(self, batch: EffectBatch, error: BaseException) -> None:
+        """Keep the refused batch whole, claim its seq, and still queue its messages (a risk
+        alert must not wait on a bad comment) unless they are what PostgreSQL refused."""
+        sqlstate = getattr(error, "sqlstate", None)
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                """
+                INSERT INTO applied_batches (workflow_id, seq, run_id) VALUES ($1, $2, $3)
+                ON CONFLICT DO NOTHING RETURNING true
+                """,
+                batch.workflow_id,
+                batch.seq,
+                batch.run_id,
+            )
+            if not claimed:
+                return
+            await conn.execute(
+                """
+                INSERT INTO parked_batches (workflow_id, seq, run_id, episode_id, sqlstate,
+                    error_class, batch_json)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """,
+                batch.workflow_id,
+                batch.seq,
+                batch.run_id,
+                batch.episode.episode_id,
+                sqlstate,
+                type(error).__name__,
+                escaped_json(batch),
+            )
+            queued = True
+            try:
+                async with conn.transaction():  # a savepoint: the park stands either way
+                    await self._enqueue(conn, batch, batch.notifications)
+            except Exception as refused:
+                if not is_permanent(refused):
+                    raise
+                queued = False
+        # No message text: some data errors quote the refused value.
+        log.error(
+            "record batch parked: workflow_id=%s seq=%d sqlstate=%s error=%s "
+            "notifications_queued=%s",
+            batch.workflow_id,
+            batch.seq,
+            sqlstate,
+            type(error).__name__,
+            queued,
+        )
 
     async def _enqueue(
         self, conn: Conn, batch: EffectBatch, notes: list[NotificationRequest]
