@@ -82,16 +82,18 @@ async def test_authorizations_are_upserted_by_number(pool: asyncpg.Pool) -> None
     ]
 
 
-async def test_a_failing_batch_leaves_nothing_behind(pool: asyncpg.Pool) -> None:
+async def test_a_refused_batch_leaves_none_of_its_records_behind(pool: asyncpg.Pool) -> None:
     store = PostgresRecordStore(pool)
     bad = move(P.ASSESSMENT, P.INSURANCE_VERIFICATION, E.ASSESSED_PROGRAM_LEVEL, T0)
     bad = bad.model_copy(update={"event": "not_an_event"})
-    with pytest.raises(asyncpg.CheckViolationError):
-        await store.apply(batch(1, snapshot(), transitions=[bad], notifications=[note("m1")]))
-    assert await _counts(pool) == dict.fromkeys(
-        ["episodes", "transitions", "reviews", "authorizations", "notification_outbox"], 0
-    )
-    assert await pool.fetchval("SELECT count(*) FROM applied_batches") == 0
+    # A CHECK violation is about the data: the batch is parked (tests/store/test_store_parked.py)
+    await store.apply(batch(1, snapshot(), transitions=[bad], notifications=[note("m1")]))
+    assert await _counts(pool) == {
+        **dict.fromkeys(["episodes", "transitions", "reviews", "authorizations"], 0),
+        "notification_outbox": 1,
+    }
+    parked = await pool.fetchrow("SELECT seq, error_class FROM parked_batches")
+    assert parked is not None and tuple(parked) == (1, "CheckViolationError")
 
 
 async def test_transitions_are_append_only(pool: asyncpg.Pool) -> None:
