@@ -15,6 +15,8 @@ from api.deps import ApiDeps, Services
 from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
+from api.workbench.settings import WorkbenchSettings, load_workbench_settings
+from api.workbench.web import mount_workbench
 from store.health import StoreHealth, store_health
 
 DESCRIPTION = """Care-transition engine for behavioral-health programs.
@@ -39,7 +41,7 @@ class Health(BaseModel):
     )
 
 
-def create_app(deps: ApiDeps) -> FastAPI:
+def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> FastAPI:
     services = Services.build(deps)
     app = FastAPI(
         title="carepath",
@@ -50,6 +52,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
     app.include_router(build_router(services))
+    mount_workbench(app, services, workbench or load_workbench_settings())
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
     async def healthz() -> Health:

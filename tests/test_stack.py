@@ -146,6 +146,12 @@ class StackConfig:
         entries: dict[str, dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
         return {str(entry["role"]): token for token, entry in entries.items()}
 
+    def workbench_accounts(self) -> dict[str, tuple[str, str]]:
+        """Development people by role: (username, password), as the stack wrote them."""
+        path = self.data_dir / "keys" / "workbench-accounts.json"
+        rows: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+        return {row["role"]: (row["username"], row["password"]) for row in rows}
+
     def operator_token(self) -> str:
         return (self.data_dir / "keys" / "operator-token").read_text(encoding="utf-8").strip()
 
@@ -359,6 +365,33 @@ async def ready_with_dispatcher(http: httpx.AsyncClient, config: StackConfig) ->
     return ready.json()
 
 
+async def check_workbench(config: StackConfig, stack: RunningStack) -> None:
+    """The banner names the workbench and its accounts; each role's account signs in."""
+    accounts = config.workbench_accounts()
+    assert set(accounts) == {
+        "care-team",
+        "utilization-review",
+        "supervisor",
+        "program-admin",
+        "operator",
+    }
+    banner = stack.log_tail(80)
+    assert f"{config.api_url}/app/" in banner
+    for username, password in accounts.values():
+        assert f"{username} / {password}" in banner
+    async with httpx.AsyncClient(base_url=config.api_url, timeout=30.0) as browser:
+        login = await browser.get("/app/login")
+        token = login.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        username, password = accounts["care-team"]
+        signed = await browser.post(
+            "/app/login",
+            data={"username": username, "password": password, "csrf_token": token},
+        )
+        assert signed.status_code == 303, signed.text
+        today = await browser.get("/app/")
+        assert today.status_code == 200 and "Open risk flags" in today.text
+
+
 async def phase_within(
     http: httpx.AsyncClient, config: StackConfig, token: str, expected: str, within_s: float
 ) -> str:
@@ -414,10 +447,12 @@ async def test_make_run_stack_serves_stops_cleanly_and_keeps_state(tmp_path: Pat
         assert "Integrations   payer sandbox" in banner, stack.log_tail()
         assert "(CAREPATH_ENV=development)" in banner, stack.log_tail()
         await check_first_run(config)
+        await check_workbench(config, stack)
         first_stop_s = await stop_with_sigint(stack, config)
 
     async with running_stack(config, run=2) as stack:
         await check_after_restart(config)
+        await check_workbench(config, stack)  # the same accounts, not created twice
         second_stop_s = await stop_with_sigint(stack, config)
 
     print(f"stops took {first_stop_s:.1f} s and {second_stop_s:.1f} s")

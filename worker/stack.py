@@ -19,8 +19,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.workbench.dev_accounts import DevCredential, ensure_dev_accounts
 from codec.dev import prepare_dev_codec, sign_in_help
 from store.embedded import EmbeddedPostgres, start_embedded
+from store.pool import open_pool
 from worker.registration import dev_server_flags
 from worker.settings import Settings, load_settings
 
@@ -162,6 +164,24 @@ def dev_api_keys(data_dir: Path) -> dict[str, dict[str, object]]:
     return loaded
 
 
+async def workbench_accounts(stack: Stack) -> list[DevCredential]:
+    """One development account per person role, created once (the API has migrated)."""
+    dsn = stack.env.get("DATABASE_URL") or stack.settings.database_url
+    pool = await open_pool(stack.settings, dsn=dsn)
+    try:
+        return await ensure_dev_accounts(pool, stack.data_dir / "keys")
+    finally:
+        await pool.close()
+
+
+def workbench_help(base_url: str, credentials: list[DevCredential], keys_dir: Path) -> str:
+    lines = [f"  Workbench      {base_url}/app/  (sign in as one of, from {keys_dir}):"]
+    lines += [
+        f"                 {c.role.value:<19} {c.username} / {c.password}" for c in credentials
+    ]
+    return "\n".join(lines)
+
+
 async def wait_for_port(host: str, port: int, *, stack: Stack, within_s: float = 60.0) -> None:
     """Wait until something listens on host:port, failing fast if a child has died."""
     deadline = asyncio.get_running_loop().time() + within_s
@@ -196,6 +216,8 @@ async def run(stack: Stack, stop: asyncio.Event) -> None:
     codec_host, codec_port = stack.codec_url().removeprefix("http://").rsplit(":", 1)
     await wait_for_port(codec_host, int(codec_port), stack=stack)
     keys_file = settings.data_dir / "keys" / "api-keys.json"
+    credentials = await workbench_accounts(stack)
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
     token_file = Path(stack.env["CAREPATH_OPERATOR_TOKEN_FILE"])
     print(
         "\n".join(
@@ -205,8 +227,9 @@ async def run(stack: Stack, stop: asyncio.Event) -> None:
                 f"  Temporal       {settings.temporal_address} (namespace "
                 f"{settings.temporal_namespace}, task queue {settings.task_queue})",
                 f"  Temporal UI    {stack.ui_url()}",
-                f"  API            http://{settings.api_host}:{settings.api_port}"
+                f"  API            {api_url}"
                 f"  (OpenAPI at /openapi.json; development keys in {keys_file})",
+                workbench_help(api_url, credentials, settings.data_dir / "keys"),
                 f"  Codec server   {stack.codec_url()}",
                 f"  PostgreSQL     {database}",
                 f"  Integrations   {integrations_line(stack.env)}",

@@ -1,0 +1,445 @@
+"""The pages people read: Today's worklists, the census, an episode, and the
+utilization-review queue. Data comes from the API's own records adapter, the store's
+queries and the engine facade; nothing here re-implements a rule."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.census import TimelineEntry
+from api.mutations import records_call
+from api.problems import ApiProblem
+from api.workbench.accounts import Account
+from api.workbench.charts import ScorePoint, scores_svg
+from api.workbench.forms import FORMS
+from api.workbench.guard import PREFIX, live_session, signed_in_as, workbench_of
+from api.workbench.roles import PAGE_ROLES, Page
+from api.workbench.sessions import Session
+from api.workbench.web import Workbench, page, problem_page, visible_episode
+from rules.authorization import appeal_deadline, payer_decision_deadline
+from rules.burn_rate import projected_exhaustion
+from rules.levels import LevelOfCare
+from rules.policy import ProgramPolicy
+from rules.transitions import CarePhase
+from store import queries, worklists
+from store.models import EpisodeFilter, EpisodeRow
+
+# Policy numbers the cross-episode lists need (deadlines, thresholds). Each episode's own
+# policy lives in its workflow; the lists use the program defaults and say so.
+LIST_POLICY = ProgramPolicy()
+
+
+def _start_of_day(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Worklist:
+    key: str
+    title: str
+    rows: list[dict[str, Any]]
+    total: int
+    note: str | None = None
+
+
+def _episode_row(e: EpisodeRow, **extra: Any) -> dict[str, Any]:
+    return {
+        "episode_id": e.episode_id,
+        "program_id": e.program_id,
+        "phase": e.phase.value,
+        "level": e.level_delivered.value if e.level_delivered else None,
+        "next_review_due": e.next_review_due,
+        "risk_flag": e.risk_flag,
+        "latest_phq9": e.latest_phq9,
+        **extra,
+    }
+
+
+def _programs(account: Account, program: str | None) -> list[str] | None:
+    if program:
+        return [program] if account.sees(program) else []
+    return account.visible_programs()
+
+
+async def today_worklists(
+    workbench: Workbench, account: Account, program: str | None
+) -> list[Worklist]:
+    services = workbench.services
+    pool = services.deps.pool
+    settings = workbench.settings
+    now = workbench.clock()
+    today = now.astimezone(UTC).date()
+    programs = _programs(account, program)
+    limit = settings.page_size
+    week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days)
+
+    risk, due, week, aftercare = await records_call(
+        asyncio.gather(
+            services.records.list_episodes(
+                EpisodeFilter(programs=programs, risk_flag=True), now=now, limit=limit, offset=0
+            ),
+            queries.reviews_due(pool, now=now, programs=programs),
+            services.records.list_episodes(
+                EpisodeFilter(programs=programs, review_due_before=week_end, overdue=False),
+                now=now,
+                limit=limit,
+                offset=0,
+            ),
+            services.records.list_episodes(
+                EpisodeFilter(programs=programs, phase=CarePhase.AFTERCARE),
+                now=now,
+                limit=limit,
+                offset=0,
+            ),
+        )
+    )
+    auths, requests, appeals = await records_call(
+        asyncio.gather(
+            worklists.authorizations_ending_or_low(
+                pool,
+                today=today,
+                within_days=settings.authorization_horizon_days,
+                low_units=LIST_POLICY.low_units_threshold,
+                programs=programs,
+                limit=limit,
+            ),
+            worklists.pending_payer_requests(pool, programs=programs, limit=limit),
+            worklists.open_appeals(pool, programs=programs, limit=limit),
+        )
+    )
+    due_today = {e.episode_id for e in due.due_today}
+    later_this_week = [e for e in week.items if e.episode_id not in due_today]
+    return [
+        Worklist("risk", "Open risk flags", [_episode_row(e) for e in risk.items], risk.total),
+        Worklist(
+            "overdue",
+            "Reviews overdue",
+            [_episode_row(e) for e in due.overdue[:limit]],
+            len(due.overdue),
+        ),
+        Worklist(
+            "due-today",
+            "Reviews due today",
+            [_episode_row(e) for e in due.due_today[:limit]],
+            len(due.due_today),
+        ),
+        Worklist(
+            "due-week",
+            f"Reviews due in the next {settings.review_horizon_days} days",
+            [_episode_row(e) for e in later_this_week],
+            max(week.total - len(due_today), len(later_this_week)),
+        ),
+        authorization_worklist(auths, today=today),
+        payer_worklist(requests, now=now),
+        appeal_worklist(appeals, now=now),
+        Worklist(
+            "aftercare",
+            "In aftercare (check-ins and 7-/30-day follow-ups)",
+            [_episode_row(e) for e in aftercare.items],
+            aftercare.total,
+            note="Each episode page shows its next check-in or follow-up date.",
+        ),
+    ]
+
+
+def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: date) -> Worklist:
+    rows = [
+        {
+            "episode_id": a.episode_id,
+            "program_id": a.program_id,
+            "level": a.level.value,
+            "authorization_number": a.authorization_number,
+            "units_left": a.units_left,
+            "units_approved": a.units_approved,
+            "unit_type": a.unit_type,
+            "end_date": a.end_date,
+            "days_left": a.days_left,
+            "projected_exhaustion": projected_exhaustion(
+                units_used=a.units_used,
+                units_left=a.units_left,
+                start_date=a.start_date,
+                today=today,
+            ),
+        }
+        for a in lines
+    ]
+    return Worklist(
+        "authorizations",
+        "Authorizations ending soon or low on units",
+        rows,
+        len(rows),
+        note=f"Low means {LIST_POLICY.low_units_threshold} units or fewer left (program default).",
+    )
+
+
+def payer_worklist(lines: list[worklists.PayerRequestLine], *, now: datetime) -> Worklist:
+    rows = []
+    for r in lines:
+        deadline = payer_decision_deadline(r.requested_at, False, LIST_POLICY)
+        rows.append(
+            {
+                "episode_id": r.episode_id,
+                "program_id": r.program_id,
+                "level": r.level.value,
+                "status": r.status.value,
+                "requested_at": r.requested_at,
+                "deadline": deadline,
+                "past_deadline": deadline < now,
+            }
+        )
+    rows.sort(key=lambda row: row["deadline"])
+    return Worklist(
+        "payer",
+        "Payer decisions pending",
+        rows,
+        len(rows),
+        note=f"Deadline: {LIST_POLICY.payer_decision_days_standard:g} calendar days "
+        "(standard; program default).",
+    )
+
+
+def appeal_worklist(lines: list[worklists.DenialLine], *, now: datetime) -> Worklist:
+    rows = []
+    for d in lines:
+        closes = appeal_deadline(d.denied_at, LIST_POLICY)
+        rows.append(
+            {
+                "episode_id": d.episode_id,
+                "program_id": d.program_id,
+                "level": d.level.value,
+                "denied_at": d.denied_at,
+                "window_closes": closes,
+                "days_left": (closes - now).days,
+            }
+        )
+    return Worklist("appeals", "Appeals and their windows", rows, len(rows))
+
+
+def _scores(timeline: list[TimelineEntry]) -> list[ScorePoint]:
+    return [
+        ScorePoint(at=e.at, phq9=e.phq9_total, gad7=e.gad7_total)
+        for e in timeline
+        if e.kind == "review" and (e.phq9_total is not None or e.gad7_total is not None)
+    ]
+
+
+# Route dependencies (module level: annotations are resolved from the module's names).
+Today = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.TODAY]))]
+Census = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.CENSUS]))]
+Episode = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.EPISODE]))]
+UrQueue = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.UR_QUEUE]))]
+ProgramQuery = Annotated[str | None, Query(max_length=64)]
+
+
+def build_pages_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+
+    async def program_choices(workbench: Workbench, account: Account) -> list[str]:
+        visible = account.visible_programs()
+        if visible is not None:
+            return visible
+        rows = await records_call(workbench.services.records.census(None))
+        return sorted({row.program_id for row in rows})
+
+    @router.get("/", response_class=HTMLResponse)
+    async def today(request: Request, session: Today, program: ProgramQuery = None) -> HTMLResponse:
+        workbench = workbench_of(request)
+        lists = await today_worklists(workbench, session.account, program or None)
+        return page(
+            request,
+            "today.html",
+            {
+                "session": session,
+                "lists": lists,
+                "program": program or "",
+                "programs": await program_choices(workbench, session.account),
+                "as_of": workbench.clock(),
+                "refresh_seconds": workbench.settings.refresh_seconds,
+            },
+        )
+
+    @router.get("/today/lists", response_class=HTMLResponse)
+    async def today_lists(
+        request: Request, session: Today, program: ProgramQuery = None
+    ) -> HTMLResponse:
+        workbench = workbench_of(request)
+        lists = await today_worklists(workbench, session.account, program or None)
+        return page(
+            request,
+            "_today_lists.html",
+            {"session": session, "lists": lists, "as_of": workbench.clock()},
+        )
+
+    @router.get("/census", response_class=HTMLResponse)
+    async def census(
+        request: Request,
+        session: Census,
+        program: ProgramQuery = None,
+        phase: CarePhase | None = None,
+        level: LevelOfCare | None = None,
+        risk: bool | None = None,
+        overdue: bool | None = None,
+        page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    ) -> HTMLResponse:
+        workbench = workbench_of(request)
+        services = workbench.services
+        programs = _programs(session.account, program or None)
+        size = workbench.settings.page_size
+        counts, listing = await records_call(
+            asyncio.gather(
+                services.records.census(programs),
+                services.records.list_episodes(
+                    EpisodeFilter(
+                        programs=programs, phase=phase, level=level, risk_flag=risk, overdue=overdue
+                    ),
+                    now=workbench.clock(),
+                    limit=size,
+                    offset=(page_number - 1) * size,
+                ),
+            )
+        )
+        levels: list[LevelOfCare | None] = [*LevelOfCare, None]
+        phases = [p for p in CarePhase if p is not CarePhase.CLOSED]
+        grid: dict[tuple[CarePhase, LevelOfCare | None], int] = {}
+        for row in counts:
+            grid[(row.phase, row.level)] = grid.get((row.phase, row.level), 0) + row.episodes
+        filters = {
+            "program": program or "",
+            "phase": phase.value if phase else "",
+            "level": level.value if level else "",
+            "risk": "" if risk is None else str(risk).lower(),
+            "overdue": "" if overdue is None else str(overdue).lower(),
+        }
+        return page(
+            request,
+            "census.html",
+            {
+                "session": session,
+                "programs": await program_choices(workbench, session.account),
+                "phases": phases,
+                "levels": levels,
+                "grid": grid,
+                "total": sum(grid.values()),
+                "listing": listing,
+                "rows": [_episode_row(e) for e in listing.items],
+                "page_number": page_number,
+                "pages": max(1, -(-listing.total // size)),
+                "filters": filters,
+                "now": workbench.clock(),
+            },
+        )
+
+    @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
+    async def episode(request: Request, episode_id: str, session: Episode) -> HTMLResponse:
+        workbench = workbench_of(request)
+        try:
+            view = await visible_episode(workbench, session.account, episode_id)
+            timeline = await records_call(workbench.services.records.timeline(episode_id))
+        except ApiProblem as problem:
+            return problem_page(request, session, problem)
+        today = workbench.clock().astimezone(UTC).date()
+        auth = view.authorization
+        exhaustion = (
+            projected_exhaustion(
+                units_used=auth.units_used,
+                units_left=auth.units_left,
+                start_date=auth.start_date,
+                today=today,
+            )
+            if auth
+            else None
+        )
+        actions = [
+            FORMS[action]
+            for action in view.allowed_actions
+            if action in FORMS and session.account.role in FORMS[action].roles
+        ]
+        return page(
+            request,
+            "episode.html",
+            {
+                "session": session,
+                "view": view,
+                "timeline": timeline,
+                "scores": _scores(timeline),
+                "exhaustion": exhaustion,
+                "actions": actions,
+                "now": workbench.clock(),
+            },
+        )
+
+    @router.get("/episodes/{episode_id}/scores.svg")
+    async def scores_chart(request: Request, episode_id: str, session: Episode) -> Response:
+        workbench = workbench_of(request)
+        try:
+            view = await visible_episode(workbench, session.account, episode_id)
+            timeline = await records_call(workbench.services.records.timeline(episode_id))
+        except ApiProblem as problem:
+            return Response(status_code=problem.status)
+        svg = scores_svg(
+            _scores(timeline), baseline_phq9=view.scores.baseline_phq9, policy=LIST_POLICY
+        )
+        return Response(
+            svg,
+            media_type="image/svg+xml",
+            # Its own document: pygal's inline style is allowed, its script is not.
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    @router.get("/utilization-review", response_class=HTMLResponse)
+    async def ur_queue(
+        request: Request, session: UrQueue, program: ProgramQuery = None
+    ) -> HTMLResponse:
+        workbench = workbench_of(request)
+        pool = workbench.services.deps.pool
+        now = workbench.clock()
+        programs = _programs(session.account, program or None)
+        limit = workbench.settings.page_size * 4
+        auths, requests, appeals = await records_call(
+            asyncio.gather(
+                worklists.authorizations_ending_or_low(
+                    pool,
+                    today=now.astimezone(UTC).date(),
+                    within_days=workbench.settings.authorization_horizon_days * 2,
+                    low_units=LIST_POLICY.low_units_threshold,
+                    programs=programs,
+                    limit=limit,
+                ),
+                worklists.pending_payer_requests(pool, programs=programs, limit=limit),
+                worklists.open_appeals(pool, programs=programs, limit=limit),
+            )
+        )
+        payer = payer_worklist(requests, now=now)
+        concurrent = [r for r in payer.rows if r["status"] == "concurrent_review_requested"]
+        return page(
+            request,
+            "ur_queue.html",
+            {
+                "session": session,
+                "program": program or "",
+                "programs": await program_choices(workbench, session.account),
+                "authorizations": authorization_worklist(auths, today=now.astimezone(UTC).date()),
+                "payer": payer,
+                "concurrent": concurrent,
+                "appeals": appeal_worklist(appeals, now=now),
+                "now": now,
+            },
+        )
+
+    @router.get("/idle")
+    async def idle_check(
+        request: Request, next_path: Annotated[str, Query(alias="next")] = ""
+    ) -> Response:
+        """Where the page's idle timer sends the browser: back to the page if the session
+        is still live (activity in another tab), else to sign-in with the reason."""
+        await live_session(request, active=False)
+        target = next_path if next_path.startswith(f"{PREFIX}/") else f"{PREFIX}/"
+        return RedirectResponse(target, status_code=303)
+
+    return router

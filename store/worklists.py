@@ -1,0 +1,149 @@
+"""Worklist reads for the workbench's Today and utilization-review pages, beside the
+general queries in `store.queries` (census, due reviews, expiring authorizations).
+
+Each returns rows for open episodes in the given programs (None = all), most urgent
+first; deadlines that depend on policy are computed by the caller from `rules/`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from rules.levels import LevelOfCare
+from rules.transitions import CarePhase
+from schemas.records import GRANTING_STATUSES, AuthorizationStatus
+from store.dbtypes import Db
+
+_CLOSED = CarePhase.CLOSED.value
+_GRANTING = [s.value for s in GRANTING_STATUSES]
+_REQUESTS = [
+    AuthorizationStatus.INITIAL_REQUESTED.value,
+    AuthorizationStatus.CONCURRENT_REVIEW_REQUESTED.value,
+]
+_DENIALS = [AuthorizationStatus.DENIED.value, AuthorizationStatus.EXTENSION_DENIED.value]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthorizationLine(_Row):
+    """An active authorization that ends soon or has few units left."""
+
+    episode_id: str
+    program_id: str
+    authorization_number: str | None
+    level: LevelOfCare
+    unit_type: str | None
+    units_approved: int
+    units_used: int
+    units_left: int
+    start_date: date | None
+    end_date: date
+    days_left: int
+
+
+class PayerRequestLine(_Row):
+    """The latest request to a payer on an episode, still without an answer."""
+
+    episode_id: str
+    program_id: str
+    level: LevelOfCare
+    status: AuthorizationStatus
+    requested_at: datetime
+
+
+class DenialLine(_Row):
+    """An episode waiting in appeal, with the denial that opened it."""
+
+    episode_id: str
+    program_id: str
+    level: LevelOfCare
+    status: AuthorizationStatus
+    denied_at: datetime
+
+
+async def authorizations_ending_or_low(
+    db: Db,
+    *,
+    today: date,
+    within_days: int,
+    low_units: int,
+    programs: list[str] | None,
+    limit: int,
+) -> list[AuthorizationLine]:
+    """Active authorizations ending within `within_days`, or with <= `low_units` left."""
+    rows = await db.fetch(
+        """
+        SELECT a.episode_id, e.program_id, a.authorization_number, a.level, a.unit_type,
+            a.units_approved, coalesce(a.units_used, 0) AS units_used,
+            greatest(a.units_approved - coalesce(a.units_used, 0), 0) AS units_left,
+            a.start_date, a.end_date, (a.end_date - $1::date) AS days_left
+        FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+        WHERE a.status = ANY($2) AND e.phase <> $3
+          AND a.end_date >= $1::date AND a.units_approved IS NOT NULL
+          AND (a.end_date <= $1::date + $4::int
+               OR a.units_approved - coalesce(a.units_used, 0) <= $5)
+          AND ($6::text[] IS NULL OR e.program_id = ANY($6))
+        ORDER BY a.end_date, units_left, a.episode_id
+        LIMIT $7
+        """,
+        today,
+        _GRANTING,
+        _CLOSED,
+        within_days,
+        low_units,
+        programs,
+        limit,
+    )
+    return [AuthorizationLine.model_validate(dict(r)) for r in rows]
+
+
+async def pending_payer_requests(
+    db: Db, *, programs: list[str] | None, limit: int
+) -> list[PayerRequestLine]:
+    """Open episodes whose latest authorization row is a request (oldest first)."""
+    rows = await db.fetch(
+        """
+        SELECT episode_id, program_id, level, status, recorded_at AS requested_at FROM (
+            SELECT DISTINCT ON (a.episode_id) a.episode_id, e.program_id, a.level,
+                a.status, a.recorded_at
+            FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+            WHERE e.phase <> $1 AND ($2::text[] IS NULL OR e.program_id = ANY($2))
+            ORDER BY a.episode_id, a.recorded_at DESC, a.id DESC
+        ) latest
+        WHERE status = ANY($3)
+        ORDER BY recorded_at, episode_id
+        LIMIT $4
+        """,
+        _CLOSED,
+        programs,
+        _REQUESTS,
+        limit,
+    )
+    return [PayerRequestLine.model_validate(dict(r)) for r in rows]
+
+
+async def open_appeals(db: Db, *, programs: list[str] | None, limit: int) -> list[DenialLine]:
+    """Episodes in the appeal phase with their latest denial (oldest denial first)."""
+    rows = await db.fetch(
+        """
+        SELECT episode_id, program_id, level, status, denied_at FROM (
+            SELECT DISTINCT ON (a.episode_id) a.episode_id, e.program_id, a.level,
+                a.status, a.recorded_at AS denied_at
+            FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+            WHERE e.phase = $1 AND a.status = ANY($2)
+              AND ($3::text[] IS NULL OR e.program_id = ANY($3))
+            ORDER BY a.episode_id, a.recorded_at DESC, a.id DESC
+        ) latest
+        ORDER BY denied_at, episode_id
+        LIMIT $4
+        """,
+        CarePhase.APPEAL.value,
+        _DENIALS,
+        programs,
+        limit,
+    )
+    return [DenialLine.model_validate(dict(r)) for r in rows]

@@ -1,0 +1,229 @@
+"""The workbench's pages over the API's own records and engine: what a person sees, and
+that a form goes through the same Workflow Update as the API (actor from the session,
+errors beside fields, 409 with allowed actions, a re-sent form answered once)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from api.workbench.accounts import PersonRole
+from tests.api import bodies
+from tests.api.conftest import OTHER_PROGRAM, bearer
+from tests.workbench.conftest import Person, add_account, csrf_of, person, sign_in
+
+CLINIC = bearer("tok-clinic")
+CARE_KEY = bearer("tok-care")
+RISKY_PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 1]  # item 9 > 0: thoughts of self-harm
+
+
+async def enrolled(client: httpx.AsyncClient, env: WorkflowEnvironment) -> str:
+    body = bodies.episode()
+    assert (await client.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
+    episode_id = str(body["episode_id"])
+    answer = await client.post(
+        f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment(), headers=CARE_KEY
+    )
+    assert answer.status_code == 200, answer.text
+    await env.sleep(timedelta(hours=1))
+    state = (await client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
+    assert state["phase"] == "in_treatment", state
+    return episode_id
+
+
+async def signed_in(app: FastAPI, client: httpx.AsyncClient, role: PersonRole) -> Person:
+    who = await add_account(app, person(role))
+    assert (await sign_in(client, who)).status_code == 303
+    return who
+
+
+def review_form(page_html: str, phq9: list[int] | None, **fields: str) -> dict[str, str]:
+    form = {
+        "csrf_token": csrf_of(page_html),
+        "submission_ref": re.search(r'name="submission_ref" value="([^"]+)"', page_html).group(1),  # type: ignore[union-attr]
+        "hours_attended": "10",
+        "units_attended": "3",
+    }
+    for index, value in enumerate(phq9 or []):
+        form[f"phq9.items.{index}"] = str(value)
+    form.update(fields)
+    return form
+
+
+async def test_pages_show_the_records_and_carry_security_headers(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    today = await browser_client.get("/app/")
+    assert today.status_code == 200
+    csp = today.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert today.headers["x-content-type-options"] == "nosniff"
+    assert today.headers["referrer-policy"] == "no-referrer"
+    assert today.headers["cache-control"] == "no-store"
+    assert "<script>" not in today.text and " style=" not in today.text
+
+    census = await browser_client.get("/app/census?program=iop-adult")
+    api_census = (await browser_client.get("/v1/census?program=iop-adult", headers=CARE_KEY)).json()
+    cell = next(
+        row for row in api_census if row["phase"] == "in_treatment" and row["level"] == "iop"
+    )
+    assert f'data-phase="in_treatment" data-level="iop">{cell["episodes"]}<' in census.text
+    total = sum(row["episodes"] for row in api_census)
+    assert f'Open episodes by phase and level <span class="count-inline">({total})' in census.text
+
+    page = await browser_client.get(f"/app/episodes/{episode_id}")
+    assert page.status_code == 200
+    assert "in treatment" in page.text
+    assert f'href="/app/episodes/{episode_id}/review"' in page.text  # allowed in this phase
+    assert f'href="/app/episodes/{episode_id}/assessment"' not in page.text  # not allowed
+    assert "MRN-SYNTH-1" not in page.text  # nothing of the patient from Temporal's payloads
+
+
+async def test_review_form_submits_as_the_person_raises_the_risk_flag_and_is_answered_once(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    who = await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    shown = await browser_client.get(f"/app/episodes/{episode_id}/review")
+    assert shown.status_code == 200
+    assert "Thoughts that you would be better off dead" in shown.text
+    form = review_form(shown.text, RISKY_PHQ9)
+    answer = await browser_client.post(f"/app/episodes/{episode_id}/review", data=form)
+    assert answer.status_code == 200, answer.text
+    assert "risk flag" in answer.text
+    # A reload or a second click re-sends the same form (the same submission id).
+    again = await browser_client.post(f"/app/episodes/{episode_id}/review", data=form)
+    assert again.status_code == 200
+    assert "risk flag" in again.text
+    state = (await browser_client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
+    assert state["scores"]["phq9_history"] == [9]  # one review, not two
+    assert "risk" in state["flags"]
+    timeline = (
+        await browser_client.get(f"/v1/episodes/{episode_id}/timeline", headers=CARE_KEY)
+    ).json()
+    reviews = [
+        e for e in timeline if e["kind"] == "review" and e["review_id"] == form["submission_ref"]
+    ]
+    assert [e["actor"] for e in reviews] == [who.actor]
+    calls = [
+        e
+        for e in timeline
+        if e["kind"] == "api_call" and e["submission_id"] == form["submission_ref"]
+    ]
+    assert {e["actor"] for e in calls} == {who.actor}
+
+    today = await browser_client.get("/app/")
+    risk_section = today.text.split('id="list-risk"')[1].split("</section>")[0]
+    assert episode_id in risk_section
+    chart = await browser_client.get(f"/app/episodes/{episode_id}/scores.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+    assert b"PHQ-9" in chart.content and b"remission" in chart.content
+
+
+async def test_form_errors_sit_beside_their_fields_and_record_nothing(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    shown = await browser_client.get(f"/app/episodes/{episode_id}/review")
+    form = review_form(shown.text, [1, 1, 1], hours_attended="-2")
+    answer = await browser_client.post(f"/app/episodes/{episode_id}/review", data=form)
+    assert answer.status_code == 422
+    assert 'id="f-hours_attended-error"' in answer.text
+    assert 'aria-describedby="f-hours_attended-error"' in answer.text
+    assert 'id="f-phq9-items-3-error"' in answer.text  # the first unanswered item
+    assert 'id="f-phq9-items-0-error"' not in answer.text
+    assert 'value="1" checked' in answer.text  # answers given are kept
+    state = (await browser_client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
+    assert state["scores"]["phq9_history"] == []  # no review recorded
+
+
+async def test_continue_with_the_risk_flag_open_needs_the_override_then_succeeds(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    shown = await browser_client.get(f"/app/episodes/{episode_id}/review")
+    risky = await browser_client.post(
+        f"/app/episodes/{episode_id}/review", data=review_form(shown.text, RISKY_PHQ9)
+    )
+    assert risky.status_code == 200
+    decision = await browser_client.get(f"/app/episodes/{episode_id}/decision")
+    assert "risk flag open" in decision.text
+    assert "The engine&#39;s recommendation" in decision.text or "recommendation" in decision.text
+    ref = re.search(r'name="submission_ref" value="([^"]+)"', decision.text).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": csrf_of(decision.text), "submission_ref": ref, "action": "continue"}
+    refused = await browser_client.post(f"/app/episodes/{episode_id}/decision", data=form)
+    assert refused.status_code == 422
+    assert 'id="f-override_reason-error"' in refused.text
+    assert "override_reason" in refused.text
+    accepted = await browser_client.post(
+        f"/app/episodes/{episode_id}/decision",
+        data={**form, "override_reason": "C-SSRS low risk today; safety plan reviewed"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    state = (await browser_client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
+    assert "risk" not in state["flags"]
+
+
+async def test_a_form_the_phase_does_not_allow_names_the_allowed_actions(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    shown = await browser_client.get(f"/app/episodes/{episode_id}/assessment")
+    assert shown.status_code == 409
+    assert "Allowed now:" in shown.text and "submit review" in shown.text
+    items = {f"phq9.items.{i}": "1" for i in range(9)}
+    ref = re.search(r'name="submission_ref" value="([^"]+)"', shown.text).group(1)  # type: ignore[union-attr]
+    posted = await browser_client.post(
+        f"/app/episodes/{episode_id}/assessment",
+        data={
+            "csrf_token": csrf_of(shown.text),
+            "submission_ref": ref,
+            **items,
+            "determination.instrument": "LOCUS",
+            "determination.level": "iop",
+            "determination.rationale": "again",
+        },
+    )
+    assert posted.status_code == 409  # the engine's own refusal, through the Update
+    assert "submit review" in posted.text
+
+
+@pytest.mark.parametrize("role", [PersonRole.SUPERVISOR, PersonRole.UTILIZATION_REVIEW])
+async def test_roles_without_the_form_are_refused(
+    wb_app: FastAPI,
+    browser_client: httpx.AsyncClient,
+    api_env: WorkflowEnvironment,
+    role: PersonRole,
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    await signed_in(wb_app, browser_client, role)
+    page = await browser_client.get(f"/app/episodes/{episode_id}")
+    assert page.status_code == 200
+    assert f'href="/app/episodes/{episode_id}/review"' not in page.text
+    form = await browser_client.get(f"/app/episodes/{episode_id}/review")
+    assert form.status_code == 403
+
+
+async def test_an_episode_of_another_program_is_not_found(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    outsider = await add_account(
+        wb_app, person(PersonRole.CARE_TEAM, programs=frozenset({OTHER_PROGRAM}))
+    )
+    assert (await sign_in(browser_client, outsider)).status_code == 303
+    assert (await browser_client.get(f"/app/episodes/{episode_id}")).status_code == 404
+    assert (await browser_client.get(f"/app/episodes/{episode_id}/review")).status_code == 404
+    today = await browser_client.get("/app/")
+    assert episode_id not in today.text
