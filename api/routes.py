@@ -126,6 +126,7 @@ def build_router(services: Services) -> APIRouter:
         principal: Starter,
     ) -> JSONResponse:
         principal.require_program(start.program_id)
+        start = start.with_part2(start.program_id in services.deps.settings.part2_programs)
 
         async def work() -> tuple[int, BaseModel]:
             created = await services.engine.start(start)

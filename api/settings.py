@@ -52,6 +52,9 @@ class ApiSettings(Settings):
     api_temporal_timeout_seconds: float = 10.0
     # Set the no-PHI search attributes at start (off for servers without them registered).
     api_start_search_attributes: bool = True
+    # 42 CFR Part 2 programs (program IDs, JSON list): the program's setting decides whether
+    # payer disclosures need the patient's consent, whatever an episode start sends.
+    part2_programs: frozenset[str] = frozenset()
 
 
 def load_api_settings() -> ApiSettings:

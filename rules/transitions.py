@@ -83,6 +83,7 @@ class Event(StrEnum):
     REFERRAL_CLOSED = "referral_closed"
     WITHDRAWN = "withdrawn"
     ENTERED_IN_ERROR = "entered_in_error"
+    DISCLOSURE_CONSENT_RECORDED = "disclosure_consent_recorded"
 
 
 class Transition(NamedTuple):
@@ -168,6 +169,11 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         for p in _WITHDRAWABLE
     },
     **{(p, E.ENTERED_IN_ERROR): Transition(P.CLOSED, "entered_in_error") for p in _OPEN_PHASES},
+    # Part 2 consent obtained later: recorded wherever a payer request can be held.
+    **{
+        (p, E.DISCLOSURE_CONSENT_RECORDED): Transition(p, "disclosure_consent_recorded")
+        for p in _WITHDRAWABLE
+    },
 }
 
 # Which events each action can produce; engine-only events belong to no action.
@@ -209,6 +215,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.REFERRAL_CLOSED,
             E.WITHDRAWN,
             E.ENTERED_IN_ERROR,
+            E.DISCLOSURE_CONSENT_RECORDED,
         }
     ),
 }

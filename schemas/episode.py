@@ -72,6 +72,11 @@ class EpisodeStart(BaseModel):
     consents: Consents = Field(default_factory=Consents)
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
 
+    def with_part2(self, part2: bool) -> EpisodeStart:
+        """This start under the program's server-side 42 CFR Part 2 setting."""
+        policy = self.policy.model_copy(update={"part2_program": part2})
+        return self.model_copy(update={"policy": policy})
+
 
 def workflow_id_for(episode_id: str) -> str:
     """The public workflow ID: `care-episode-{episode_id}`."""

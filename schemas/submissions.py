@@ -194,6 +194,8 @@ class EpisodeEventKind(StrEnum):
     REFERRAL_CLOSED = "referral_closed"
     WITHDRAWN = "withdrawn"
     ENTERED_IN_ERROR = "entered_in_error"
+    # 42 CFR Part 2: the patient's consent to disclose to the payer, obtained after the start.
+    PAYER_DISCLOSURE_CONSENTED = "payer_disclosure_consented"
 
 
 class EpisodeEvent(BaseModel):

@@ -49,7 +49,9 @@ class PendingPayerRequest(BaseModel):
     level: LevelOfCare
     reference: str
     submitted_at: datetime
-    decision_due_at: datetime
+    decision_due_at: datetime | None = Field(
+        default=None, description="none while the request is held (the payer was not asked)"
+    )
     expedited: bool = False
     escalated: bool = False
 

@@ -313,7 +313,7 @@ def _authorization_request(
         prior_authorization_number=prior
         if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
         else None,
-        disclosure_consented=s.start.consents.payer_disclosure,
+        disclosure_consented=engine.payer_consent(),
     )
 
 

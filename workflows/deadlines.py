@@ -30,8 +30,9 @@ class DeadlinesMixin(EngineCore):
                 times.append(schedule.reminder_at(r.due, policy))
             elif not r.escalated:
                 times.append(schedule.escalation_at(r.due, policy))
-        if s.pending_payer is not None and not s.pending_payer.escalated:
-            times.append(s.pending_payer.decision_due_at)
+        p = s.pending_payer
+        if p is not None and not p.escalated and p.decision_due_at is not None:
+            times.append(p.decision_due_at)
         if s.appeal_deadline is not None:
             times.append(s.appeal_deadline)
         if s.waiting_until is not None:
@@ -73,7 +74,7 @@ class DeadlinesMixin(EngineCore):
                     Recipient.SUPERVISOR, "review_escalated", due=r.due.isoformat(), urgent=True
                 )
         p = s.pending_payer
-        if p is not None and not p.escalated and now >= p.decision_due_at:
+        if p is not None and not p.escalated and p.decision_due_at and now >= p.decision_due_at:
             p.escalated = True
             self._raise(Flag.PAYER_OVERDUE)
             for who in (Recipient.SUPERVISOR, Recipient.UTILIZATION_REVIEW):

@@ -49,6 +49,7 @@ from workflows.state import (
 
 T = TypeVar("T")
 ENGINE = "engine"
+HELD_FOR_CONSENT = "held-for-consent"
 PATIENT_TEMPLATE = "new_message"
 
 
@@ -185,6 +186,7 @@ class EngineCore:
             s.outcome = s.outcome or step.reason
             s.review = None
             s.waiting_until = None
+            self._tell_ur_to_withdraw()
             self._stop_waiting_on_payer()
         if step.to is not CarePhase.IN_TREATMENT:
             s.review = None
@@ -285,15 +287,18 @@ class EngineCore:
         payer's decision as for any pending request (whose deadline still escalates).
         """
         s = self.state
-        if s.start.policy.part2_program and not s.start.consents.payer_disclosure:
+        if s.start.policy.part2_program and not self.payer_consent():
             self._raise(Flag.DISCLOSURE_CONSENT_MISSING)
             s.payer_request_seq = None
             s.pending_payer = PendingPayerRequest(
                 kind=kind.value,
                 level=level,
-                reference="held-for-consent",
+                reference=HELD_FOR_CONSENT,
                 submitted_at=now,
-                decision_due_at=auth_rules.payer_decision_deadline(now, expedited, s.start.policy),
+                # The payer was never asked, so no payer deadline runs (engine V2).
+                decision_due_at=auth_rules.payer_decision_deadline(now, expedited, s.start.policy)
+                if s.engine_version < ENGINE_V2
+                else None,
                 expedited=expedited,
             )
             self._notify(
@@ -327,6 +332,37 @@ class EngineCore:
         if s.phase is CarePhase.INSURANCE_VERIFICATION and s.coverage is not None:
             self._command(CommandKind.CHECK_ELIGIBILITY)
 
+    def payer_consent(self) -> bool:
+        """Is the patient's consent to disclose to the payer on file (42 CFR Part 2)?"""
+        s = self.state
+        return s.payer_disclosure_consented or s.start.consents.payer_disclosure
+
+    def _consent_recorded(self, event: Event, now: datetime, actor: str) -> None:
+        """Consent obtained after the start: a request held for it goes to the payer now."""
+        s = self.state
+        s.payer_disclosure_consented = True
+        self._clear(Flag.DISCLOSURE_CONSENT_MISSING)
+        self._move(event, now, actor)
+        held = s.pending_payer
+        if held is not None and held.reference == HELD_FOR_CONSENT:
+            s.pending_payer = None
+            self._request_authorization(
+                PayerRequestKind(held.kind), held.level, held.expedited, now
+            )
+
+    def _tell_ur_to_withdraw(self) -> None:
+        """The episode no longer needs what it asked the payer for: UR withdraws it."""
+        s = self.state
+        held = s.pending_payer
+        if held is None and s.payer_request_seq is None:
+            return
+        self._notify(
+            Recipient.UTILIZATION_REVIEW,
+            "payer_request_withdraw",
+            reference=held.reference if held else f"request-{s.payer_request_seq}",
+            kind=held.kind if held else "authorization",
+        )
+
     def _stop_waiting_on_payer(self) -> None:
         """Whatever the payer answers to an earlier request from now on is not applied."""
         self.state.pending_payer = None
@@ -348,6 +384,7 @@ class EngineCore:
         s.delivered_level = None
         s.requested_level = None
         s.waiting_until = None
+        self._tell_ur_to_withdraw()
         self._stop_waiting_on_payer()
         self._move(event, now, actor)
         self._notify(Recipient.CARE_TEAM, "discharged", outcome=outcome)

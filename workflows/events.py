@@ -28,6 +28,8 @@ class EventsMixin(EngineCore):
             event = Event.EXTERNAL_ADMITTED
         elif kind is EpisodeEventKind.REFERRAL_CLOSED:
             event = Event.REFERRAL_CLOSED
+        elif kind is EpisodeEventKind.PAYER_DISCLOSURE_CONSENTED:
+            event = Event.DISCLOSURE_CONSENT_RECORDED
         else:
             back = sub.level_at_discharge
             if back is not None and is_external(back):
@@ -56,6 +58,8 @@ class EventsMixin(EngineCore):
             self._move(event, now, actor)
         elif event is Event.EXTERNAL_ADMITTED:
             self._move(event, now, actor)
+        elif event is Event.DISCLOSURE_CONSENT_RECORDED:
+            self._consent_recorded(event, now, actor)
         elif event is Event.REFERRAL_CLOSED:
             s.outcome = "referred_out"
             self._move(event, now, actor)

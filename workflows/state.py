@@ -103,6 +103,8 @@ class EpisodeState(BaseModel):
 
     coverage: Coverage | None = None
     self_pay: bool = False
+    # Part 2 consent recorded after the start (the start's consents stay as they were sent).
+    payer_disclosure_consented: bool = False
     delivered_level: LevelOfCare | None = None
     authorized_level: LevelOfCare | None = None
     requested_level: LevelOfCare | None = None

@@ -33,12 +33,13 @@ from worker.runtime import build_worker
 
 PROGRAM = "iop-adult"
 OTHER_PROGRAM = "php-teen"
+PART2_PROGRAM = "sud-iop"  # a 42 CFR Part 2 program by the server's setting
 
 # token → grant; the tokens are what tests send, the grants what the API enforces.
 KEYS: dict[str, ApiKey] = {
     "tok-clinic": ApiKey(
         role=Role.CLINIC_SYSTEM,
-        programs=frozenset({PROGRAM}),
+        programs=frozenset({PROGRAM, PART2_PROGRAM}),
         actor="ehr-main",
         acts_for_others=True,
     ),
@@ -94,6 +95,7 @@ def api_settings() -> ApiSettings:
         task_queue=f"care-episodes-api-{uuid.uuid4().hex[:8]}",
         api_keys=KEYS,
         api_temporal_timeout_seconds=10,
+        part2_programs=frozenset({PART2_PROGRAM}),
     )
 
 

@@ -176,6 +176,7 @@ def test_rejected_event_names_the_phase_the_attempt_and_the_allowed_events() -> 
             "appeal_approved",
             "appeal_upheld",
             "appeal_window_closed",
+            "disclosure_consent_recorded",
             "self_pay",
             "withdrawn",
             "entered_in_error",

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from rules.levels import LevelOfCare
+from rules.policy import ProgramPolicy
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.payer import PayerRequestKind, PayerStatus
@@ -15,6 +16,7 @@ from schemas.submissions import (
     AuthorizationKind,
     CssrsScreen,
     DecisionAction,
+    EpisodeEventKind,
 )
 from tests.workflows.engine_cases import Case
 from workflows.engine import InvalidSubmission
@@ -248,3 +250,68 @@ def test_self_pay_during_an_outage_ends_the_retries() -> None:
     assert Flag.ELIGIBILITY_UNAVAILABLE not in case.state.flags
     case.later(hours=5)
     assert case.commands() == []
+
+
+# ---------------------------- issue 14, item 14: pending requests and Part 2 consent
+
+
+def _part2_held() -> Case:
+    case = Case.new(policy=ProgramPolicy(part2_program=True), payer_disclosure=False)
+    case.assess()
+    assert case.eligible() == []  # nothing disclosed
+    return case
+
+
+def test_a_request_held_for_part2_consent_has_no_payer_deadline() -> None:
+    case = _part2_held()
+    held = case.state.pending_payer
+    assert held is not None and held.reference == "held-for-consent"
+    assert held.decision_due_at is None
+    case.later(days=10)
+    assert Flag.PAYER_OVERDUE not in case.state.flags
+    assert Flag.DISCLOSURE_CONSENT_MISSING in case.state.flags
+
+
+def test_consent_recorded_later_sends_the_held_request() -> None:
+    case = _part2_held()
+
+    answer = case.event(EpisodeEventKind.PAYER_DISCLOSURE_CONSENTED)
+
+    assert answer.phase is CarePhase.AUTHORIZATION
+    assert Flag.DISCLOSURE_CONSENT_MISSING not in case.state.flags
+    [request] = case.commands()
+    assert request.kind is CommandKind.REQUEST_AUTHORIZATION and request.level is LevelOfCare.IOP
+    case.payer(request)
+    pending = case.state.pending_payer
+    assert pending is not None and pending.decision_due_at is not None
+    assert case.engine.payer_consent()
+    assert any(t.event.value == "disclosure_consent_recorded" for t in case.state.transitions)
+
+
+def test_discharge_with_a_payer_request_pending_tells_ur_to_withdraw_it() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+
+    case.decide(DecisionAction.DISCHARGE, override_reason="safety plan reviewed, stable")
+
+    withdraw = [n for n in case.state.notifications if n.template == "payer_request_withdraw"]
+    assert [n.recipient.value for n in withdraw] == ["utilization_review"]
+    assert withdraw[0].params["reference"] == f"SBX-{request.seq}"
+    assert case.state.pending_payer is None
+
+
+def test_withdrawal_while_the_first_request_is_out_tells_ur_too() -> None:
+    case = Case.new()
+    case.assess()
+    case.eligible()
+    case.event(EpisodeEventKind.WITHDRAWN)
+    assert "payer_request_withdraw" in case.templates()
+
+
+def test_discharge_with_nothing_pending_sends_no_withdrawal() -> None:
+    case = Case.new()
+    case.enrolled()
+    case.decide(DecisionAction.DISCHARGE)
+    assert "payer_request_withdraw" not in case.templates()
