@@ -14,13 +14,14 @@ import json
 import os
 import re
 import shlex
+import tempfile
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from unittest import mock
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -68,8 +69,31 @@ CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
 # Settings fields that hold secrets although their type is not SecretStr.
-SECRET_FIELDS = {"api_keys", "database_url"}
+SECRET_FIELDS = {"api_keys"}
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET)$")
+# Settings whose own value is a path to a file of secrets (codec/settings.py).
+SECRET_FILE_SETTINGS = {
+    "CAREPATH_CODEC_KEY_FILE": "CAREPATH_CODEC_KEYS",
+    "CAREPATH_OPERATOR_TOKEN_FILE": "CAREPATH_OPERATOR_TOKENS",
+}
+# What each service must be given as a secret file (its `<NAME>_FILE`, or the setting above).
+REQUIRED_SECRETS = {
+    "postgresql": {"POSTGRES_PASSWORD", "CARE_RECORDS_DB_PASSWORD", "TEMPORAL_DB_PASSWORD"},
+    "temporal-schema": {"SQL_PASSWORD"},
+    "temporal": {"POSTGRES_PWD"},
+    "worker": {
+        "CAREPATH_DATABASE_PASSWORD",
+        "CAREPATH_CODEC_KEYS",
+        "CAREPATH_PAYER_API_KEY",
+        "CAREPATH_WEBHOOK_SECRET",
+    },
+    "api": {"CAREPATH_DATABASE_PASSWORD", "CAREPATH_CODEC_KEYS", "CAREPATH_API_KEYS"},
+    "codec": {"CAREPATH_CODEC_KEYS", "CAREPATH_OPERATOR_TOKENS", "CAREPATH_CODEC_SESSION_SECRET"},
+}
+# Images that read these only from a variable: they must start through the wrapper that
+# sets it from the file (deploy/temporal/with-secret-files.sh).
+WRAPPED = {"temporal", "temporal-schema"}
+SECRETS_WRAPPER = "with-secret-files.sh"
 
 
 # ---- reading the files --------------------------------------------------------------------
@@ -203,8 +227,9 @@ def depends_on(service: dict[str, Any]) -> dict[str, str | None]:
     return {name: (spec or {}).get("condition") for name, spec in deps.items()}
 
 
-def env_names(model: type[BaseSettings]) -> dict[str, str]:
-    """Environment variable name (upper case) → field name, as pydantic-settings reads them."""
+def env_names(model: type[BaseSettings], *, file_variants: bool = False) -> dict[str, str]:
+    """Environment variable name (upper case) → field name, as pydantic-settings reads them
+    (and, with `file_variants`, each `<NAME>_FILE` that worker/secret_files.py reads)."""
     prefix = str(model.model_config.get("env_prefix") or "")
     names: dict[str, str] = {}
     for field_name, field in model.model_fields.items():
@@ -219,6 +244,8 @@ def env_names(model: type[BaseSettings]) -> dict[str, str]:
             choices = [prefix + field_name]
         for choice in choices:
             names[choice.upper()] = field_name
+            if file_variants:
+                names[choice.upper() + "_FILE"] = field_name
     return names
 
 
@@ -304,7 +331,7 @@ def check_settings_variables(stack: Stack) -> list[str]:
     for name, service in services(stack).items():
         known: set[str] = set()
         for model in SERVICE_SETTINGS.get(name, ()):
-            known |= env_names(model).keys()
+            known |= env_names(model, file_variants=True).keys()
         for key in environment(service):
             if key.upper().startswith("CAREPATH_") and key.upper() not in known:
                 problems.append(f"{name}: {key} is not a settings field of this service")
@@ -313,6 +340,7 @@ def check_settings_variables(stack: Stack) -> list[str]:
     return problems
 
 
+# Sample contents for the secret files, by the setting they feed.
 SAMPLE_SECRETS = {
     "CAREPATH_CODEC_KEYS": new_key_entry("compose-test"),
     "CAREPATH_API_KEYS": json.dumps(
@@ -320,20 +348,35 @@ SAMPLE_SECRETS = {
     ),
     "CAREPATH_OPERATOR_TOKENS": "operator-token-1",
     "CAREPATH_CODEC_SESSION_SECRET": "session-secret-1",
-    "CARE_RECORDS_DB_PASSWORD": "records-password-1",
+    "CAREPATH_DATABASE_PASSWORD": "records/password:1",
+    "CAREPATH_PAYER_API_KEY": "payer-key-1",
+    "CAREPATH_WEBHOOK_SECRET": "webhook-secret-1",
 }
 
 
+def _file_setting(key: str) -> str | None:
+    """The setting a `*_FILE` variable feeds, or None for an ordinary variable."""
+    if key in SECRET_FILE_SETTINGS:
+        return SECRET_FILE_SETTINGS[key]
+    return key.removesuffix("_FILE") if key.endswith("_FILE") else None
+
+
 def check_settings_load(stack: Stack) -> list[str]:
-    """The values set (with sample secrets) load into the settings classes."""
+    """The values set (sample secrets in the files they name) load into the settings."""
     problems: list[str] = []
     for name, models in SERVICE_SETTINGS.items():
         service = services(stack).get(name)
         if service is None:
             continue
-        values = {
-            key: resolve(value, SAMPLE_SECRETS) for key, value in environment(service).items()
-        }
+        folder = Path(tempfile.mkdtemp(prefix="compose-secrets-"))
+        values = {}
+        for key, value in environment(service).items():
+            setting = _file_setting(key)
+            if setting in SAMPLE_SECRETS and value.startswith("/run/secrets/"):
+                sample = folder / PurePosixPath(value).name
+                sample.write_text(SAMPLE_SECRETS[setting] + "\n", encoding="utf-8")
+                value = str(sample)
+            values[key] = resolve(value)
         with mock.patch.dict(os.environ, values, clear=True):
             for model in models:
                 try:
@@ -348,6 +391,10 @@ def check_settings_load(stack: Stack) -> list[str]:
                         problems.append(f"codec: no usable key ring: {err}")
                     if not loaded.operator_token_values():
                         problems.append("codec: no operator tokens (it would exit at start)")
+                if isinstance(loaded, Settings) and name in ("worker", "api"):
+                    password = unquote(urlsplit(loaded.database_url or "").password or "")
+                    if password != SAMPLE_SECRETS["CAREPATH_DATABASE_PASSWORD"]:
+                        problems.append(f"{name}: the records password does not reach the URL")
     return problems
 
 
@@ -488,43 +535,74 @@ def check_published_ports(stack: Stack) -> list[str]:
     ]
 
 
+def _mounted(service: dict[str, Any]) -> set[str]:
+    return {
+        str(entry if isinstance(entry, str) else entry.get("source"))
+        for entry in service.get("secrets") or []
+    }
+
+
 def check_secrets(stack: Stack) -> list[str]:
-    """Secrets only by reference to the environment, and required (`${VAR:?...}`)."""
+    """Every key, token and password is a compose secret file named by a `_FILE` variable:
+    none in an environment value, none with a default, all under ./secrets (ignored)."""
     problems: list[str] = []
+    declared = stack.compose.get("secrets") or {}
+    for secret, spec in declared.items():
+        source = str((spec or {}).get("file", ""))
+        if not source.startswith("./secrets/"):
+            problems.append(f"secret {secret} must be a file under ./secrets/, is {source!r}")
     for name, service in services(stack).items():
-        for key, value in environment(service).items():
-            if not is_secret(key):
+        env = environment(service)
+        given: set[str] = set()
+        for key, value in env.items():
+            setting = _file_setting(key)
+            if setting is None:
+                if is_secret(key) and value:
+                    problems.append(f"{name}: {key} is a secret in the environment; use {key}_FILE")
+                if key.upper() == "DATABASE_URL" and urlsplit(resolve(value)).password:
+                    problems.append(f"{name}: DATABASE_URL carries a password")
                 continue
-            found = refs(value)
-            if not found or not all(ref.required for ref in found):
-                problems.append(f"{name}: {key} must be a required ${{VAR:?...}} reference")
-                continue
-            if key.upper() == "DATABASE_URL":
-                password = urlsplit(resolve(value)).password or ""
-                if not re.fullmatch(r"<\w+>", password):
-                    problems.append(f"{name}: DATABASE_URL password must come from a variable")
-            elif resolve(value) != f"<{found[0].name}>":
-                problems.append(f"{name}: {key} mixes literal text into a secret")
-    required = {
+            secret = value.removeprefix("/run/secrets/")
+            if not value.startswith("/run/secrets/") or secret not in declared:
+                problems.append(f"{name}: {key}={value} is not a declared compose secret")
+            elif secret not in _mounted(service):
+                problems.append(f"{name}: {key} names secret {secret}, not mounted (secrets:)")
+            else:
+                given.add(setting)
+        for wanted in sorted(REQUIRED_SECRETS.get(name, set()) - given):
+            problems.append(f"{name}: {wanted} must come from a secret file")
+        if name in WRAPPED and SECRETS_WRAPPER not in json.dumps(command(service, "entrypoint")):
+            problems.append(f"{name} must start through {SECRETS_WRAPPER} (reads *_FILE)")
+    init = "\n".join(
+        stack.read(f"deploy/postgres/initdb/{p.name}") or ""
+        for p in sorted((ROOT / "deploy" / "postgres" / "initdb").glob("*"))
+    )
+    if "_FILE" not in init:
+        problems.append("deploy/postgres/initdb must read the passwords' *_FILE variants")
+    maker = stack.read("deploy/make-secrets.sh") or ""
+    for secret, spec in declared.items():
+        if f"put {PurePosixPath(str((spec or {}).get('file', ''))).name} " not in maker:
+            problems.append(f"deploy/make-secrets.sh does not write secret {secret}")
+    for var in sorted(
         ref.name
         for service in services(stack).values()
         for value in environment(service).values()
         for ref in refs(value)
-        if ref.required
-    }
-    example = dict(
-        line.split("=", 1)
-        for line in stack.env_example.splitlines()
-        if "=" in line and not line.lstrip().startswith("#")
-    )
-    for var in sorted(required):
-        if var not in example:
-            problems.append(f"deploy/env.example does not list required {var}")
-        elif example[var].strip():
-            problems.append(f"deploy/env.example gives {var} a value; secrets stay out of git")
-    ignored = {line.strip() for line in stack.dockerignore.splitlines()}
-    if ".env" not in ignored:
-        problems.append(".dockerignore must keep .env out of the build context")
+        if is_secret(ref.name)
+    ):
+        problems.append(f"secret {var} is taken from the environment")
+    example = stack.env_example
+    for line in example.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and is_secret(key.strip()):
+            problems.append(f"deploy/env.example lists secret {key.strip()}: it belongs in a file")
+    ignored = {line.strip().rstrip("/") for line in stack.dockerignore.splitlines()}
+    for path in (".env", "secrets"):
+        if path not in ignored:
+            problems.append(f".dockerignore must keep {path} out of the build context")
+    gitignored = {line.strip().rstrip("/") for line in (stack.read(".gitignore") or "").split()}
+    if "secrets" not in gitignored:
+        problems.append(".gitignore must ignore secrets/")
     return problems
 
 
@@ -577,8 +655,9 @@ def check_integrations(stack: Stack) -> list[str]:
             var = f"CAREPATH_{field_name.upper()}"
             if not any(key in (var, f"{var}_FILE") for key in env):
                 problems.append(f"worker does not pass {var} ({integration.port})")
-            if var not in listed:
-                problems.append(f"deploy/env.example does not mention {var}")
+        url_var = f"CAREPATH_{integration.needs[0].upper()}"
+        if url_var not in listed:
+            problems.append(f"deploy/env.example does not mention {url_var}")
         choice = f"CAREPATH_{integration.choice_field.upper()}"
         if choice in env and resolve(env[choice]) not in ("", integration.real):
             problems.append(f"worker chooses {choice}={resolve(env[choice])} in compose")
@@ -670,8 +749,9 @@ def check_dockerfile(stack: Stack) -> list[str]:
         return ["Dockerfile has no FROM"]
     for stage in stages:
         base = stage[0][1].split()[0]
-        if base != "python:3.11-slim":
-            problems.append(f"stage FROM {base}, wants python:3.11-slim")
+        # A digest pin (python:3.11-slim@sha256:...) fixes the exact image; a tag alone moves.
+        if not re.fullmatch(r"python:3\.11-slim(@sha256:[0-9a-f]{64})?", base):
+            problems.append(f"stage FROM {base}, wants python:3.11-slim (optionally @sha256:)")
     installs = []
     for stage in stages:
         for instruction, args in stage:
@@ -776,7 +856,7 @@ def _unknown_setting(s: Stack) -> None:
 
 
 def _api_key_on_codec(s: Stack) -> None:
-    _env(s, "codec")["CAREPATH_API_KEYS"] = "${CAREPATH_API_KEYS:?set it}"
+    _env(s, "codec")["CAREPATH_API_KEYS_FILE"] = "/run/secrets/api_keys"
 
 
 def _no_database_url(s: Stack) -> None:
@@ -788,7 +868,7 @@ def _bad_port(s: Stack) -> None:
 
 
 def _no_operator_tokens(s: Stack) -> None:
-    del _env(s, "codec")["CAREPATH_OPERATOR_TOKENS"]
+    del _env(s, "codec")["CAREPATH_OPERATOR_TOKEN_FILE"]
 
 
 def _worker_runs_api(s: Stack) -> None:
@@ -860,11 +940,13 @@ def _api_on_all_interfaces(s: Stack) -> None:
 
 
 def _literal_api_keys(s: Stack) -> None:
+    del _env(s, "api")["CAREPATH_API_KEYS_FILE"]
     _env(s, "api")["CAREPATH_API_KEYS"] = '{"tok": {"role": "operator", "programs": ["*"]}}'
 
 
-def _defaulted_secret(s: Stack) -> None:
-    _env(s, "codec")["CAREPATH_CODEC_SESSION_SECRET"] = "${CAREPATH_CODEC_SESSION_SECRET:-dev}"
+def _secret_from_environment(s: Stack) -> None:
+    del _env(s, "codec")["CAREPATH_CODEC_SESSION_SECRET_FILE"]
+    _env(s, "codec")["CAREPATH_CODEC_SESSION_SECRET"] = "${CAREPATH_CODEC_SESSION_SECRET:?set}"
 
 
 def _literal_db_password(s: Stack) -> None:
@@ -872,11 +954,37 @@ def _literal_db_password(s: Stack) -> None:
 
 
 def _literal_postgres_password(s: Stack) -> None:
+    del _env(s, "postgresql")["POSTGRES_PASSWORD_FILE"]
     _env(s, "postgresql")["POSTGRES_PASSWORD"] = "postgres"
 
 
 def _secret_in_env_example(s: Stack) -> None:
-    s.env_example = s.env_example.replace("POSTGRES_PASSWORD=", "POSTGRES_PASSWORD=x", 1)
+    s.env_example += "\nCAREPATH_WEBHOOK_SECRET=\n"
+
+
+def _secret_not_mounted(s: Stack) -> None:
+    _svc(s, "worker")["secrets"].remove("webhook_secret")
+
+
+def _secret_outside_secrets_dir(s: Stack) -> None:
+    s.compose["secrets"]["codec_keys"] = {"file": "./codec.keys"}
+
+
+def _temporal_password_in_env(s: Stack) -> None:
+    del _env(s, "temporal")["POSTGRES_PWD_FILE"]
+    _env(s, "temporal")["POSTGRES_PWD"] = "${TEMPORAL_DB_PASSWORD:?set it}"
+
+
+def _temporal_without_wrapper(s: Stack) -> None:
+    del _svc(s, "temporal")["entrypoint"]
+
+
+def _secret_not_written(s: Stack) -> None:
+    s.files["deploy/make-secrets.sh"] = "#!/bin/sh\nput codec_keys x\n"
+
+
+def _init_ignores_files(s: Stack) -> None:
+    s.files["deploy/postgres/initdb/10-carepath-databases.sh"] = "psql -c 'CREATE ROLE x'\n"
 
 
 def _ui_codec_in_network_name(s: Stack) -> None:
@@ -969,10 +1077,16 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "postgres published": ("postgresql", _postgres_published),
     "api on every interface": ("published_ports", _api_on_all_interfaces),
     "literal api keys": ("secrets", _literal_api_keys),
-    "secret with a default": ("secrets", _defaulted_secret),
+    "secret from the environment": ("secrets", _secret_from_environment),
     "literal database password": ("secrets", _literal_db_password),
     "literal postgres password": ("secrets", _literal_postgres_password),
-    "secret value in env.example": ("secrets", _secret_in_env_example),
+    "secret in env.example": ("secrets", _secret_in_env_example),
+    "secret not mounted": ("secrets", _secret_not_mounted),
+    "secret file outside ./secrets": ("secrets", _secret_outside_secrets_dir),
+    "temporal password in env": ("secrets", _temporal_password_in_env),
+    "temporal without the wrapper": ("secrets", _temporal_without_wrapper),
+    "make-secrets misses one": ("secrets", _secret_not_written),
+    "initdb ignores files": ("secrets", _init_ignores_files),
     "codec endpoint not published": ("ui_codec", _ui_codec_in_network_name),
     "ui without credentials": ("ui_codec", _ui_without_credentials),
     "codec admits another origin": ("ui_codec", _codec_wrong_origin),
@@ -1005,6 +1119,12 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
         "dockerfile",
         _dockerfile("FROM python:3.11-slim AS runtime", "FROM python:3.12 AS runtime"),
     ),
+    "dockerfile malformed digest": (
+        "dockerfile",
+        _dockerfile(
+            "FROM python:3.11-slim AS runtime", "FROM python:3.11-slim@sha256:abc AS runtime"
+        ),
+    ),
     "dockerfile unknown env": (
         "dockerfile",
         _dockerfile("CAREPATH_DATA_DIR=", "CAREPATH_DATADIR="),
@@ -1019,6 +1139,13 @@ def test_check_catches_mistake(stack: Stack, mutation: str) -> None:
     broken = replace(stack, compose=copy.deepcopy(stack.compose), files={})
     mutate(broken)
     assert CHECKS[check](broken), f"check_{check} missed: {mutation}"
+
+
+def test_digest_pinned_base_image_is_accepted(stack: Stack) -> None:
+    pinned = "python:3.11-slim@sha256:" + "0123456789abcdef" * 4
+    dockerfile = stack.dockerfile.replace("FROM python:3.11-slim ", f"FROM {pinned} ")
+    assert pinned in dockerfile
+    assert check_dockerfile(replace(stack, dockerfile=dockerfile)) == []
 
 
 def test_every_check_has_a_mistake_it_catches() -> None:

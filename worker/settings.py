@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from worker.secret_files import with_file_variants
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CAREPATH_DATABASE_URL")
     )
+    # The records role's password, kept out of DATABASE_URL (a secret file in production:
+    # CAREPATH_DATABASE_PASSWORD_FILE); put into the URL when the URL has none.
+    database_password: SecretStr | None = None
     db_pool_min: int = 1
     db_pool_max: int = 10
 
@@ -53,6 +59,32 @@ class Settings(BaseSettings):
     dispatcher_stale_after_seconds: float = 30.0
 
     log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Every setting also reads `<NAME>_FILE` (secrets mounted as files)."""
+        return with_file_variants(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Settings:
+        if self.database_url and self.database_password is not None:
+            parts = urlsplit(self.database_url)
+            if parts.password is None and parts.hostname:
+                user = parts.username or ""
+                secret = quote(self.database_password.get_secret_value(), safe="")
+                host = parts.netloc.rsplit("@", 1)[-1]
+                netloc = f"{user}:{secret}@{host}"
+                self.database_url = urlunsplit(parts._replace(netloc=netloc))
+        return self
 
     @field_validator("payer", "notify", "payer_url", "webhook_url", mode="before")
     @classmethod

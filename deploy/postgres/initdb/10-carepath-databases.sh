@@ -3,12 +3,19 @@
 # empty data volume): one role and one database for the care records, another role and two
 # databases for Temporal. Neither role can connect to the other's databases.
 #
-# Changing CARE_RECORDS_DB_PASSWORD or TEMPORAL_DB_PASSWORD later does not re-run this script:
-# run `ALTER ROLE carepath PASSWORD '...'` (or `temporal`) as the superuser too.
+# The passwords come from secret files (CARE_RECORDS_DB_PASSWORD_FILE, TEMPORAL_DB_PASSWORD_FILE
+# under /run/secrets), or from the variables themselves.
+# Changing a password later does not re-run this script: see deploy/README.md, "Secrets".
 set -euo pipefail
 
-: "${CARE_RECORDS_DB_PASSWORD:?set CARE_RECORDS_DB_PASSWORD}"
-: "${TEMPORAL_DB_PASSWORD:?set TEMPORAL_DB_PASSWORD}"
+for name in CARE_RECORDS_DB_PASSWORD TEMPORAL_DB_PASSWORD; do
+    file_var="${name}_FILE"
+    if [ -n "${!file_var:-}" ]; then
+        printf -v "$name" '%s' "$(cat "${!file_var}")"
+    fi
+done
+: "${CARE_RECORDS_DB_PASSWORD:?set CARE_RECORDS_DB_PASSWORD_FILE}"
+: "${TEMPORAL_DB_PASSWORD:?set TEMPORAL_DB_PASSWORD_FILE}"
 
 psql --no-psqlrc -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     -v records_password="$CARE_RECORDS_DB_PASSWORD" \
