@@ -696,6 +696,42 @@ def check_shutdown_and_scale(stack: Stack) -> list[str]:
     return problems
 
 
+def check_backups(stack: Stack) -> list[str]:
+    """A backup service dumps every database (records and both of Temporal's) with the
+    script tests/deploy/test_backup_restore.py runs, keeps a bounded number of sets."""
+    problems: list[str] = []
+    backup = services(stack).get("backup")
+    if backup is None:
+        return ["no backup service"]
+    env = resolved_env(backup)
+    records_db, _ = _records_database(stack)
+    temporal = resolved_env(services(stack).get("temporal", {}))
+    wanted = {
+        records_db,
+        temporal.get("DBNAME", "temporal"),
+        temporal.get("VISIBILITY_DBNAME", "temporal_visibility"),
+    }
+    dumped = set(env.get("BACKUP_DATABASES", "").split())
+    if not wanted <= dumped:
+        problems.append(f"backup dumps {sorted(dumped)}, needs {sorted(wanted)}")
+    if not env.get("BACKUP_KEEP", "").isdigit() or int(env["BACKUP_KEEP"]) < 1:
+        problems.append("backup needs a retention (BACKUP_KEEP >= 1)")
+    argv = command(backup, "entrypoint") + command(backup)
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in backup.get("volumes") or []}
+    for script in ("every.sh", "pg-backup.sh"):
+        path = next((a for a in argv if a.endswith("/" + script)), None)
+        source = mounts.get(str(PurePosixPath(path).parent)) if path else None
+        if source is None or stack.read(f"{source.removeprefix('./')}/{script}") is None:
+            problems.append(f"backup does not run deploy/backup/{script}")
+    if env.get("BACKUP_DIR") != "/backups" or mounts.get("/backups") not in (
+        stack.compose.get("volumes") or {}
+    ):
+        problems.append("backup sets must go to a named volume at BACKUP_DIR=/backups")
+    if env.get("PGHOST") != "postgresql" or "PGPASSWORD_FILE" not in env:
+        problems.append("backup must reach postgresql with the superuser's secret file")
+    return problems
+
+
 def check_task_queue(stack: Stack) -> list[str]:
     problems: list[str] = []
     default = Settings.model_fields["task_queue"].default
@@ -810,6 +846,7 @@ CHECKS: dict[str, Callable[[Stack], list[str]]] = {
     "secrets": check_secrets,
     "ui_codec": check_ui_codec,
     "integrations": check_integrations,
+    "backups": check_backups,
     "shutdown_and_scale": check_shutdown_and_scale,
     "task_queue": check_task_queue,
     "dockerfile": check_dockerfile,
@@ -1015,6 +1052,26 @@ def _env_example_without_webhook(s: Stack) -> None:
     s.env_example = s.env_example.replace("CAREPATH_WEBHOOK_URL", "CAREPATH_HOOK")
 
 
+def _no_backup(s: Stack) -> None:
+    del s.compose["services"]["backup"]
+
+
+def _backup_misses_visibility(s: Stack) -> None:
+    _env(s, "backup")["BACKUP_DATABASES"] = "carepath temporal"
+
+
+def _backup_keeps_nothing(s: Stack) -> None:
+    _env(s, "backup")["BACKUP_KEEP"] = "0"
+
+
+def _backup_into_the_container(s: Stack) -> None:
+    _svc(s, "backup")["volumes"] = ["./deploy/backup:/carepath-backup:ro"]
+
+
+def _backup_script_missing(s: Stack) -> None:
+    _svc(s, "backup")["command"] = ["/bin/sh", "/carepath-backup/backup.sh"]
+
+
 def _api_without_limits(s: Stack) -> None:
     del _svc(s, "api")["deploy"]
 
@@ -1094,6 +1151,11 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "worker drops the payer URL": ("integrations", _worker_without_payer_url),
     "compose chooses the sandbox payer": ("integrations", _worker_sandbox_payer),
     "env.example without webhook": ("integrations", _env_example_without_webhook),
+    "no backup service": ("backups", _no_backup),
+    "backup misses visibility db": ("backups", _backup_misses_visibility),
+    "backup keeps nothing": ("backups", _backup_keeps_nothing),
+    "backups inside the container": ("backups", _backup_into_the_container),
+    "backup script missing": ("backups", _backup_script_missing),
     "api without limits": ("shutdown_and_scale", _api_without_limits),
     "one worker": ("shutdown_and_scale", _one_worker),
     "worker with a container name": ("shutdown_and_scale", _worker_named),

@@ -39,8 +39,8 @@ def make_secrets(folder: Path) -> str:
     return done.stdout
 
 
-def test_make_secrets_writes_every_compose_secret_once(tmp_path: Path) -> None:
-    folder = tmp_path / "secrets"
+def test_make_secrets_writes_every_compose_secret_once(workdir: Path) -> None:
+    folder = workdir / "secrets"
     make_secrets(folder)
     wanted = {Path(spec["file"]).name for spec in COMPOSE["secrets"].values()}
     assert {p.name for p in folder.iterdir()} == wanted
@@ -52,8 +52,8 @@ def test_make_secrets_writes_every_compose_secret_once(tmp_path: Path) -> None:
     assert len(set(before.values())) == len(before) - 1  # random, except the two blanks
 
 
-def test_secret_files_load_into_the_settings(tmp_path: Path) -> None:
-    folder = tmp_path / "secrets"
+def test_secret_files_load_into_the_settings(workdir: Path) -> None:
+    folder = workdir / "secrets"
     make_secrets(folder)
     env = {
         "DATABASE_URL": "postgresql://carepath@postgresql:5432/carepath",
@@ -74,8 +74,8 @@ def test_secret_files_load_into_the_settings(tmp_path: Path) -> None:
     assert codec.codec_session_secret is not None
 
 
-def test_with_secret_files_exports_and_hides_the_path(tmp_path: Path) -> None:
-    secret = tmp_path / "pwd"
+def test_with_secret_files_exports_and_hides_the_path(workdir: Path) -> None:
+    secret = workdir / "pwd"
     secret.write_text("s3cret value\n")
     wrapper = str(DEPLOY / "temporal" / "with-secret-files.sh")
     show = 'printf "%s|%s" "$POSTGRES_PWD" "${POSTGRES_PWD_FILE:-unset}"'
@@ -84,7 +84,7 @@ def test_with_secret_files_exports_and_hides_the_path(tmp_path: Path) -> None:
         ["sh", wrapper, "sh", "-c", show], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout == "s3cret value|unset"
-    env["POSTGRES_PWD_FILE"] = str(tmp_path / "missing")
+    env["POSTGRES_PWD_FILE"] = str(workdir / "missing")
     failed = subprocess.run(["sh", wrapper, "true"], env=env, capture_output=True, text=True)
     assert failed.returncode == 1
     assert "POSTGRES_PWD_FILE" in failed.stderr
@@ -96,13 +96,13 @@ def _pg_bin() -> Path:
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
 
-async def test_initdb_script_on_a_throwaway_postgresql(tmp_path: Path) -> None:
+async def test_initdb_script_on_a_throwaway_postgresql(workdir: Path) -> None:
     """deploy/postgres/initdb as the postgres image runs it, reading the password files."""
     if shutil.which("bash") is None:
         pytest.skip("bash is missing")
-    server = EmbeddedPostgres(tmp_path / "pg", delete=True)
+    server = EmbeddedPostgres(workdir / "pg", delete=True)
     try:
-        folder = tmp_path / "secrets"
+        folder = workdir / "secrets"
         make_secrets(folder)
         socket_dir = server.dsn.split("host=", 1)[1].split("&", 1)[0]
         env = {
