@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ApiDeps, Services
+from api.outages import install_outage_handlers
 from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
@@ -24,7 +25,15 @@ DESCRIPTION = """Care-transition engine for behavioral-health programs.
 Authenticate with `Authorization: Bearer <API key>`; each key is bound to a role
 (clinic-system, care-team, utilization-review, operator) and to the programs it sees.
 Errors are RFC 9457 problem details (`application/problem+json`). Every mutating
-endpoint accepts an `Idempotency-Key` header.
+endpoint accepts an `Idempotency-Key` header: a retry with the same key and body gets the
+first answer back; a request that never finished frees its key after a lease (60 s by
+default), and a retry then runs it again (the engine dedupes submission IDs).
+
+503 (with `Retry-After`) means Temporal or PostgreSQL is unreachable and nothing was done:
+retry the same request, with the same key. A malformed JSON body is 400. Free text
+(reasons, names, notes) and every query or path parameter must not contain control
+characters other than tab, line feed and carriage return, nor lone surrogates (422 naming
+the field). An episode in a program the key may not see is 404, as an unknown one.
 """
 
 
@@ -51,6 +60,7 @@ def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> Fas
     )
     app.state.services = services
     install_problem_handlers(app)
+    install_outage_handlers(app)
     app.include_router(build_router(services))
     mount_workbench(app, services, workbench or load_workbench_settings())
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from api.audit import CallLog, PostgresCallLog
 from api.census import EpisodeRecords, PostgresEpisodeRecords
 from api.engine import TemporalEngine
-from api.idempotency import IdempotencyStore, PostgresIdempotencyStore
-from api.mutations import Mutations
+from api.ledger import CallLedger, PostgresCallLedger
+from api.mutations import Mutations, Settler
 from api.programs import ProgramLookup
 from api.settings import ApiSettings
 
@@ -31,8 +30,7 @@ class ApiDeps:
     settings: ApiSettings
     clock: Callable[[], datetime] = utc_now
     records: EpisodeRecords | None = None
-    idempotency: IdempotencyStore | None = None
-    calls: CallLog | None = None
+    ledger: CallLedger | None = None
 
 
 @dataclass
@@ -54,9 +52,10 @@ class Services:
         )
         records = deps.records or PostgresEpisodeRecords(deps.pool)
         mutations = Mutations(
-            deps.idempotency or PostgresIdempotencyStore(deps.pool),
-            deps.calls or PostgresCallLog(deps.pool),
+            deps.ledger or PostgresCallLedger(deps.pool),
             deps.clock,
+            lease_s=deps.settings.api_idempotency_lease_seconds,
+            settler=Settler(deps.settings.api_settle_retry_seconds),
         )
         return cls(
             deps=deps,

@@ -24,6 +24,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.outages import engine_unavailable, is_engine_outage
 from api.problems import ApiProblem, FieldError, episode_not_found
 from rules.transitions import Action
 from schemas.episode import EpisodeStart, workflow_id_for
@@ -33,21 +34,14 @@ from workflows.state import EpisodeInput
 
 STATE_QUERY = "state"
 
-_UNAVAILABLE = {
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-}
-
 
 def _unavailable(detail: str) -> ApiProblem:
-    return ApiProblem(503, "engine-unavailable", detail, headers={"Retry-After": "5"})
+    return engine_unavailable(detail)
 
 
 def _unreachable(error: RuntimeError) -> ApiProblem:
     """The SDK raises RuntimeError('Failed client connect ...') when it cannot connect."""
-    if "client connect" in str(error).lower():
+    if is_engine_outage(error):
         return _unavailable("the workflow engine is unreachable")
     raise error
 
@@ -172,8 +166,12 @@ class TemporalEngine:
         try:
             await self._handle(episode_id).describe(rpc_timeout=self._timeout)
             return True
-        except RPCError:
+        except RPCError as error:
+            if is_engine_outage(error):  # not "unknown": we could not ask
+                raise _unavailable("the workflow engine is unreachable") from error
             return False
+        except RuntimeError as error:
+            raise _unreachable(error) from error
 
     @staticmethod
     def _raise_update_failure(error: WorkflowUpdateFailedError) -> NoReturn:
@@ -199,6 +197,6 @@ class TemporalEngine:
     def _raise_rpc(error: RPCError, episode_id: str) -> NoReturn:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise episode_not_found(episode_id) from error
-        if error.status in _UNAVAILABLE:
+        if is_engine_outage(error):
             raise _unavailable("the workflow engine is unreachable") from error
         raise ApiProblem(502, "engine-error", "the workflow engine refused the call") from error

@@ -1,19 +1,22 @@
 """`Idempotency-Key` (IETF httpapi draft): a retried request gets the first answer back.
 
-Rows live in PostgreSQL (`api_idempotency`), keyed by the key's owner and the header
-value. A claim is taken before any work; the answer is stored after; a 5xx releases the
-claim so the client may retry. Same key with a different request → 422.
+The rules, without the storage (`api.ledger` keeps the rows): what makes two requests
+the same (`request_hash`), what a key may look like, and what a claim can find. A claim
+is taken before any work and holds a lease; the answer is stored after; a 5xx releases
+the claim so the client may retry at once. Same key with a different request → 422.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-import asyncpg
+MAX_KEY_LENGTH = 255
+# Printable ASCII, as an HTTP structured-field string: nothing PostgreSQL cannot store.
+_KEY = re.compile(rf"^[\x20-\x7E]{{1,{MAX_KEY_LENGTH}}}$")
 
 
 class ClaimOutcome(StrEnum):
@@ -28,6 +31,11 @@ class Claim:
     outcome: ClaimOutcome
     status_code: int | None = None
     body: Any = None
+    lease_left_s: float | None = None
+
+
+def valid_key(key: str) -> bool:
+    return _KEY.fullmatch(key) is not None
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
@@ -37,74 +45,3 @@ def request_hash(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
-
-
-class IdempotencyStore(Protocol):
-    async def claim(
-        self, owner: str, key: str, *, method: str, path: str, request_hash: str
-    ) -> Claim: ...
-
-    async def complete(self, owner: str, key: str, status_code: int, body: Any) -> None: ...
-
-    async def release(self, owner: str, key: str) -> None: ...
-
-
-class PostgresIdempotencyStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def claim(
-        self, owner: str, key: str, *, method: str, path: str, request_hash: str
-    ) -> Claim:
-        for _ in range(3):  # a row released between INSERT and SELECT: try again
-            inserted = await self._pool.fetchval(
-                """
-                INSERT INTO api_idempotency (key_owner, idempotency_key, method, path, request_hash)
-                VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT DO NOTHING
-                RETURNING true
-                """,
-                owner,
-                key,
-                method,
-                path,
-                request_hash,
-            )
-            if inserted:
-                return Claim(ClaimOutcome.NEW)
-            row = await self._pool.fetchrow(
-                """
-                SELECT request_hash, status_code, response_body FROM api_idempotency
-                WHERE key_owner = $1 AND idempotency_key = $2
-                """,
-                owner,
-                key,
-            )
-            if row is None:
-                continue
-            if row["request_hash"] != request_hash:
-                return Claim(ClaimOutcome.MISMATCH)
-            if row["status_code"] is None:
-                return Claim(ClaimOutcome.IN_FLIGHT)
-            return Claim(ClaimOutcome.REPLAY, row["status_code"], json.loads(row["response_body"]))
-        return Claim(ClaimOutcome.IN_FLIGHT)
-
-    async def complete(self, owner: str, key: str, status_code: int, body: Any) -> None:
-        await self._pool.execute(
-            """
-            UPDATE api_idempotency
-            SET status_code = $3, response_body = $4::jsonb, completed_at = now()
-            WHERE key_owner = $1 AND idempotency_key = $2
-            """,
-            owner,
-            key,
-            status_code,
-            json.dumps(body),
-        )
-
-    async def release(self, owner: str, key: str) -> None:
-        await self._pool.execute(
-            "DELETE FROM api_idempotency WHERE key_owner = $1 AND idempotency_key = $2",
-            owner,
-            key,
-        )

@@ -19,6 +19,7 @@ from api import examples
 from api.auth import Operation, Principal, require
 from api.census import TimelineEntry
 from api.deps import Services
+from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 from api.settings import ALL_PROGRAMS, ApiKey
@@ -99,8 +100,17 @@ def _idempotency_doc() -> dict[str, Any]:
                 "name": IDEMPOTENCY_HEADER,
                 "in": "header",
                 "required": False,
-                "description": "a retry with the same key and body gets the first answer back",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": (
+                    "a retry with the same key and body gets the first answer back; while the "
+                    "first request runs, 409 request-in-progress with Retry-After; a request "
+                    "that never finished frees its key after a lease (60 s by default)"
+                ),
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_KEY_LENGTH,
+                    "pattern": "^[\\x20-\\x7E]*$",
+                },
             }
         ]
     }

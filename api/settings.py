@@ -50,6 +50,13 @@ class ApiSettings(Settings):
     api_keys: dict[str, ApiKey] = Field(default_factory=dict)
     # Deadline for one Temporal call made while a client waits; past it the answer is 503.
     api_temporal_timeout_seconds: float = 10.0
+    # How long an Idempotency-Key claim holds with no answer stored; after it a retry of the
+    # same request runs again. Longer than the slowest call (a start makes a few Temporal
+    # calls, each up to api_temporal_timeout_seconds).
+    api_idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    # How long the API keeps trying to store an answer it already sent, and finish its
+    # audit row, when PostgreSQL fails just after the work was done.
+    api_settle_retry_seconds: float = Field(default=600.0, gt=0)
     # Set the no-PHI search attributes at start (off for servers without them registered).
     api_start_search_attributes: bool = True
     # 42 CFR Part 2 programs (program IDs, JSON list): the program's setting decides whether

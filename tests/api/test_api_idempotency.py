@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from api.deps import ApiDeps
+from api.idempotency import request_hash
+from api.ledger import CallLedger, CallStart, KeyRequest, Opened, PostgresCallLedger
+from api.settings import ApiSettings, key_fingerprint
 from tests.api import bodies
 from tests.api.conftest import bearer
 from tests.api.test_api_episodes import enrolled_episode
@@ -96,3 +104,134 @@ async def test_an_overlong_key_is_422(api: httpx.AsyncClient) -> None:
     )
     assert answer.status_code == 422
     assert answer.json()["type"].endswith("invalid-idempotency-key")
+
+
+async def _stale_claim(
+    pool: asyncpg.Pool, token: str, path: str, body: bytes, *, lease: timedelta, key_value: str
+) -> None:
+    """A claim left by a request that never finished (its API process died)."""
+    await pool.execute(
+        """
+        INSERT INTO api_idempotency (key_owner, idempotency_key, method, path, request_hash,
+            created_at, lease_expires_at)
+        VALUES ($1, $2, 'POST', $3, $4, now() - interval '1 hour', now() + $5)
+        """,
+        key_fingerprint(token),
+        key_value,
+        path,
+        request_hash("POST", path, body),
+        lease,
+    )
+
+
+async def test_a_claim_whose_lease_ran_out_is_claimed_again_and_runs_once(
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment, api_pool: asyncpg.Pool
+) -> None:
+    episode_id = await enrolled_episode(api, api_env)
+    path = f"/v1/episodes/{episode_id}/reviews"
+    body = json.dumps(bodies.review()).encode()
+    headers = {**CARE, "Content-Type": "application/json"}
+    # The first attempt reached the engine, then its process died before the answer was kept.
+    assert (await api.post(path, content=body, headers=headers)).status_code == 200
+    value = uuid.uuid4().hex
+    await _stale_claim(
+        api_pool, "tok-care", path, body, lease=timedelta(seconds=-1), key_value=value
+    )
+
+    retried = await api.post(path, content=body, headers={**headers, "Idempotency-Key": value})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["duplicate"] is True  # the engine deduped the re-run
+    row = await api_pool.fetchrow(
+        "SELECT status_code, lease_expires_at FROM api_idempotency WHERE idempotency_key = $1",
+        value,
+    )
+    assert row is not None and row["status_code"] == 200 and row["lease_expires_at"] is None
+    again = await api.post(path, content=body, headers={**headers, "Idempotency-Key": value})
+    assert again.headers["idempotent-replayed"] == "true"
+    state = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
+    assert state["scores"]["phq9_history"] == [8]  # recorded once
+
+
+async def test_a_claim_within_its_lease_is_409_with_retry_after(
+    api: httpx.AsyncClient, api_pool: asyncpg.Pool
+) -> None:
+    path = "/v1/episodes"
+    body = json.dumps(bodies.episode()).encode()
+    value = uuid.uuid4().hex
+    await _stale_claim(
+        api_pool, "tok-clinic", path, body, lease=timedelta(seconds=30), key_value=value
+    )
+    answer = await api.post(
+        path,
+        content=body,
+        headers={**CLINIC, "Content-Type": "application/json", "Idempotency-Key": value},
+    )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["type"].endswith("request-in-progress")
+    assert 1 <= int(answer.headers["retry-after"]) <= 30
+
+
+async def test_a_key_with_a_control_character_is_422(api: httpx.AsyncClient) -> None:
+    answer = await api.post(
+        "/v1/episodes", json=bodies.episode(), headers={**CLINIC, "Idempotency-Key": "k\x7f1"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["type"].endswith("invalid-idempotency-key")
+
+
+class AnswerLostOnce:
+    """The real ledger, except that the first `close` finds PostgreSQL gone."""
+
+    def __init__(self, ledger: CallLedger) -> None:
+        self._ledger = ledger
+        self.failed = 0
+
+    async def open(self, call: CallStart, key: KeyRequest | None) -> Opened:
+        return await self._ledger.open(call, key)
+
+    async def close(self, opened: Opened, status_code: int, body: Any, at: datetime) -> None:
+        if not self.failed:
+            self.failed += 1
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+        await self._ledger.close(opened, status_code, body, at)
+
+    async def abandon(self, opened: Opened, status_code: int | None, at: datetime) -> None:
+        await self._ledger.abandon(opened, status_code, at)
+
+
+async def test_an_answer_that_could_not_be_stored_is_kept_once_postgres_answers(
+    api_env: WorkflowEnvironment,
+    api_pool: asyncpg.Pool,
+    api_settings: ApiSettings,
+    api_worker: None,
+) -> None:
+    ledger = AnswerLostOnce(PostgresCallLedger(api_pool))
+    app = create_app(
+        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, ledger=ledger)
+    )
+    value = uuid.uuid4().hex
+    body = bodies.episode()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        answer = await client.post(
+            "/v1/episodes", json=body, headers={**CLINIC, "Idempotency-Key": value}
+        )
+        assert answer.status_code == 201, answer.text  # the work was done: the answer goes out
+        await app.state.services.mutations.settler.drain()
+        row = await api_pool.fetchrow(
+            "SELECT status_code, response_body FROM api_idempotency WHERE idempotency_key = $1",
+            value,
+        )
+        assert row is not None and row["status_code"] == 201  # not left in flight
+        assert json.loads(row["response_body"]) == answer.json()
+        audit = await api_pool.fetch(
+            "SELECT status_code, finished_at FROM api_calls WHERE episode_id = $1",
+            body["episode_id"],
+        )
+        assert [(r["status_code"], r["finished_at"] is not None) for r in audit] == [(201, True)]
+        replayed = await client.post(
+            "/v1/episodes", json=body, headers={**CLINIC, "Idempotency-Key": value}
+        )
+        assert replayed.headers["idempotent-replayed"] == "true"
+    assert ledger.failed == 1
