@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 from rules.policy import ProgramPolicy
@@ -11,11 +12,43 @@ def units_left(approved: int, used: int) -> int:
     return max(approved - used, 0)
 
 
+def units_uncovered(approved: int, used: int) -> int:
+    """Units attended beyond the approval (units_left stops at zero; this does not)."""
+    return max(used - approved, 0)
+
+
+def units_forecast(units_per_week: float, days_until_next_review: float) -> int:
+    """Units likely attended before the next review, at the recent weekly rate."""
+    return math.ceil(units_per_week * days_until_next_review / 7 - 1e-9)
+
+
+def split_at_end_date(
+    units: int, *, period_days: float, last_day: date, end_date: date
+) -> tuple[int, int]:
+    """(covered, after the end date) for a period summary ending on `last_day`.
+
+    A weekly summary does not say which day each unit fell on: the units are spread
+    evenly over the period's days, and the share after the end date is not covered.
+    """
+    if last_day <= end_date or units == 0:
+        return units, 0
+    days_after = (last_day - end_date).days
+    after = units if days_after >= period_days else math.ceil(units * days_after / period_days)
+    return units - after, after
+
+
 def needs_concurrent_review(
-    approved: int, used: int, end_date: date, today: date, policy: ProgramPolicy
+    approved: int,
+    used: int,
+    end_date: date,
+    today: date,
+    policy: ProgramPolicy,
+    *,
+    expected_units: int = 0,
 ) -> bool:
-    """Ask for an extension while <= 3 units remain or expiry is within 3 days (defaults)."""
-    return units_left(approved, used) <= policy.low_units_threshold or (
+    """Ask for an extension while the units left, less those expected before the next
+    review, are at or under the threshold (3), or expiry is within 3 days (defaults)."""
+    return units_left(approved, used) - expected_units <= policy.low_units_threshold or (
         end_date - today
     ) <= timedelta(days=policy.expiry_warning_days)
 

@@ -34,6 +34,7 @@ class Flag(StrEnum):
     REVIEW_ESCALATED = "review_escalated"
     AUTHORIZATION_LOW = "authorization_low"
     AUTHORIZATION_EXPIRED = "authorization_expired"
+    UNITS_EXHAUSTED = "units_exhausted"
     PAYER_OVERDUE = "payer_overdue"
     COVERAGE_INACTIVE = "coverage_inactive"
     ELIGIBILITY_UNAVAILABLE = "eligibility_unavailable"

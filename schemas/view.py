@@ -38,6 +38,8 @@ class AuthorizationView(BaseModel):
     units_approved: int
     units_used: int
     units_left: int
+    units_uncovered: int = Field(default=0, description="attended beyond the units approved")
+    units_unauthorized: int = Field(default=0, description="attended after the end date")
     start_date: date
     end_date: date
     concurrent_review_requested_at: datetime | None = None

@@ -183,7 +183,12 @@ class AuthorizationMixin(EngineCore):
             )
             s.authorized_level = level
             s.appeal_deadline = None
-            self._clear(Flag.APPEAL_OPEN, Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED)
+            self._clear(
+                Flag.APPEAL_OPEN,
+                Flag.AUTHORIZATION_LOW,
+                Flag.AUTHORIZATION_EXPIRED,
+                Flag.UNITS_EXHAUSTED,
+            )
         else:
             s.appeal_deadline = (
                 auth_rules.appeal_deadline(now, policy) if event in APPEALABLE_EVENTS else None

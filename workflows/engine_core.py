@@ -29,6 +29,7 @@ from rules.transitions import (
 from schemas.episode import workflow_id_for
 from schemas.payer import PayerRequestKind
 from schemas.records import (
+    AuthorizationRecord,
     EffectBatch,
     EpisodeSnapshot,
     NotificationRequest,
@@ -259,7 +260,7 @@ class EngineCore:
         if s.authorization is not None and s.authorization.level is not level:
             s.authorization = None
             s.authorized_level = None
-            self._clear(Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED)
+            self._clear(Flag.AUTHORIZATION_LOW, Flag.AUTHORIZATION_EXPIRED, Flag.UNITS_EXHAUSTED)
         s.requested_level = None
         s.requested_expedited = False
         s.waiting_until = None
@@ -411,13 +412,69 @@ class EngineCore:
             and s.phase is CarePhase.IN_TREATMENT
         )
 
+    def _burn_units(self, units: int, now: datetime, *, period_weeks: float = 1.0) -> None:
+        """Count attended units against the authorization, and record the burn-down.
+
+        Engine V2: units attended after the end date are not covered (counted apart as
+        unauthorized); using every approved unit raises `units_exhausted` once.
+        """
+        s = self.state
+        a = s.authorization
+        if a is None:
+            return
+        v2 = s.engine_version >= ENGINE_V2
+        covered, after_end = units, 0
+        if v2:
+            covered, after_end = auth_rules.split_at_end_date(
+                units, period_days=period_weeks * 7, last_day=now.date(), end_date=a.end_date
+            )
+            s.units_per_week = units / period_weeks
+        a.units_used += covered
+        a.units_unauthorized += after_end
+        s.authorizations.append(
+            AuthorizationRecord(
+                authorization_number=a.authorization_number,
+                payer_id=s.coverage.payer_id if s.coverage else None,
+                level=a.level,
+                status=a.status,
+                unit_type=a.unit_type.value,
+                units_approved=a.units_approved,
+                units_used=a.units_used,
+                start_date=a.start_date,
+                end_date=a.end_date,
+                at=now,
+            )
+        )
+        if v2 and after_end:
+            for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
+                self._notify(who, "units_unauthorized", units=str(after_end))
+        if v2 and a.units_used >= a.units_approved and Flag.UNITS_EXHAUSTED not in s.flags:
+            self._raise(Flag.UNITS_EXHAUSTED)
+            uncovered = auth_rules.units_uncovered(a.units_approved, a.units_used)
+            for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
+                self._notify(who, "units_exhausted", uncovered=str(uncovered))
+        self._maybe_request_concurrent_review(now)
+
+    def _units_expected_before_next_review(self) -> int:
+        """Units the patient will likely attend before the next review (engine V2)."""
+        s = self.state
+        if s.engine_version < ENGINE_V2 or s.units_per_week is None or s.delivered_level is None:
+            return 0
+        interval = s.start.policy.review_interval(s.delivered_level)
+        return auth_rules.units_forecast(s.units_per_week, interval)
+
     def _maybe_request_concurrent_review(self, now: datetime) -> None:
         s = self.state
         a = s.authorization
         if a is None or not self._watching_units():
             return
         if auth_rules.needs_concurrent_review(
-            a.units_approved, a.units_used, a.end_date, now.date(), s.start.policy
+            a.units_approved,
+            a.units_used,
+            a.end_date,
+            now.date(),
+            s.start.policy,
+            expected_units=self._units_expected_before_next_review(),
         ):
             a.concurrent_review_requested_at = now
             self._raise(Flag.AUTHORIZATION_LOW)

@@ -61,6 +61,8 @@ class ViewMixin(EngineCore):
             units_approved=a.units_approved,
             units_used=a.units_used,
             units_left=auth_rules.units_left(a.units_approved, a.units_used),
+            units_uncovered=auth_rules.units_uncovered(a.units_approved, a.units_used),
+            units_unauthorized=a.units_unauthorized,
             start_date=a.start_date,
             end_date=a.end_date,
             concurrent_review_requested_at=a.concurrent_review_requested_at,

@@ -62,6 +62,8 @@ class AuthorizationState(BaseModel):
     unit_type: UnitType
     units_approved: int
     units_used: int = 0
+    # Attended after the end date: not covered by this authorization.
+    units_unauthorized: int = 0
     start_date: date
     end_date: date
     concurrent_review_requested_at: datetime | None = None
@@ -128,6 +130,8 @@ class EpisodeState(BaseModel):
     level_phq9: list[int] = Field(default_factory=list)
     latest_gad7: int | None = None
     consecutive_low_weeks: int = 0
+    # Units attended per week in the latest review: the forecast before the next one.
+    units_per_week: float | None = None
     flags: list[Flag] = Field(default_factory=list)
     last_recommendation: EngineDecision | None = None
     # Keyed by "action:submission_id": IDs are unique per episode and kind.

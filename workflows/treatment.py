@@ -9,7 +9,7 @@ from rules.levels import INTENSITY, is_external
 from rules.recommendation import Flag, recommend_after_review
 from rules.transitions import Action, CarePhase, Event
 from schemas.payer import PayerRequestKind
-from schemas.records import AuthorizationRecord, Recipient, ReviewRecord
+from schemas.records import Recipient, ReviewRecord
 from schemas.submissions import ClinicianDecision, DecisionAction, ReviewSubmission
 from schemas.view import EngineDecision
 from workflows.engine_core import EngineCore, InvalidSubmission
@@ -82,35 +82,12 @@ class TreatmentMixin(EngineCore):
                 reasons=rec.reasons,
             )
         )
-        self._burn_units(sub.units_attended, now)
+        self._burn_units(sub.units_attended, now, period_weeks=sub.period_weeks)
         self._move(Event.REVIEW_RECORDED, now, sub.clinician_id)
         self._start_review_clock(now)
         decision = self._decision(sub.review_id, rec)
         s.last_recommendation = decision
         return decision
-
-    def _burn_units(self, units: int, now: datetime) -> None:
-        """Count attended units against the authorization, and record the burn-down."""
-        s = self.state
-        a = s.authorization
-        if a is None:
-            return
-        a.units_used += units
-        s.authorizations.append(
-            AuthorizationRecord(
-                authorization_number=a.authorization_number,
-                payer_id=s.coverage.payer_id if s.coverage else None,
-                level=a.level,
-                status=a.status,
-                unit_type=a.unit_type.value,
-                units_approved=a.units_approved,
-                units_used=a.units_used,
-                start_date=a.start_date,
-                end_date=a.end_date,
-                at=now,
-            )
-        )
-        self._maybe_request_concurrent_review(now)
 
     def _decision_event(self, sub: ClinicianDecision) -> Event:
         s = self.state

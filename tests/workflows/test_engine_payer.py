@@ -315,3 +315,56 @@ def test_discharge_with_nothing_pending_sends_no_withdrawal() -> None:
     case.enrolled()
     case.decide(DecisionAction.DISCHARGE)
     assert "payer_request_withdraw" not in case.templates()
+
+
+# ---------------------------------------------- issue 14, item 12: units forecast
+
+
+def test_the_extension_is_asked_for_when_the_forecast_would_run_below_the_threshold() -> None:
+    case = Case.new()
+    case.enrolled(units=10)
+    case.later(days=6)
+
+    case.review(12, units=4)  # 6 left, 4 more expected before the next review
+
+    [extension] = case.commands()
+    assert extension.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
+    assert Flag.AUTHORIZATION_LOW in case.state.flags
+
+
+def test_no_extension_yet_when_the_forecast_leaves_enough() -> None:
+    case = Case.new()
+    case.enrolled(units=20)
+    case.later(days=6)
+    case.review(12, units=4)  # 16 left, 4 expected: 12 > 3
+    assert case.commands() == []
+
+
+def test_using_more_units_than_approved_raises_units_exhausted_and_counts_the_rest() -> None:
+    case = Case.new()
+    case.enrolled(units=20)
+    for units in (9, 9, 7):
+        case.later(days=6)
+        case.review(12, units=units)
+        case.commands()
+
+    s = case.state
+    assert Flag.UNITS_EXHAUSTED in s.flags
+    view = case.engine.view(case.now).authorization
+    assert view is not None
+    assert (view.units_used, view.units_left, view.units_uncovered) == (25, 0, 5)
+    assert case.templates().count("units_exhausted") == 2  # UR and the care team, once
+
+
+def test_units_attended_after_the_end_date_are_marked_unauthorized() -> None:
+    case = Case.new()
+    case.enrolled(units=20, days=10)
+    case.later(days=14)  # four days past the end date
+
+    case.review(12, units=7)
+
+    a = case.state.authorization
+    assert a is not None
+    assert (a.units_used, a.units_unauthorized) == (3, 4)
+    assert "units_unauthorized" in case.templates()
+    assert Flag.AUTHORIZATION_EXPIRED in case.state.flags

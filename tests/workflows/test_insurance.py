@@ -88,11 +88,10 @@ async def test_low_units_send_a_concurrent_review_before_they_run_out(
         await clinic.approve(units=10, days=90)
         await clinic.until_review()
         await clinic.review(14, units=3)
+        assert adapters.payer.authorization_calls == 1  # 7 left, 3 expected: enough
         await clinic.until_review()
-        await clinic.review(13, units=3)
-        assert adapters.payer.authorization_calls == 1
-        await clinic.until_review()
-        low = await clinic.review(12, units=4)  # 10 used: 0 left, below the 3-unit line
+        # 6 used: 4 left, but 3 more expected before the next review: 1, under the line.
+        low = await clinic.review(13, units=3)
         assert Flag.AUTHORIZATION_LOW in low.flags
         await clinic.wait(hours=1)
         state = await clinic.state()
