@@ -65,9 +65,49 @@ def gad7_severity(total: int) -> Severity:
     return Severity.SEVERE
 
 
+class CssrsRisk(StrEnum):
+    """The C-SSRS screener's triage (Columbia's risk identification)."""
+
+    NONE = "none"
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+# The tiers that open the risk flag: moderate and high need a same-day safety assessment.
+CSSRS_RISK_TIERS: frozenset[CssrsRisk] = frozenset({CssrsRisk.MODERATE, CssrsRisk.HIGH})
+
+
+def cssrs_contradiction(answers: list[bool], behaviour_past_3_months: bool | None) -> str | None:
+    """Why a screen cannot be scored as given, or None when it is consistent."""
+    if len(answers) != 6:
+        return f"C-SSRS screener needs 6 answers, got {len(answers)}"
+    if behaviour_past_3_months and not answers[5]:
+        return "behaviour_past_3_months is true but Q6 (suicidal behaviour) was answered no"
+    return None
+
+
+def cssrs_risk(answers: list[bool], *, behaviour_past_3_months: bool | None = None) -> CssrsRisk:
+    """Columbia's triage of the six screener answers.
+
+    High: Q4 (intent) or Q5 (plan), or behaviour (Q6) in the past 3 months — an unknown
+    recency counts as recent. Moderate: Q3 (thoughts with a method) or behaviour longer
+    ago. Low: Q1 (wish to be dead) or Q2 (thoughts of killing oneself) only.
+    """
+    problem = cssrs_contradiction(answers, behaviour_past_3_months)
+    if problem is not None:
+        raise ValueError(problem)
+    wish, thoughts, method, intent, plan, behaviour = answers
+    recent = behaviour and behaviour_past_3_months is not False
+    if intent or plan or recent:
+        return CssrsRisk.HIGH
+    if method or behaviour:
+        return CssrsRisk.MODERATE
+    if wish or thoughts:
+        return CssrsRisk.LOW
+    return CssrsRisk.NONE
+
+
 def cssrs_high_risk(answers: list[bool], *, behaviour_past_3_months: bool | None = None) -> bool:
     """C-SSRS screener: 'yes' to Q4 or Q5, or suicidal behaviour in 3 months (Q6)."""
-    if len(answers) != 6:
-        raise ValueError(f"C-SSRS screener needs 6 answers, got {len(answers)}")
-    recent_behaviour = answers[5] if behaviour_past_3_months is None else behaviour_past_3_months
-    return answers[3] or answers[4] or (answers[5] and recent_behaviour)
+    return cssrs_risk(answers, behaviour_past_3_months=behaviour_past_3_months) is CssrsRisk.HIGH

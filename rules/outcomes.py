@@ -28,6 +28,32 @@ def is_deterioration(baseline: int, current: int, policy: ProgramPolicy) -> bool
     return current - baseline >= policy.meaningful_change
 
 
+def deterioration(index: int, earlier: list[int], current: int, policy: ProgramPolicy) -> list[str]:
+    """Which comparisons show a meaningful rise: over the index, the best, the previous.
+
+    `index` is the score at entry to the current level, `earlier` the scores since.
+    """
+    found: list[str] = []
+    scores = [index, *earlier]
+    if current - index >= policy.meaningful_change:
+        found.append("phq9_worse_than_index")
+    if current - min(scores) >= policy.meaningful_change:
+        found.append("phq9_worse_than_best")
+    if current - scores[-1] >= policy.meaningful_change:
+        found.append("phq9_worse_than_previous")
+    return found
+
+
+def outcome_rules_apply(index: int, policy: ProgramPolicy) -> bool:
+    """Response and remission mean something only after an index score of 10 or more."""
+    return index >= policy.outcome_index_min_phq9
+
+
+def discharge_ready(current: int, policy: ProgramPolicy) -> bool:
+    """Discharge needs remission, or at least a score under `discharge_below_phq9` (10)."""
+    return is_remission(current, policy) or current < policy.discharge_below_phq9
+
+
 def trend(history: list[int], policy: ProgramPolicy) -> Trend:
     """Latest score against the first, by the meaningful-change rule (5 points)."""
     if len(history) < 2:

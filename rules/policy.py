@@ -36,6 +36,14 @@ class ProgramPolicy(BaseModel):
     remission_below: int = 5
     meaningful_change: int = 5
     consecutive_reviews_for_step_down: int = 2
+    outcome_index_min_phq9: int = 10
+    discharge_below_phq9: int = 10
+    reviews_without_measures_for_flag: int = 2
+
+    # Safety: overrides need real text; an unassessed risk flag escalates.
+    override_min_chars: int = 15
+    risk_escalation_hours: float = 4
+    risk_escalation_end_of_local_day: bool = True
 
     # Utilization management.
     levels_requiring_authorization: frozenset[LevelOfCare] = frozenset(
@@ -57,6 +65,10 @@ class ProgramPolicy(BaseModel):
 
     # Aftercare check-ins, in days after discharge (HEDIS FUH 7/30, alumni 60/90).
     aftercare_checkin_days: tuple[float, ...] = (7, 30, 60, 90)
+
+    # The program's local calendar, and when patient messages may go out (local hours).
+    time_zone: str = "UTC"
+    patient_message_window_hours: tuple[float, float] = (9, 20)
 
     # 42 CFR Part 2: patient messages do not even name the program.
     part2_program: bool = False

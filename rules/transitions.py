@@ -44,6 +44,7 @@ class Event(StrEnum):
     ASSESSED_PROGRAM_LEVEL = "assessed_program_level"
     ASSESSED_EXTERNAL_AWAIT = "assessed_external_await"
     ASSESSED_EXTERNAL_CLOSE = "assessed_external_close"
+    ASSESSED_HOLD_FOR_EVALUATION = "assessed_hold_for_evaluation"
     # engine: eligibility (X12 270/271)
     COVERAGE_ACTIVE_AUTH_REQUIRED = "coverage_active_auth_required"
     COVERAGE_ACTIVE_NO_AUTH = "coverage_active_no_auth"
@@ -84,6 +85,11 @@ class Event(StrEnum):
     WITHDRAWN = "withdrawn"
     ENTERED_IN_ERROR = "entered_in_error"
     DISCLOSURE_CONSENT_RECORDED = "disclosure_consent_recorded"
+    SAFETY_ASSESSMENT_RECORDED = "safety_assessment_recorded"
+    FOLLOWUP_VISIT_RECORDED = "followup_visit_recorded"
+    # engine: the open risk flag's escalation ladder
+    RISK_ESCALATED = "risk_escalated"
+    RISK_ESCALATED_END_OF_DAY = "risk_escalated_end_of_day"
 
 
 class Transition(NamedTuple):
@@ -106,6 +112,9 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         P.EXTERNAL_CARE, "higher_level_referred_out"
     ),
     (P.ASSESSMENT, E.ASSESSED_EXTERNAL_CLOSE): Transition(P.CLOSED, "referred_out"),
+    (P.ASSESSMENT, E.ASSESSED_HOLD_FOR_EVALUATION): Transition(
+        P.ASSESSMENT, "emergency_evaluation_needed"
+    ),
     (P.INSURANCE_VERIFICATION, E.COVERAGE_ACTIVE_AUTH_REQUIRED): Transition(
         P.AUTHORIZATION, "prior_authorization_requested"
     ),
@@ -174,12 +183,34 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         (p, E.DISCLOSURE_CONSENT_RECORDED): Transition(p, "disclosure_consent_recorded")
         for p in _WITHDRAWABLE
     },
+    # Recorded wherever the episode is open; the phase does not change.
+    **{
+        (p, E.SAFETY_ASSESSMENT_RECORDED): Transition(p, "safety_assessment_recorded")
+        for p in _OPEN_PHASES
+    },
+    **{
+        (p, E.FOLLOWUP_VISIT_RECORDED): Transition(p, "followup_visit_recorded")
+        for p in _OPEN_PHASES
+    },
+    **{
+        (p, E.RISK_ESCALATED): Transition(p, "risk_unassessed_escalated_to_supervisor")
+        for p in _OPEN_PHASES
+    },
+    **{
+        (p, E.RISK_ESCALATED_END_OF_DAY): Transition(p, "risk_unassessed_at_end_of_local_day")
+        for p in _OPEN_PHASES
+    },
 }
 
 # Which events each action can produce; engine-only events belong to no action.
 ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
     Action.SUBMIT_ASSESSMENT: frozenset(
-        {E.ASSESSED_PROGRAM_LEVEL, E.ASSESSED_EXTERNAL_AWAIT, E.ASSESSED_EXTERNAL_CLOSE}
+        {
+            E.ASSESSED_PROGRAM_LEVEL,
+            E.ASSESSED_EXTERNAL_AWAIT,
+            E.ASSESSED_EXTERNAL_CLOSE,
+            E.ASSESSED_HOLD_FOR_EVALUATION,
+        }
     ),
     Action.SUBMIT_COVERAGE: frozenset({E.COVERAGE_UPDATED, E.SELF_PAY}),
     Action.RECORD_AUTHORIZATION: frozenset(
@@ -216,6 +247,8 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.WITHDRAWN,
             E.ENTERED_IN_ERROR,
             E.DISCLOSURE_CONSENT_RECORDED,
+            E.SAFETY_ASSESSMENT_RECORDED,
+            E.FOLLOWUP_VISIT_RECORDED,
         }
     ),
 }

@@ -29,7 +29,9 @@ class TransitionRecord(BaseModel):
 class ReviewRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     review_id: str
-    kind: str = Field(description="assessment, review or decision")
+    kind: str = Field(
+        description="assessment, review, decision, safety_assessment or followup_visit"
+    )
     clinician_id: str
     at: datetime
     level: LevelOfCare | None = None
@@ -37,11 +39,19 @@ class ReviewRecord(BaseModel):
     phq9_item9: int | None = None
     gad7_total: int | None = None
     cssrs_high_risk: bool | None = None
+    cssrs_answers: list[bool] | None = Field(default=None, description="the six screener answers")
+    cssrs_behaviour_past_3_months: bool | None = None
+    cssrs_risk: str | None = Field(default=None, description="none, low, moderate or high")
     hours_attended: float | None = None
     units_attended: int | None = None
     recommended_action: str | None = None
     decision: str | None = None
     override_reason: str | None = None
+    safety_instrument: str | None = None
+    safety_result: str | None = None
+    safety_plan: str | None = None
+    visit_date: date | None = Field(default=None, description="a follow-up visit's date")
+    visit_kind: str | None = None
     reasons: list[str] = Field(default_factory=list)
 
 

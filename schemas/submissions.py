@@ -6,13 +6,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from rules.instruments import CssrsRisk, cssrs_contradiction
 from rules.levels import LevelOfCare
 from schemas.episode import Coverage, OpaqueId
 from schemas.text import PlainText
 
 Item03 = Annotated[int, Field(ge=0, le=3)]
+# Free text that must say something: surrounding blanks are trimmed before the length check.
+RealText = Annotated[
+    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+]
 
 SUBMISSION_ID_RULE = (
     "Unique per episode and kind of submission (assessment, coverage, authorization, "
@@ -41,6 +46,22 @@ class CssrsScreen(BaseModel):
     answers: list[bool] = Field(min_length=6, max_length=6)
     behaviour_past_3_months: bool | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problem = cssrs_contradiction(self.answers, self.behaviour_past_3_months)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+class SafetyAssessment(BaseModel):
+    """The result of a safety assessment (or emergency evaluation): what clears `risk`."""
+
+    model_config = ConfigDict(extra="forbid")
+    instrument: Literal["C-SSRS", "SAFE-T", "ASQ", "emergency_evaluation", "clinical"]
+    result: CssrsRisk = Field(description="the risk level the assessment found")
+    plan: RealText = Field(description="the safety plan or disposition")
+
 
 class LevelDetermination(BaseModel):
     """A clinician's level-of-care determination; licensed grids are not re-scored here."""
@@ -60,6 +81,9 @@ class AssessmentSubmission(BaseModel):
     cssrs: CssrsScreen | None = None
     determination: LevelDetermination
     await_return_if_referred_out: bool = True
+    safety_assessment: SafetyAssessment | None = Field(
+        default=None, description="the emergency evaluation, when a high-risk screen was held"
+    )
 
 
 class CoverageSubmission(BaseModel):
@@ -179,6 +203,7 @@ class ClinicianDecision(BaseModel):
     override_reason: PlainText | None = Field(
         default=None, max_length=2000, description="safety assessment result when continuing"
     )
+    safety_assessment: SafetyAssessment | None = None
     expedited: bool = False
 
     @model_validator(mode="after")
@@ -196,6 +221,18 @@ class EpisodeEventKind(StrEnum):
     ENTERED_IN_ERROR = "entered_in_error"
     # 42 CFR Part 2: the patient's consent to disclose to the payer, obtained after the start.
     PAYER_DISCLOSURE_CONSENTED = "payer_disclosure_consented"
+    SAFETY_ASSESSMENT = "safety_assessment"
+    FOLLOWUP_VISIT = "followup_visit"
+
+
+class FollowupVisitKind(StrEnum):
+    """Visits that count for HEDIS FUH (an outpatient, IOP, PHP or telehealth visit)."""
+
+    OUTPATIENT = "outpatient"
+    IOP = "iop"
+    PHP = "php"
+    TELEHEALTH = "telehealth"
+    COMMUNITY_MENTAL_HEALTH = "community_mental_health"
 
 
 class EpisodeEvent(BaseModel):
@@ -208,5 +245,20 @@ class EpisodeEvent(BaseModel):
     level_at_discharge: LevelOfCare | None = Field(
         default=None, description="for a discharge: the level to return to, or none for home"
     )
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = Field(
+        default=None, description="when it happened (a discharge's clock starts here)"
+    )
     reason: PlainText | None = Field(default=None, max_length=2000)
+    safety_assessment: SafetyAssessment | None = None
+    visit_date: date | None = Field(default=None, description="for a follow-up visit")
+    visit_kind: FollowupVisitKind | None = None
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> Self:
+        if self.kind is EpisodeEventKind.SAFETY_ASSESSMENT and self.safety_assessment is None:
+            raise ValueError("a safety_assessment event needs safety_assessment")
+        if self.kind is EpisodeEventKind.FOLLOWUP_VISIT and (
+            self.visit_date is None or self.visit_kind is None
+        ):
+            raise ValueError("a followup_visit event needs visit_date and visit_kind")
+        return self

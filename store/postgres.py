@@ -270,9 +270,10 @@ async def _insert_reviews(conn: Conn, batch: EffectBatch, rows: list[ReviewRecor
         INSERT INTO reviews (episode_id, workflow_id, seq, ordinal, review_id, kind,
             clinician_id, at, level, phq9_total, phq9_item9, gad7_total, cssrs_high_risk,
             hours_attended, units_attended, recommended_action, decision, override_reason,
-            reasons)
+            reasons, cssrs_answers, cssrs_behaviour_past_3_months, cssrs_risk,
+            safety_instrument, safety_result, safety_plan, visit_date, visit_kind)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19)
+            $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
         """,
         [
             (
@@ -295,6 +296,14 @@ async def _insert_reviews(conn: Conn, batch: EffectBatch, rows: list[ReviewRecor
                 r.decision,
                 r.override_reason,
                 r.reasons,
+                r.cssrs_answers,
+                r.cssrs_behaviour_past_3_months,
+                r.cssrs_risk,
+                r.safety_instrument,
+                r.safety_result,
+                r.safety_plan,
+                r.visit_date,
+                r.visit_kind,
             )
             for i, r in enumerate(rows)
         ],

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from rules import authorization as auth_rules
-from rules import schedule
+from rules import localtime, schedule
 from rules.recommendation import Flag
 from rules.transitions import CarePhase, Event
 from schemas.records import Recipient
-from workflows.engine_core import ENGINE, PATIENT_TEMPLATE, EngineCore, day_after
+from workflows.engine_core import ENGINE, PATIENT_TEMPLATE
+from workflows.followup import FollowupMixin
+
+Due = Callable[[], datetime | None]
+Fire = Callable[[datetime], None]
 
 
-class DeadlinesMixin(EngineCore):
+class DeadlinesMixin(FollowupMixin):
     """Durable timers in the workflow; the decisions about them here."""
+
+    def _deadlines(self) -> list[tuple[Due, Fire]]:
+        """Engine V2's deadlines, one (due, fire) entry each; the next wake-up is the
+        earliest due. (The older deadlines below still use the two lists.)"""
+        if not self.v2:
+            return []
+        return [
+            (self._risk_escalation_due, self._escalate_risk),
+            (self._followup_7_due, self._followup_7_missed),
+            (self._followup_30_due, self._followup_30_missed),
+        ]
+
+    def _authorization_lapses_at(self) -> datetime | None:
+        """Local midnight after the last authorized day, in the program's time zone."""
+        a = self.state.authorization
+        if a is None:
+            return None
+        return localtime.local_midnight_after(a.end_date, self.state.start.policy.time_zone)
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment something falls due; None when only people can move it."""
@@ -44,14 +67,16 @@ class DeadlinesMixin(EngineCore):
         a = s.authorization
         if a is not None and self._watching_units():
             times.append(auth_rules.concurrent_review_due_at(a.end_date, policy))
-        if a is not None and s.phase is CarePhase.IN_TREATMENT and not a.expiry_flagged:
-            times.append(day_after(a.end_date))
+        lapses = self._authorization_lapses_at()
+        if a is not None and lapses and s.phase is CarePhase.IN_TREATMENT and not a.expiry_flagged:
+            times.append(lapses)
         if s.phase is CarePhase.AFTERCARE and s.discharged_at is not None:
             checkins = schedule.aftercare_checkins(s.discharged_at, policy)
             if s.aftercare_checkins_done < len(checkins):
                 times.append(checkins[s.aftercare_checkins_done])
             else:
                 times.append(s.discharged_at)
+        times += [when for due, _ in self._deadlines() if (when := due()) is not None]
         return min(times) if times else None
 
     def on_timer(self, now: datetime) -> None:
@@ -82,7 +107,8 @@ class DeadlinesMixin(EngineCore):
         a = s.authorization
         if a is not None and s.phase is CarePhase.IN_TREATMENT:
             self._maybe_request_concurrent_review(now)
-            if not a.expiry_flagged and now >= day_after(a.end_date):
+            lapses = self._authorization_lapses_at()
+            if not a.expiry_flagged and lapses and now >= lapses:
                 a.expiry_flagged = True
                 self._raise(Flag.AUTHORIZATION_EXPIRED)
                 for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
@@ -97,14 +123,14 @@ class DeadlinesMixin(EngineCore):
             self._clear(Flag.APPEAL_OPEN)
             if s.phase is CarePhase.APPEAL:
                 s.outcome = "authorization_denied"
-                self._move(Event.APPEAL_WINDOW_CLOSED, now, ENGINE)
+                self._close_by_engine(Event.APPEAL_WINDOW_CLOSED, now)
         self._eligibility_retry_due(now)
         if s.waiting_until is not None and now >= s.waiting_until:
             s.waiting_until = None
             if s.phase is CarePhase.FINANCIAL_COUNSELING:
-                self._move(Event.FINANCIAL_HOLD_EXPIRED, now, ENGINE)
+                self._close_by_engine(Event.FINANCIAL_HOLD_EXPIRED, now)
             elif s.phase is CarePhase.EXTERNAL_CARE:
-                self._move(Event.EXTERNAL_WAIT_EXPIRED, now, ENGINE)
+                self._close_by_engine(Event.EXTERNAL_WAIT_EXPIRED, now)
         if s.phase is CarePhase.AFTERCARE and s.discharged_at is not None:
             checkins = schedule.aftercare_checkins(s.discharged_at, policy)
             while s.aftercare_checkins_done < len(checkins) and (
@@ -118,4 +144,12 @@ class DeadlinesMixin(EngineCore):
                 self._notify(Recipient.CARE_TEAM, "aftercare_checkin", day=f"{day:g}")
             if s.aftercare_checkins_done >= len(checkins):
                 s.outcome = s.discharge_outcome or "completed"
-                self._move(Event.AFTERCARE_COMPLETED, now, ENGINE)
+                self._close_by_engine(Event.AFTERCARE_COMPLETED, now)
+        for due, fire in self._deadlines():
+            when = due()
+            if when is not None and now >= when and not self.closed:
+                fire(now)
+
+    def _close_by_engine(self, event: Event, now: datetime) -> None:
+        self._move(event, now, ENGINE)
+        self._tell_closed(event)

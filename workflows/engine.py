@@ -24,6 +24,7 @@ from schemas.submissions import (
     ReviewSubmission,
 )
 from schemas.view import EngineDecision
+from workflows.assessment import AssessmentMixin
 from workflows.authorizations import AuthorizationMixin
 from workflows.deadlines import DeadlinesMixin
 from workflows.engine_core import (
@@ -34,14 +35,13 @@ from workflows.engine_core import (
 )
 from workflows.engine_view import ViewMixin
 from workflows.events import EventsMixin
-from workflows.intake import IntakeMixin
 from workflows.treatment import TreatmentMixin
 
 __all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict", "submission_id"]
 
 
 class EpisodeEngine(
-    IntakeMixin, AuthorizationMixin, TreatmentMixin, EventsMixin, DeadlinesMixin, ViewMixin
+    AssessmentMixin, AuthorizationMixin, TreatmentMixin, EventsMixin, DeadlinesMixin, ViewMixin
 ):
     def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
         """One submission in, its decision out: a retry gets the first answer again."""

@@ -31,7 +31,7 @@ class ViewMixin(EngineCore):
             authorization=self._authorization_view(),
             pending_payer_request=s.pending_payer,
             appeal_deadline=s.appeal_deadline,
-            followup_due=s.followup_due,
+            followup_due=s.followup_due or self._followup_open_due(),
             aftercare_checkins_done=s.aftercare_checkins_done,
             next_aftercare_checkin_due=self._next_aftercare_checkin(),
             scores=ScoresView(
@@ -49,6 +49,12 @@ class ViewMixin(EngineCore):
             updated_at=s.updated_at,
             run_count=s.run_count,
         )
+
+    def _followup_open_due(self) -> datetime | None:
+        c = self.state.followup
+        if c is None:
+            return None
+        return c.due_7 if c.met_7 is None and not c.missed_7 else c.due_30
 
     def _authorization_view(self) -> AuthorizationView | None:
         a = self.state.authorization

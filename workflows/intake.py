@@ -1,16 +1,16 @@
-"""Intake: the assessment, eligibility (X12 270/271) and coverage changes."""
+"""Intake: the referral, eligibility (X12 270/271) and coverage changes (the assessment
+itself is `workflows/assessment.py`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rules import instruments
 from rules.levels import LevelOfCare
-from rules.recommendation import Flag, RecommendedAction, recommend_after_assessment
+from rules.recommendation import Flag
 from rules.transitions import Action, CarePhase, Event
 from schemas.payer import AuthRequirement, EligibilityResult, PayerRequestKind
-from schemas.records import Recipient, ReviewRecord
-from schemas.submissions import AssessmentSubmission, CoverageSubmission
+from schemas.records import Recipient
+from schemas.submissions import CoverageSubmission
 from schemas.view import EngineDecision
 from workflows.engine_core import ENGINE, PATIENT_TEMPLATE, EngineCore
 from workflows.state import ENGINE_V2, CommandKind
@@ -23,58 +23,6 @@ class IntakeMixin(EngineCore):
         self.state.coverage = self.state.start.coverage
         self._move(Event.REFERRAL_RECEIVED, now, ENGINE)
         self._notify(Recipient.CARE_TEAM, "referral_received")
-
-    def submit_assessment(self, sub: AssessmentSubmission, now: datetime) -> EngineDecision:
-        s = self.state
-        phq9 = instruments.phq9_total(sub.phq9.items)
-        self_harm = instruments.phq9_self_harm(sub.phq9.items)
-        cssrs_high = (
-            instruments.cssrs_high_risk(
-                sub.cssrs.answers, behaviour_past_3_months=sub.cssrs.behaviour_past_3_months
-            )
-            if sub.cssrs
-            else False
-        )
-        rec = recommend_after_assessment(
-            determined_level=sub.determination.level, self_harm=self_harm, cssrs_high=cssrs_high
-        )
-        s.baseline_phq9 = phq9
-        if sub.gad7:
-            s.latest_gad7 = instruments.gad7_total(sub.gad7.items)
-        self._raise(*rec.raise_flags)
-        s.reviews.append(
-            ReviewRecord(
-                review_id=sub.assessment_id,
-                kind="assessment",
-                clinician_id=sub.clinician_id,
-                at=now,
-                level=sub.determination.level,
-                phq9_total=phq9,
-                phq9_item9=sub.phq9.items[8],
-                gad7_total=s.latest_gad7,
-                cssrs_high_risk=cssrs_high if sub.cssrs else None,
-                recommended_action=rec.action.value,
-                reasons=rec.reasons,
-            )
-        )
-        if rec.urgent:
-            self._notify(Recipient.CARE_TEAM, "safety_alert", urgent=True, reason=rec.reasons[0])
-        if s.followup_due is not None:
-            self._followup_met()
-        target = rec.target_level or sub.determination.level
-        if rec.action is RecommendedAction.REFER_OUT:
-            s.delivered_level = target
-            if sub.await_return_if_referred_out:
-                s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)
-                self._move(Event.ASSESSED_EXTERNAL_AWAIT, now, sub.clinician_id)
-            else:
-                self._move(Event.ASSESSED_EXTERNAL_CLOSE, now, sub.clinician_id)
-            self._notify(Recipient.CARE_TEAM, "referred_out", urgent=True, level=target.value)
-        else:
-            s.requested_level = target
-            self._move(Event.ASSESSED_PROGRAM_LEVEL, now, sub.clinician_id)
-            self._start_verification(now)
-        return self._decision(sub.assessment_id, rec)
 
     def _start_verification(self, now: datetime) -> None:
         if self.state.coverage is None:

@@ -92,6 +92,19 @@ class ReviewClock(BaseModel):
     escalated: bool = False
 
 
+class FollowupClock(BaseModel):
+    """HEDIS FUH after an inpatient stay: a visit after the discharge date, within 7 / 30 days."""
+
+    model_config = ConfigDict(extra="forbid")
+    discharge_date: date
+    due_7: datetime
+    due_30: datetime
+    met_7: date | None = None
+    met_30: date | None = None
+    missed_7: bool = False
+    missed_30: bool = False
+
+
 class EpisodeState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -138,6 +151,15 @@ class EpisodeState(BaseModel):
     recent_answers: dict[str, RecentAnswer] = Field(default_factory=dict)
     # Before recent_answers: keyed by bare submission ID, no fingerprint. Read, never written.
     recent_results: dict[str, EngineDecision] = Field(default_factory=dict)
+
+    # Engine V2 (clinical safety): when the open risk flag was raised and how far its
+    # escalation ladder has gone; the score at entry to the current level; FUH clock.
+    risk_raised_at: datetime | None = None
+    risk_escalations_done: int = 0
+    evaluation_pending: bool = False
+    level_entry_phq9: int | None = None
+    reviews_without_measures: int = 0
+    followup: FollowupClock | None = None
 
     engine_version: int = ENGINE_V1
     seq: int = 0

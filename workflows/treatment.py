@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rules import instruments
-from rules.levels import INTENSITY, is_external
+from rules.levels import INTENSITY, LevelOfCare, is_external
 from rules.recommendation import Flag, recommend_after_review
 from rules.transitions import Action, CarePhase, Event
 from schemas.payer import PayerRequestKind
 from schemas.records import Recipient, ReviewRecord
 from schemas.submissions import ClinicianDecision, DecisionAction, ReviewSubmission
 from schemas.view import EngineDecision
-from workflows.engine_core import EngineCore, InvalidSubmission
+from workflows.engine_core import InvalidSubmission
+from workflows.safety import SafetyMixin, assessment_fields, cssrs_fields
 from workflows.state import ENGINE_V2, SCORES_KEPT
 
 
-class TreatmentMixin(EngineCore):
+class TreatmentMixin(SafetyMixin):
     """The engine recommends and guards; the clinician decides."""
 
     def _check_review(self, sub: ReviewSubmission) -> None:
@@ -29,26 +30,23 @@ class TreatmentMixin(EngineCore):
         assert level is not None
         phq9 = instruments.phq9_total(sub.phq9.items) if sub.phq9 else None
         self_harm = instruments.phq9_self_harm(sub.phq9.items) if sub.phq9 else False
-        cssrs_high = (
-            instruments.cssrs_high_risk(
-                sub.cssrs.answers, behaviour_past_3_months=sub.cssrs.behaviour_past_3_months
-            )
-            if sub.cssrs
-            else False
-        )
+        cssrs = self._cssrs(sub.cssrs)
         if s.baseline_phq9 is None and phq9 is not None:
             s.baseline_phq9 = phq9
         rec = recommend_after_review(
             level=level,
             age_group=s.start.age_group,
             baseline_phq9=s.baseline_phq9,
+            level_index_phq9=s.level_entry_phq9,
             phq9_history=s.level_phq9,
             phq9_total=phq9,
             self_harm=self_harm,
-            cssrs_high=cssrs_high,
+            cssrs_risk=cssrs,
+            gad7_given=sub.gad7 is not None,
             hours_attended=sub.hours_attended,
             weeks_in_period=sub.period_weeks,
             consecutive_low_weeks_before=s.consecutive_low_weeks,
+            reviews_without_measures_before=s.reviews_without_measures,
             policy=policy,
         )
         if phq9 is not None:
@@ -57,13 +55,18 @@ class TreatmentMixin(EngineCore):
         if sub.gad7:
             s.latest_gad7 = instruments.gad7_total(sub.gad7.items)
         s.consecutive_low_weeks = rec.consecutive_low_weeks
+        s.reviews_without_measures = rec.reviews_without_measures
         self._clear(*rec.clear_flags)
-        self._raise(*rec.raise_flags)
+        self._raise(*(rec.raise_flags - {Flag.RISK}))
+        if Flag.RISK in rec.raise_flags:
+            self._open_risk(now)
         if rec.urgent:
-            self._notify(Recipient.CARE_TEAM, "safety_alert", urgent=True, reason=rec.reasons[0])
+            self._safety_alert(rec.reasons)
         if Flag.ATTENDANCE_PLAN_REQUIRED in rec.raise_flags:
             self._notify(Recipient.CARE_TEAM, "attendance_plan_required")
-        if s.followup_due is not None:
+        if Flag.MEASURES_MISSING in rec.raise_flags:
+            self._notify(Recipient.CARE_TEAM, "measures_missing")
+        if s.followup_due is not None and not self.v2:
             self._followup_met()
         s.reviews.append(
             ReviewRecord(
@@ -75,11 +78,11 @@ class TreatmentMixin(EngineCore):
                 phq9_total=phq9,
                 phq9_item9=sub.phq9.items[8] if sub.phq9 else None,
                 gad7_total=s.latest_gad7 if sub.gad7 else None,
-                cssrs_high_risk=cssrs_high if sub.cssrs else None,
                 hours_attended=sub.hours_attended,
                 units_attended=sub.units_attended,
                 recommended_action=rec.action.value,
                 reasons=rec.reasons,
+                **cssrs_fields(sub.cssrs),
             )
         )
         self._burn_units(sub.units_attended, now, period_weeks=sub.period_weeks)
@@ -93,12 +96,13 @@ class TreatmentMixin(EngineCore):
         s = self.state
         level = s.delivered_level
         assert level is not None or s.phase is not CarePhase.IN_TREATMENT
-        risk_open = Flag.RISK in s.flags
+        unassessed = self._risk_open and not self._assessment_recorded(
+            sub.override_reason, sub.safety_assessment
+        )
         if sub.action is DecisionAction.CONTINUE:
-            if risk_open and not sub.override_reason:
+            if unassessed:
                 raise InvalidSubmission(
-                    "the risk flag is open: continuing at the same level needs override_reason "
-                    "(the result of the same-day safety assessment)"
+                    self._needs_assessment_message("continuing at the same level")
                 )
             if Flag.ATTENDANCE_PLAN_REQUIRED in s.flags and not (sub.reason or sub.override_reason):
                 raise InvalidSubmission(
@@ -107,8 +111,8 @@ class TreatmentMixin(EngineCore):
                 )
             event = Event.CONTINUE_LEVEL
         elif sub.action is DecisionAction.DISCHARGE:
-            if risk_open and not sub.override_reason:
-                raise InvalidSubmission("the risk flag is open: discharge needs override_reason")
+            if unassessed:
+                raise InvalidSubmission(self._needs_assessment_message("discharge"))
             event = Event.DISCHARGE
         else:
             target = sub.target_level
@@ -119,10 +123,8 @@ class TreatmentMixin(EngineCore):
                     raise InvalidSubmission(f"'{target}' is not a step up from '{level}'")
                 if sub.action is DecisionAction.STEP_DOWN and (up or target is level):
                     raise InvalidSubmission(f"'{target}' is not a step down from '{level}'")
-                if sub.action is DecisionAction.STEP_DOWN and risk_open and not sub.override_reason:
-                    raise InvalidSubmission(
-                        "the risk flag is open: stepping down needs override_reason"
-                    )
+                if sub.action is DecisionAction.STEP_DOWN and unassessed:
+                    raise InvalidSubmission(self._needs_assessment_message("stepping down"))
             if is_external(target):
                 event = Event.REFER_OUT
             elif s.start.policy.requires_authorization(target) and not s.self_pay:
@@ -134,6 +136,17 @@ class TreatmentMixin(EngineCore):
             else:
                 event = Event.LEVEL_CHANGE_NO_AUTH
         return self._ensure_allowed(event, Action.DECIDE)
+
+    def _settle_risk_on_decision(self, sub: ClinicianDecision) -> None:
+        """V2: only a recorded assessment clears `risk`; a step-up clears deterioration."""
+        if not self.v2:
+            if sub.action is DecisionAction.CONTINUE or sub.override_reason:
+                self._clear_risk()
+            if sub.action is DecisionAction.STEP_UP:
+                self._clear_risk()
+            return
+        if self._assessment_recorded(sub.override_reason, sub.safety_assessment):
+            self._clear_risk()
 
     def decide(self, sub: ClinicianDecision, now: datetime) -> EngineDecision:
         s = self.state
@@ -152,13 +165,13 @@ class TreatmentMixin(EngineCore):
                 else sub.action.value,
                 override_reason=sub.override_reason,
                 reasons=[sub.reason] if sub.reason else [],
+                **assessment_fields(sub.safety_assessment),
             )
         )
-        if sub.action is DecisionAction.CONTINUE or sub.override_reason:
-            self._clear(Flag.RISK)
+        self._settle_risk_on_decision(sub)
         self._clear(Flag.ATTENDANCE_PLAN_REQUIRED)
         if sub.action is DecisionAction.STEP_UP:
-            self._clear(Flag.RISK, Flag.DETERIORATION)
+            self._clear(Flag.DETERIORATION)
         target = sub.target_level
         if event is Event.CONTINUE_LEVEL:
             self._move(event, now, sub.clinician_id)
@@ -166,8 +179,7 @@ class TreatmentMixin(EngineCore):
             self._discharge(event, now, sub.clinician_id, outcome="completed")
         elif event is Event.REFER_OUT:
             assert target is not None
-            s.delivered_level = target
-            s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)
+            self._refer_out(target, now)
             self._move(event, now, sub.clinician_id)
             self._notify(Recipient.CARE_TEAM, "referred_out", urgent=True, level=target.value)
         elif event is Event.LEVEL_CHANGE_NEEDS_AUTH:
@@ -185,3 +197,13 @@ class TreatmentMixin(EngineCore):
             self._move(event, now, sub.clinician_id)
             self._enroll(target, now)
         return self._decision(sub.decision_id)
+
+    def _refer_out(self, target: LevelOfCare, now: datetime) -> None:
+        """Wait for the external stay; V2 counts the level as delivered only on admission."""
+        s = self.state
+        if self.v2:
+            s.delivered_level = None
+            s.requested_level = target
+        else:
+            s.delivered_level = target
+        s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)

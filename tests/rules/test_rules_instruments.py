@@ -5,19 +5,23 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from rules.instruments import (
     PHQ9_LOINC_ITEM9,
     PHQ9_LOINC_PANEL,
     PHQ9_LOINC_TOTAL,
+    CssrsRisk,
     Severity,
     cssrs_high_risk,
+    cssrs_risk,
     gad7_severity,
     gad7_total,
     phq9_self_harm,
     phq9_severity,
     phq9_total,
 )
+from schemas.submissions import CssrsScreen
 
 SEVERITY_ORDER = [
     Severity.MINIMAL,
@@ -154,7 +158,7 @@ def test_cssrs_ideation_without_intent_or_plan_is_not_high_risk(question: int) -
 
 
 @pytest.mark.parametrize("question", [4, 5])
-@pytest.mark.parametrize("qualifier", [None, True, False])
+@pytest.mark.parametrize("qualifier", [None, False])
 def test_cssrs_intent_or_plan_is_high_risk_whatever_the_behaviour_qualifier(
     question: int, qualifier: bool | None
 ) -> None:
@@ -173,8 +177,32 @@ def test_cssrs_q6_yes_but_longer_ago_than_3_months_is_not_high_risk() -> None:
     assert cssrs_high_risk(_cssrs(6), behaviour_past_3_months=False) is False
 
 
-def test_cssrs_recent_qualifier_without_q6_behaviour_is_not_high_risk() -> None:
-    assert cssrs_high_risk(_cssrs(1, 2), behaviour_past_3_months=True) is False
+def test_cssrs_recent_qualifier_without_q6_behaviour_is_refused_as_contradictory() -> None:
+    with pytest.raises(ValueError, match="Q6"):
+        cssrs_high_risk(_cssrs(1, 2), behaviour_past_3_months=True)
+    with pytest.raises(ValidationError, match="Q6"):
+        CssrsScreen(answers=_cssrs(4), behaviour_past_3_months=True)
+
+
+@pytest.mark.parametrize(
+    ("yes", "recent", "tier"),
+    [
+        ((), None, CssrsRisk.NONE),
+        ((1,), None, CssrsRisk.LOW),
+        ((1, 2), None, CssrsRisk.LOW),
+        ((1, 2, 3), None, CssrsRisk.MODERATE),
+        ((6,), False, CssrsRisk.MODERATE),
+        ((1, 2, 3, 6), False, CssrsRisk.MODERATE),
+        ((1, 2, 3, 4), None, CssrsRisk.HIGH),
+        ((1, 2, 5), None, CssrsRisk.HIGH),
+        ((6,), True, CssrsRisk.HIGH),
+        ((6,), None, CssrsRisk.HIGH),
+    ],
+)
+def test_cssrs_is_triaged_none_low_moderate_high(
+    yes: tuple[int, ...], recent: bool | None, tier: CssrsRisk
+) -> None:
+    assert cssrs_risk(_cssrs(*yes), behaviour_past_3_months=recent) is tier
 
 
 @pytest.mark.parametrize("count", [0, 5, 7])

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from rules.instruments import CssrsRisk
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.recommendation import (
@@ -30,7 +31,7 @@ def review(**overrides: Any) -> Recommendation:
         "phq9_history": [16],
         "phq9_total": 15,
         "self_harm": False,
-        "cssrs_high": False,
+        "cssrs_risk": None,
         "hours_attended": 10.0,
         "weeks_in_period": 1.0,
         "consecutive_low_weeks_before": 0,
@@ -69,7 +70,7 @@ def test_item9_positive_recommends_an_urgent_step_up(level: LevelOfCare, up: Lev
     assert rec.target_level is up
     assert rec.urgent
     assert Flag.RISK in rec.raise_flags
-    assert rec.reasons[-2:] == ["phq9_item9_positive", "same_day_safety_assessment_needed"]
+    assert rec.reasons[:2] == ["phq9_item9_positive", "same_day_safety_assessment_needed"]
 
 
 def test_risk_wins_over_sustained_remission() -> None:
@@ -79,7 +80,7 @@ def test_risk_wins_over_sustained_remission() -> None:
 
 
 def test_risk_wins_over_deterioration_and_is_urgent() -> None:
-    rec = review(cssrs_high=True, phq9_total=27)
+    rec = review(cssrs_risk=CssrsRisk.HIGH, phq9_total=27)
     assert rec.action is A.STEP_UP
     assert rec.urgent
     assert "cssrs_high_risk" in rec.reasons
@@ -93,13 +94,13 @@ def test_risk_keeps_attendance_flags_alongside() -> None:
 
 
 def test_both_risk_signals_are_recorded_as_reasons() -> None:
-    rec = review(self_harm=True, cssrs_high=True)
+    rec = review(self_harm=True, cssrs_risk=CssrsRisk.HIGH)
     assert {"phq9_item9_positive", "cssrs_high_risk"} <= set(rec.reasons)
 
 
 @pytest.mark.parametrize("level", [L.OP, L.IOP])
 def test_high_risk_cssrs_at_review_means_emergency_evaluation(level: LevelOfCare) -> None:
-    rec = review(level=level, cssrs_high=True)
+    rec = review(level=level, cssrs_risk=CssrsRisk.HIGH)
     assert rec.target_level is L.INPATIENT
     assert rec.urgent
 
@@ -244,7 +245,7 @@ def test_low_attendance_does_not_block_a_sustained_step_down() -> None:
 
 @pytest.mark.parametrize("level", [L.OP, L.IOP, L.PHP])
 def test_assessment_at_a_program_level_enrolls(level: LevelOfCare) -> None:
-    rec = recommend_after_assessment(determined_level=level, self_harm=False, cssrs_high=False)
+    rec = recommend_after_assessment(determined_level=level, self_harm=False, cssrs_risk=None)
     assert rec.action is A.ENROLL
     assert rec.target_level is level
     assert rec.reasons == [f"{level.value}_indicated"]
@@ -254,7 +255,7 @@ def test_assessment_at_a_program_level_enrolls(level: LevelOfCare) -> None:
 
 @pytest.mark.parametrize("level", [L.RESIDENTIAL, L.INPATIENT])
 def test_assessment_at_an_external_level_refers_out(level: LevelOfCare) -> None:
-    rec = recommend_after_assessment(determined_level=level, self_harm=False, cssrs_high=False)
+    rec = recommend_after_assessment(determined_level=level, self_harm=False, cssrs_risk=None)
     assert rec.action is A.REFER_OUT
     assert rec.target_level is level
     assert "higher_level_indicated" in rec.reasons
@@ -264,7 +265,9 @@ def test_assessment_at_an_external_level_refers_out(level: LevelOfCare) -> None:
 def test_high_risk_cssrs_at_assessment_means_emergency_evaluation_not_iop(
     level: LevelOfCare,
 ) -> None:
-    rec = recommend_after_assessment(determined_level=level, self_harm=False, cssrs_high=True)
+    rec = recommend_after_assessment(
+        determined_level=level, self_harm=False, cssrs_risk=CssrsRisk.HIGH
+    )
     assert rec.action is A.REFER_OUT
     assert rec.target_level is L.INPATIENT
     assert rec.urgent
@@ -273,7 +276,7 @@ def test_high_risk_cssrs_at_assessment_means_emergency_evaluation_not_iop(
 
 
 def test_item9_at_assessment_raises_risk_and_urgency_but_keeps_the_level() -> None:
-    rec = recommend_after_assessment(determined_level=L.IOP, self_harm=True, cssrs_high=False)
+    rec = recommend_after_assessment(determined_level=L.IOP, self_harm=True, cssrs_risk=None)
     assert rec.action is A.ENROLL
     assert rec.target_level is L.IOP
     assert rec.urgent
@@ -282,6 +285,8 @@ def test_item9_at_assessment_raises_risk_and_urgency_but_keeps_the_level() -> No
 
 
 def test_both_risk_signals_at_assessment_record_both_reasons() -> None:
-    rec = recommend_after_assessment(determined_level=L.OP, self_harm=True, cssrs_high=True)
+    rec = recommend_after_assessment(
+        determined_level=L.OP, self_harm=True, cssrs_risk=CssrsRisk.HIGH
+    )
     assert rec.action is A.REFER_OUT
     assert {"phq9_item9_positive", "cssrs_high_risk"} <= set(rec.reasons)

@@ -180,6 +180,10 @@ def test_rejected_event_names_the_phase_the_attempt_and_the_allowed_events() -> 
             "self_pay",
             "withdrawn",
             "entered_in_error",
+            "safety_assessment_recorded",
+            "followup_visit_recorded",
+            "risk_escalated",
+            "risk_escalated_end_of_day",
         ]
     )
     message = str(error)
@@ -226,7 +230,9 @@ def test_allowed_events_lists_only_what_the_action_can_do_here() -> None:
         E.LEVEL_CHANGE_APPROVED,
         E.LEVEL_CHANGE_DENIED,
     ]
-    assert allowed_events(P.AFTERCARE, Action.REPORT_EVENT) == [E.ENTERED_IN_ERROR]
+    assert allowed_events(P.AFTERCARE, Action.REPORT_EVENT) == sorted(
+        [E.ENTERED_IN_ERROR, E.SAFETY_ASSESSMENT_RECORDED, E.FOLLOWUP_VISIT_RECORDED]
+    )
     assert allowed_events(P.CLOSED, Action.REPORT_EVENT) == []
 
 

@@ -34,6 +34,7 @@ from schemas.submissions import (
     LevelDetermination,
     Phq9,
     ReviewSubmission,
+    SafetyAssessment,
 )
 from schemas.view import EngineDecision, EpisodeView
 from worker.client import start_episode
@@ -165,6 +166,7 @@ class Clinic:
         item9: int = 0,
         cssrs: list[bool] | None = None,
         await_return: bool = True,
+        evaluated: bool = False,
     ) -> EngineDecision:
         return await self.handle.execute_update(
             CareEpisode.submit_assessment,
@@ -177,6 +179,11 @@ class Clinic:
                     instrument="LOCUS", level=level, rationale="synthetic determination"
                 ),
                 await_return_if_referred_out=await_return,
+                safety_assessment=SafetyAssessment(
+                    instrument="emergency_evaluation", result="high", plan="admit to inpatient"
+                )
+                if evaluated
+                else None,
             ),
         )
 
@@ -270,7 +277,10 @@ class Clinic:
         )
 
     async def event(
-        self, kind: EpisodeEventKind, level_at_discharge: LevelOfCare | None = None
+        self,
+        kind: EpisodeEventKind,
+        level_at_discharge: LevelOfCare | None = None,
+        **fields: Any,
     ) -> EngineDecision:
         return await self.handle.execute_update(
             CareEpisode.report_event,
@@ -279,5 +289,15 @@ class Clinic:
                 reported_by="ehr-1",
                 kind=kind,
                 level_at_discharge=level_at_discharge,
+                **fields,
             ),
+        )
+
+    async def visit(self, days_after: int = 0, kind: str = "outpatient") -> EngineDecision:
+        """A follow-up visit dated `days_after` today (the server's UTC date)."""
+        today = (await self.env.get_current_time()).date()
+        return await self.event(
+            EpisodeEventKind.FOLLOWUP_VISIT,
+            visit_date=today + timedelta(days=days_after),
+            visit_kind=kind,
         )

@@ -63,11 +63,13 @@ async def test_step_up_to_inpatient_refers_out_and_returns(ts_env: WorkflowEnvir
             DecisionAction.STEP_UP, LevelOfCare.INPATIENT, reason="emergency evaluation"
         )
         assert out.phase is CarePhase.EXTERNAL_CARE
-        assert out.delivered_level is LevelOfCare.INPATIENT
+        assert out.delivered_level is None, "inpatient is delivered only once admitted"
+        assert (await clinic.state()).requested_level is LevelOfCare.INPATIENT
         assert Action.REPORT_EVENT in out.allowed_actions
         assert Action.SUBMIT_REVIEW not in out.allowed_actions
 
-        await clinic.event(EpisodeEventKind.ADMITTED)
+        admitted = await clinic.event(EpisodeEventKind.ADMITTED)
+        assert admitted.delivered_level is LevelOfCare.INPATIENT
         await clinic.wait(days=10)
         back = await clinic.event(EpisodeEventKind.DISCHARGED, LevelOfCare.IOP)
         assert back.phase is CarePhase.AUTHORIZATION
@@ -75,13 +77,20 @@ async def test_step_up_to_inpatient_refers_out_and_returns(ts_env: WorkflowEnvir
         state = await clinic.state()
         assert state.followup_due is not None
         assert Flag.FOLLOWUP_DUE in state.flags
-        assert (state.followup_due - state.updated_at).days == 7
+        assert (state.followup_due - state.updated_at).days == 7  # midnight after day 7
         assert state.pending_payer_request is not None and state.pending_payer_request.expedited
 
         reentered = await clinic.approve(units=15, level=LevelOfCare.IOP)
         assert reentered.delivered_level is LevelOfCare.IOP
-        assert Flag.FOLLOWUP_DUE not in reentered.flags
-        assert Flag.FOLLOWUP_MISSED not in reentered.flags
+        assert Flag.FOLLOWUP_DUE in reentered.flags, "re-enrollment is not a follow-up visit"
+        same_day = await clinic.visit(days_after=0, kind="iop")
+        assert same_day.reasons == ["visit_not_after_discharge_date_not_counted"]
+        assert Flag.FOLLOWUP_DUE in same_day.flags
+        await clinic.wait(days=1)
+        seen = await clinic.visit(days_after=0, kind="iop")
+        assert "followup_7_day_met" in seen.reasons
+        assert Flag.FOLLOWUP_DUE not in seen.flags
+        assert Flag.FOLLOWUP_MISSED not in seen.flags
 
 
 async def test_missed_followup_after_inpatient_discharge_escalates(
@@ -90,8 +99,9 @@ async def test_missed_followup_after_inpatient_discharge_escalates(
     async with running_worker(ts_env) as (queue, adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await clinic.assess(LevelOfCare.INPATIENT, total=24)
+        await clinic.event(EpisodeEventKind.ADMITTED)
         await clinic.event(EpisodeEventKind.DISCHARGED, LevelOfCare.IOP)
-        await clinic.wait(days=8)
+        await clinic.wait(days=9)
         state = await clinic.state()
         assert Flag.FOLLOWUP_MISSED in state.flags
         assert "followup_missed" in adapters.notifier.templates(clinic.episode_id, "supervisor")
@@ -116,8 +126,12 @@ async def test_high_risk_cssrs_at_intake_is_not_for_iop(ts_env: WorkflowEnvironm
         decision = await clinic.assess(LevelOfCare.IOP, total=17, cssrs=HIGH_RISK_CSSRS)
         assert decision.recommended_action is RecommendedAction.REFER_OUT
         assert decision.target_level is LevelOfCare.INPATIENT
-        assert decision.phase is CarePhase.EXTERNAL_CARE
+        assert decision.phase is CarePhase.ASSESSMENT, "held for the emergency evaluation"
         assert decision.urgent
+        evaluated = await clinic.assess(
+            LevelOfCare.INPATIENT, total=17, cssrs=HIGH_RISK_CSSRS, evaluated=True
+        )
+        assert evaluated.phase is CarePhase.EXTERNAL_CARE
         await clinic.wait(hours=1)
         assert "referred_out" in adapters.notifier.templates(clinic.episode_id, "care_team")
 
