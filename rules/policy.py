@@ -2,76 +2,169 @@
 
 A program changes its review interval or its minimums by sending a different policy
 with the episode; no code changes. The policy travels inside the workflow's input.
+
+Every number has a range, every level the program delivers has its entries, and the
+cross-field rules are checked on the field they constrain, so a 422 names that field.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
-from rules.levels import AgeGroup, LevelOfCare
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from rules import localtime
+from rules.levels import AgeGroup, LevelOfCare, is_external
+
+Hours = Annotated[float, Field(ge=0, le=168)]
+PHQ9_MAX = 27
+
+
+def _later_than(info: ValidationInfo, name: str, value: float) -> None:
+    earlier = info.data.get(name)
+    if earlier is not None and value <= earlier:
+        raise ValueError(f"must be greater than {name} ({earlier})")
 
 
 class ProgramPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # The levels this program delivers itself; each needs a review interval and minimums.
+    levels_delivered: frozenset[LevelOfCare] = Field(
+        default=frozenset({LevelOfCare.PHP, LevelOfCare.IOP, LevelOfCare.OP}), min_length=1
+    )
+
     # Reviews: how often, and when a missing one is chased.
-    review_interval_days: dict[LevelOfCare, float] = Field(
+    review_interval_days: dict[LevelOfCare, Annotated[float, Field(gt=0, le=92)]] = Field(
         default_factory=lambda: {LevelOfCare.PHP: 7.0, LevelOfCare.IOP: 7.0, LevelOfCare.OP: 28.0}
     )
-    review_grace_hours: float = 24
-    review_escalation_hours: float = 72
+    review_grace_hours: float = Field(default=24, gt=0, le=24 * 14)
+    review_escalation_hours: float = Field(default=72, gt=0, le=24 * 30)
 
     # Weekly clinical-hour minimums (IOP adults 9, adolescents 6; PHP 20).
-    weekly_minimum_hours: dict[LevelOfCare, dict[AgeGroup, float]] = Field(
+    weekly_minimum_hours: dict[LevelOfCare, dict[AgeGroup, Hours]] = Field(
         default_factory=lambda: {
             LevelOfCare.PHP: {AgeGroup.ADULT: 20.0, AgeGroup.ADOLESCENT: 20.0},
             LevelOfCare.IOP: {AgeGroup.ADULT: 9.0, AgeGroup.ADOLESCENT: 6.0},
             LevelOfCare.OP: {AgeGroup.ADULT: 0.0, AgeGroup.ADOLESCENT: 0.0},
         }
     )
-    low_attendance_weeks_needing_plan: int = 2
+    low_attendance_weeks_needing_plan: int = Field(default=2, ge=1, le=52)
 
     # Outcomes (PHQ-9).
-    response_drop_fraction: float = 0.5
-    remission_below: int = 5
-    meaningful_change: int = 5
-    consecutive_reviews_for_step_down: int = 2
-    outcome_index_min_phq9: int = 10
-    discharge_below_phq9: int = 10
-    reviews_without_measures_for_flag: int = 2
+    response_drop_fraction: float = Field(default=0.5, gt=0, le=1)
+    remission_below: int = Field(default=5, ge=1, le=PHQ9_MAX)
+    meaningful_change: int = Field(default=5, ge=1, le=PHQ9_MAX)
+    consecutive_reviews_for_step_down: int = Field(default=2, ge=1, le=52)
+    outcome_index_min_phq9: int = Field(default=10, ge=0, le=PHQ9_MAX)
+    discharge_below_phq9: int = Field(default=10, ge=1, le=PHQ9_MAX + 1)
+    reviews_without_measures_for_flag: int = Field(default=2, ge=1, le=52)
 
     # Safety: overrides need real text; an unassessed risk flag escalates.
-    override_min_chars: int = 15
-    risk_escalation_hours: float = 4
+    override_min_chars: int = Field(default=15, ge=1, le=2000)
+    risk_escalation_hours: float = Field(default=4, gt=0, le=24)
     risk_escalation_end_of_local_day: bool = True
 
     # Utilization management.
     levels_requiring_authorization: frozenset[LevelOfCare] = frozenset(
         {LevelOfCare.IOP, LevelOfCare.PHP}
     )
-    units_requested: int = 20
-    low_units_threshold: int = 3
-    expiry_warning_days: float = 3
-    payer_decision_days_standard: float = 7
-    payer_decision_hours_expedited: float = 72
-    appeal_window_days: float = 60
+    units_requested: int = Field(default=20, ge=1, le=1000)
+    low_units_threshold: int = Field(default=3, ge=0, le=1000)
+    expiry_warning_days: float = Field(default=3, ge=0, le=60)
+    payer_decision_days_standard: float = Field(default=7, gt=0, le=60)
+    payer_decision_hours_expedited: float = Field(default=72, gt=0, le=24 * 14)
+    appeal_window_days: float = Field(default=60, ge=1, le=365)
     # The payer could not be asked (outage): ask again after this long, until it answers.
-    eligibility_retry_hours: float = 4
+    eligibility_retry_hours: float = Field(default=4, gt=0, le=24 * 7)
 
     # Waiting on others.
-    financial_hold_days: float = 30
-    external_wait_days: float = 90
-    external_followup_days: float = 7
+    financial_hold_days: float = Field(default=30, ge=1, le=365)
+    external_wait_days: float = Field(default=90, ge=1, le=365)
+    external_followup_days: float = Field(default=7, ge=1, le=60)
 
     # Aftercare check-ins, in days after discharge (HEDIS FUH 7/30, alumni 60/90).
-    aftercare_checkin_days: tuple[float, ...] = (7, 30, 60, 90)
+    aftercare_checkin_days: tuple[Annotated[float, Field(gt=0, le=730)], ...] = Field(
+        default=(7, 30, 60, 90), min_length=1, max_length=24
+    )
 
-    # The program's local calendar, and when patient messages may go out (local hours).
-    time_zone: str = "UTC"
-    patient_message_window_hours: tuple[float, float] = (9, 20)
+    # The program's local calendar (IANA zone), and the local hours in which messages
+    # the engine times itself (questionnaires, aftercare check-ins) reach patients.
+    time_zone: str = Field(default="UTC", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
+    patient_message_window_hours: tuple[float, float] | None = None
 
     # 42 CFR Part 2: patient messages do not even name the program.
     part2_program: bool = False
+
+    @field_validator("levels_delivered")
+    @classmethod
+    def _program_levels(cls, levels: frozenset[LevelOfCare]) -> frozenset[LevelOfCare]:
+        external = sorted(level.value for level in levels if is_external(level))
+        if external:
+            raise ValueError(f"{', '.join(external)} are delivered elsewhere, not by a program")
+        return levels
+
+    @field_validator("review_interval_days", "weekly_minimum_hours")
+    @classmethod
+    def _every_delivered_level(
+        cls, table: dict[LevelOfCare, object], info: ValidationInfo
+    ) -> object:
+        missing = sorted(
+            level.value for level in info.data.get("levels_delivered", ()) if level not in table
+        )
+        if missing:
+            raise ValueError(
+                f"needs an entry for every level delivered; missing {', '.join(missing)}"
+            )
+        if info.field_name == "weekly_minimum_hours":
+            for level, by_age in table.items():
+                assert isinstance(by_age, dict)
+                absent = sorted(age.value for age in AgeGroup if age not in by_age)
+                if absent:
+                    raise ValueError(f"{level.value} needs a minimum for {', '.join(absent)}")
+        return table
+
+    @field_validator("review_escalation_hours")
+    @classmethod
+    def _escalation_after_reminder(cls, value: float, info: ValidationInfo) -> float:
+        _later_than(info, "review_grace_hours", value)
+        return value
+
+    @field_validator("discharge_below_phq9")
+    @classmethod
+    def _discharge_at_or_above_remission(cls, value: int, info: ValidationInfo) -> int:
+        remission = info.data.get("remission_below")
+        if remission is not None and value < remission:
+            raise ValueError(f"must be at least remission_below ({remission})")
+        return value
+
+    @field_validator("low_units_threshold")
+    @classmethod
+    def _threshold_below_request(cls, value: int, info: ValidationInfo) -> int:
+        requested = info.data.get("units_requested")
+        if requested is not None and value >= requested:
+            raise ValueError(f"must be less than units_requested ({requested})")
+        return value
+
+    @field_validator("aftercare_checkin_days")
+    @classmethod
+    def _distinct_checkins(cls, days: tuple[float, ...]) -> tuple[float, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("check-in days must be distinct")
+        return days
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        localtime.zone(name)
+        return name
+
+    @field_validator("patient_message_window_hours")
+    @classmethod
+    def _window(cls, window: tuple[float, float] | None) -> tuple[float, float] | None:
+        if window is not None and not 0 <= window[0] < window[1] <= 24:
+            raise ValueError("needs 0 <= opens < closes <= 24 (local hours)")
+        return window
 
     def minimum_hours(self, level: LevelOfCare, age_group: AgeGroup) -> float:
         return self.weekly_minimum_hours.get(level, {}).get(age_group, 0.0)

@@ -45,7 +45,9 @@ def test_an_empty_period_is_never_below_minimum() -> None:
 
 def test_policy_can_change_a_minimum() -> None:
     lenient = ProgramPolicy(
+        levels_delivered=frozenset({LevelOfCare.IOP}),
         weekly_minimum_hours={LevelOfCare.IOP: {ADULT: 6.0, TEEN: 6.0}},
+        review_interval_days={LevelOfCare.IOP: 7.0},
     )
     assert not below_minimum(7, 1, LevelOfCare.IOP, ADULT, lenient)
     assert below_minimum(7, 1, LevelOfCare.IOP, ADULT, DEFAULT)

@@ -220,7 +220,9 @@ def test_attendance_minimum_depends_on_level_and_age(
 
 def test_policy_minimums_change_what_counts_as_low() -> None:
     stricter = ProgramPolicy(
-        weekly_minimum_hours={L.IOP: {AgeGroup.ADULT: 12.0, AgeGroup.ADOLESCENT: 8.0}}
+        levels_delivered=frozenset({L.IOP}),
+        weekly_minimum_hours={L.IOP: {AgeGroup.ADULT: 12.0, AgeGroup.ADOLESCENT: 8.0}},
+        review_interval_days={L.IOP: 7.0},
     )
     assert Flag.LOW_ATTENDANCE not in review(hours_attended=10.0).raise_flags
     assert Flag.LOW_ATTENDANCE in review(hours_attended=10.0, policy=stricter).raise_flags

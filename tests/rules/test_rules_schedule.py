@@ -35,7 +35,9 @@ def test_next_review_due_by_level(level: LevelOfCare, days: int) -> None:
 
 
 def test_review_interval_follows_policy() -> None:
-    fortnightly = ProgramPolicy(review_interval_days={LevelOfCare.IOP: 14.0})
+    fortnightly = ProgramPolicy(
+        review_interval_days={**DEFAULT.review_interval_days, LevelOfCare.IOP: 14.0}
+    )
     assert next_review_due(LAST, LevelOfCare.IOP, fortnightly) == LAST + timedelta(days=14)
 
 
