@@ -54,9 +54,9 @@ class SafetyMixin(EngineCore):
     def _needs_assessment_message(self, what: str) -> str:
         n = self.state.start.policy.override_min_chars
         return (
-            f"the risk flag is open: {what} needs the same-day safety assessment's result, "
-            f"as safety_assessment (instrument, result, plan) or override_reason "
-            f"(at least {n} characters)"
+            f"the risk flag is open: {what} needs the same-day safety assessment's result "
+            f"as override_reason (at least {n} characters), or as a structured safety "
+            "assessment (instrument, result, plan)"
         )
 
     def _open_risk(self, now: datetime) -> None:
