@@ -76,7 +76,9 @@ def scores_svg(
         x_label_rotation=0,
         allow_interruptions=True,
     )
-    chart.x_labels = [p.at.strftime("%d %b") for p in points]
+    days = [p.at.date() for p in points]
+    same_day = len(set(days)) < len(days)  # two scores on one day: show the time too
+    chart.x_labels = [p.at.strftime("%d %b %H:%M" if same_day else "%d %b") for p in points]
     chart.add("PHQ-9", [p.phq9 for p in points], stroke_style={"width": 3})
     chart.add(
         "GAD-7",
