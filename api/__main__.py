@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from api.serve import serve
 from api.settings import load_api_settings
+from worker.logs import configure_logging
 
 
 def main() -> None:
     settings = load_api_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 
 

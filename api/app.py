@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ApiDeps, Services
+from api.metrics import install_metrics
 from api.outages import install_outage_handlers
 from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
@@ -63,6 +64,9 @@ def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> Fas
     install_outage_handlers(app)
     app.include_router(build_router(services))
     mount_workbench(app, services, workbench or load_workbench_settings())
+    install_metrics(  # GET /metrics, request counts and IDs (api/metrics.py)
+        app, deps.pool, expiring_within_days=deps.settings.metrics_expiring_within_days
+    )
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
     async def healthz() -> Health:

@@ -32,6 +32,7 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # keep the process's logging (worker/logs.py: text or JSON)
             lifespan="off",
         )
         server = uvicorn.Server(config)

@@ -32,6 +32,7 @@ put operator_tokens "$(random)"
 put codec_session_secret "$(random)"
 # Bearer token -> grant (api/settings.py); edit to give each clinic system its own key.
 put api_keys.json "{\"$(random)\": {\"role\": \"operator\", \"programs\": [\"*\"], \"actor\": \"ops-1\"}}"
+put grafana_admin_password "$(random)"
 put payer_api_key ""
 put webhook_secret ""
 echo "make-secrets: fill in $dir/payer_api_key and $dir/webhook_secret before starting"

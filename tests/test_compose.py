@@ -732,6 +732,42 @@ def check_backups(stack: Stack) -> list[str]:
     return problems
 
 
+def check_monitoring(stack: Stack) -> list[str]:
+    """Prometheus and Grafana only in the `monitoring` profile; Prometheus scrapes every
+    worker replica where the worker serves its metrics, and the API's /metrics."""
+    problems: list[str] = []
+    present = services(stack)
+    for name in ("prometheus", "grafana"):
+        if (present.get(name) or {}).get("profiles") != ["monitoring"]:
+            problems.append(f"{name} must be in the monitoring profile only (off by default)")
+    config = yaml.safe_load(stack.read("deploy/monitoring/prometheus.yml") or "{}") or {}
+    jobs = {job.get("job_name"): job for job in config.get("scrape_configs") or []}
+    worker_address = resolved_env(present.get("worker", {})).get("CAREPATH_METRICS_ADDRESS", "")
+    worker_port = worker_address.rsplit(":", 1)[-1]
+    dns = (jobs.get("carepath-worker") or {}).get("dns_sd_configs") or [{}]
+    if dns[0].get("names") != ["worker"] or str(dns[0].get("port")) != worker_port:
+        problems.append(f"prometheus must find every worker replica on port {worker_port!r}")
+    api_port = resolved_env(present.get("api", {})).get("CAREPATH_API_PORT", "8000")
+    static = (jobs.get("carepath-api") or {}).get("static_configs") or [{}]
+    if static[0].get("targets") != [f"api:{api_port}"]:
+        problems.append(f"prometheus must scrape api:{api_port}")
+    mounts = [str(v) for v in (present.get("prometheus") or {}).get("volumes") or []]
+    for rule_file in config.get("rule_files") or []:
+        if not any(m.split(":")[1:2] == [rule_file] for m in mounts):
+            problems.append(f"prometheus rule file {rule_file} is not mounted")
+    dashboard = json.loads(stack.read("deploy/monitoring/grafana/dashboards/carepath.json") or "{}")
+    sources = yaml.safe_load(
+        stack.read("deploy/monitoring/grafana/provisioning/datasources/prometheus.yml") or "{}"
+    )
+    uids = {s.get("uid") for s in (sources or {}).get("datasources") or []}
+    for panel in dashboard.get("panels") or []:
+        if (panel.get("datasource") or {}).get("uid") not in uids:
+            problems.append(f"dashboard panel {panel.get('title')!r}: unknown datasource")
+    if not dashboard.get("panels"):
+        problems.append("the Grafana dashboard has no panels")
+    return problems
+
+
 def check_task_queue(stack: Stack) -> list[str]:
     problems: list[str] = []
     default = Settings.model_fields["task_queue"].default
@@ -847,6 +883,7 @@ CHECKS: dict[str, Callable[[Stack], list[str]]] = {
     "ui_codec": check_ui_codec,
     "integrations": check_integrations,
     "backups": check_backups,
+    "monitoring": check_monitoring,
     "shutdown_and_scale": check_shutdown_and_scale,
     "task_queue": check_task_queue,
     "dockerfile": check_dockerfile,
@@ -1072,6 +1109,19 @@ def _backup_script_missing(s: Stack) -> None:
     _svc(s, "backup")["command"] = ["/bin/sh", "/carepath-backup/backup.sh"]
 
 
+def _monitoring_by_default(s: Stack) -> None:
+    del _svc(s, "prometheus")["profiles"]
+
+
+def _worker_metrics_elsewhere(s: Stack) -> None:
+    _env(s, "worker")["CAREPATH_METRICS_ADDRESS"] = "0.0.0.0:9000"
+
+
+def _dashboard_unknown_source(s: Stack) -> None:
+    path = "deploy/monitoring/grafana/dashboards/carepath.json"
+    s.files[path] = (ROOT / path).read_text().replace('"carepath-prometheus"', '"other"')
+
+
 def _api_without_limits(s: Stack) -> None:
     del _svc(s, "api")["deploy"]
 
@@ -1156,6 +1206,9 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "backup keeps nothing": ("backups", _backup_keeps_nothing),
     "backups inside the container": ("backups", _backup_into_the_container),
     "backup script missing": ("backups", _backup_script_missing),
+    "monitoring on by default": ("monitoring", _monitoring_by_default),
+    "worker metrics on another port": ("monitoring", _worker_metrics_elsewhere),
+    "dashboard on an unknown datasource": ("monitoring", _dashboard_unknown_source),
     "api without limits": ("shutdown_and_scale", _api_without_limits),
     "one worker": ("shutdown_and_scale", _one_worker),
     "worker with a container name": ("shutdown_and_scale", _worker_named),

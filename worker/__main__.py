@@ -21,8 +21,10 @@ from activities.care import CareActivities
 from store.pool import open_store, run_dispatcher
 from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
 from worker.client import connect
+from worker.logs import configure_logging
 from worker.runtime import build_worker
 from worker.settings import Settings, load_settings
+from worker.telemetry import telemetry_runtime
 
 log = logging.getLogger("carepath.worker")
 
@@ -31,7 +33,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
     """Run until `stop` is set; 0 after a clean stop, 1 if the worker or a background task
     failed for good (so that whatever supervises the process restarts it)."""
     async with AsyncExitStack() as stack:
-        client = await connect(settings)
+        client = await connect(settings, runtime=telemetry_runtime(settings))
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         payer = await build_payer(settings, stack)
@@ -83,9 +85,7 @@ def _failures(**tasks: asyncio.Task[None]) -> int:
 
 def main() -> None:
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     check_integrations(settings)  # fail closed before connecting to anything
 
     async def _main() -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
 from schemas.episode import EpisodeStart, workflow_id_for
 from worker.settings import Settings
+from worker.tls import temporal_tls
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
@@ -23,12 +25,20 @@ def encrypted_data_converter() -> DataConverter:
     return build_data_converter(CodecSettings().keyring())
 
 
-async def connect(settings: Settings, data_converter: DataConverter | None = None) -> Client:
-    """A client whose payloads (and those of workers built on it) are encrypted."""
+async def connect(
+    settings: Settings,
+    data_converter: DataConverter | None = None,
+    *,
+    runtime: Runtime | None = None,
+) -> Client:
+    """A client whose payloads (and those of workers built on it) are encrypted, over TLS
+    when configured (worker/tls.py), on `runtime` (metrics: worker/telemetry.py)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter or encrypted_data_converter(),
+        tls=temporal_tls(settings),
+        runtime=runtime,
     )
 
 

@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
+    # Observability: where the worker's Temporal SDK metrics are served (host:port; unset:
+    # off), and the window of the API's "authorizations expiring" gauge.
+    metrics_address: str | None = None
+    metrics_expiring_within_days: int = 7
+    log_format: Literal["text", "json"] = "text"
+
+    # Temporal frontend over TLS; with a client certificate and key, mutual TLS.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+
     max_concurrent_activities: int = 50
     # On SIGTERM: how long running activities may finish before they are cancelled. Below
     # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
