@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # the extras (Dockerfile). constraints.txt pins every package to what CI ran on.
 EXTRAS := dev,stack,cli
 
-.PHONY: install run test lint bench clean lock
+.PHONY: install run test lint bench clean lock demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# On a running `make run` stack: synthetic episodes in every phase, through the HTTP API.
+demo: install
+	$(BIN)/python -m api.workbench.demo
 
 bench: install
 	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench

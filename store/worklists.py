@@ -69,12 +69,13 @@ async def authorizations_ending_or_low(
     db: Db,
     *,
     today: date,
-    within_days: int,
+    within_days: int | None,
     low_units: int,
     programs: list[str] | None,
     limit: int,
 ) -> list[AuthorizationLine]:
-    """Active authorizations ending within `within_days`, or with <= `low_units` left."""
+    """Active authorizations ending within `within_days` (None: any end date), or with
+    <= `low_units` left; soonest end first, then fewest units left."""
     rows = await db.fetch(
         """
         SELECT a.episode_id, e.program_id, a.authorization_number, a.level, a.unit_type,
@@ -84,7 +85,7 @@ async def authorizations_ending_or_low(
         FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
         WHERE a.status = ANY($2) AND e.phase <> $3
           AND a.end_date >= $1::date AND a.units_approved IS NOT NULL
-          AND (a.end_date <= $1::date + $4::int
+          AND ($4::int IS NULL OR a.end_date <= $1::date + $4::int
                OR a.units_approved - coalesce(a.units_used, 0) <= $5)
           AND ($6::text[] IS NULL OR e.program_id = ANY($6))
         ORDER BY a.end_date, units_left, a.episode_id

@@ -77,7 +77,8 @@ async def today_worklists(
     today = now.astimezone(UTC).date()
     programs = _programs(account, program)
     limit = settings.page_size
-    week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days)
+    # Through the end of the horizon's last day (a weekly review due a week from now shows).
+    week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days + 1)
 
     risk, due, week, aftercare = await records_call(
         asyncio.gather(
@@ -406,7 +407,7 @@ def build_pages_router() -> APIRouter:
                 worklists.authorizations_ending_or_low(
                     pool,
                     today=now.astimezone(UTC).date(),
-                    within_days=workbench.settings.authorization_horizon_days * 2,
+                    within_days=None,  # every active authorization, soonest end first
                     low_units=LIST_POLICY.low_units_threshold,
                     programs=programs,
                     limit=limit,
