@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from store.migrate import migrate
-from store.outbox import Channel, Dispatcher, LogChannel
+from store.outbox import Channel, Dispatcher, LogChannel, RetryPolicy
 from store.postgres import PostgresRecordStore
 from store.supervise import Backoff, supervise
 from worker.settings import Settings
@@ -85,13 +85,16 @@ async def run_dispatcher(
     stop: asyncio.Event,
     poll_interval: float = 1.0,
     backoff: Backoff | None = None,
+    retry: RetryPolicy | None = None,
 ) -> None:
     """Deliver outbox messages until `stop` is set (default channel: `LogChannel`).
 
     Supervised: an unexpected error is logged with its traceback and the dispatcher starts
     again after a backoff; `SupervisedTaskFailed` when it keeps failing.
     """
-    dispatcher = Dispatcher(pool, channel if channel is not None else LogChannel())
+    dispatcher = Dispatcher(
+        pool, channel if channel is not None else LogChannel(), retry=retry or RetryPolicy()
+    )
     await supervise(
         "outbox dispatcher",
         lambda: dispatcher.run(stop, poll_interval=poll_interval),

@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from activities.care import CareActivities
+from store.outbox import RetryPolicy
 from store.pool import open_store, run_dispatcher
 from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
 from worker.client import connect
@@ -39,7 +40,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         payer = await build_payer(settings, stack)
         activities = CareActivities(store.records, fallback_notifier(), payer)
         dispatcher = asyncio.create_task(
-            run_dispatcher(store.pool, build_channel(settings), stop=stop)
+            run_dispatcher(
+                store.pool,
+                build_channel(settings),
+                stop=stop,
+                retry=RetryPolicy(lease=timedelta(seconds=settings.outbox_lease_seconds)),
+            )
         )
         worker = build_worker(
             client,

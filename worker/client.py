@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.converter import DataConverter
@@ -15,6 +17,11 @@ from worker.tls import temporal_tls
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
+
+# How long a worker may hold one workflow task. When a worker dies mid-task, its episode
+# waits this long before another worker gets the task (Temporal's default is 10 s); an
+# episode's task takes milliseconds, so 4 s leaves ample room. Measured in tests/faults.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=4)
 
 
 def encrypted_data_converter() -> DataConverter:
@@ -66,6 +73,7 @@ async def start_episode(
         )
         if search_attributes
         else None,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,  # continue-as-new runs inherit it
         static_summary=f"Care episode {start.episode_id}",
         static_details=f"Program {start.program_id}; age group {start.age_group.value}",
     )

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # After a worker dies, its cached episodes wait this long on its sticky queue before
     # another worker takes them (worker/runtime.py; measured in tests/faults).
     sticky_queue_schedule_to_start_seconds: float = 2.0
+    # A message claimed by a dispatcher that died is sent again after this long.
+    outbox_lease_seconds: float = 120.0
     # /readyz reports the outbox dispatcher stale when no pass completed for this long.
     dispatcher_stale_after_seconds: float = 30.0
 

@@ -35,6 +35,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     embedded: EmbeddedPostgres | None = None
+    log_dir: Path | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -107,7 +108,14 @@ class Stack:
         self._spawn(name, [sys.executable, "-m", module, *args])
 
     def _spawn(self, name: str, command: list[str]) -> None:
-        process = subprocess.Popen(command, env=self.env, start_new_session=True)
+        out = None
+        if self.log_dir is not None:  # tests: one log file per child, appended on restart
+            out = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command, env=self.env, start_new_session=True, stdout=out, stderr=out
+        )
+        if out is not None:
+            out.close()
         self.children.append((name, process))
 
     def stop(self) -> None:
