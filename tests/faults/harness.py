@@ -21,14 +21,19 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    DescribeWorkflowExecutionRequest,
+)
 from temporalio.client import Client
 
 from tests.store.store_receiver import Receiver, serving
@@ -126,6 +131,18 @@ class FaultStack:
                     return loop.time()
             await asyncio.sleep(0.05)
         raise AssertionError(f"worker {pid} never polled")
+
+    async def task_timeout(self, episode_id: str) -> timedelta:
+        """The workflow task timeout Temporal holds for the episode."""
+        client = await Client.connect(self.temporal_address)
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace="default",
+                execution=WorkflowExecution(workflow_id=f"care-episode-{episode_id}"),
+            )
+        )
+        timeout: timedelta = described.execution_config.default_workflow_task_timeout.ToTimedelta()
+        return timeout
 
     async def pool(self) -> asyncpg.Pool:
         return await asyncpg.create_pool(self.stack.env["DATABASE_URL"], min_size=1, max_size=2)
