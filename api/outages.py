@@ -87,7 +87,11 @@ def outage_problem(error: BaseException) -> ApiProblem | None:
 
 
 def install_outage_handlers(app: FastAPI) -> None:
-    """Errors that escaped a route: an outage is 503, anything else a logged 500."""
+    """Errors that escaped a route: an outage is 503, anything else a logged 500.
+
+    Registered for the error families an outage raises (handled inside the app), and for
+    Exception itself, which also covers an error raised in a middleware.
+    """
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         problem = outage_problem(exc)
@@ -106,5 +110,6 @@ def install_outage_handlers(app: FastAPI) -> None:
         RPCError,
         RPCTimeoutOrCancelledError,
         RuntimeError,
+        Exception,
     ):
         app.add_exception_handler(kind, on_error)

@@ -6,7 +6,6 @@ validation and HTTP errors) into `application/problem+json` responses.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -22,8 +21,6 @@ from schemas.text import TEXT_PATTERN, TEXT_RULE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://carepath.dev/problems/"
-
-log = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):
@@ -144,12 +141,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = ApiProblem(exc.status_code, slug, str(exc.detail))
         return problem_response(problem.to_problem(request.url.path), headers)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = ApiProblem(500, "internal", "an unexpected error")
-        return problem_response(problem.to_problem(request.url.path))
-
     app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)
+    # Anything else (an outage → 503, else a logged 500): api.outages.install_outage_handlers.

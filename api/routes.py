@@ -75,7 +75,10 @@ _TEXT = {
         "different content"
     ),
     422: "the request is not valid (see errors), or an Idempotency-Key was reused",
-    503: "Temporal or PostgreSQL is unreachable; nothing was done",
+    503: (
+        "Temporal or PostgreSQL is unreachable or too slow (see Retry-After); retry the same "
+        "request with the same Idempotency-Key and submission ID, which is always safe"
+    ),
 }
 
 

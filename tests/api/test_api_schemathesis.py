@@ -8,6 +8,8 @@ Bounded (a fixed number of examples, derandomized) so it runs in seconds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import schemathesis
@@ -21,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from schemas.text import refusal
 from tests.api.conftest import bearer
 
 CHECKS = [
@@ -38,6 +41,23 @@ TOKEN_FOR_PATH = {
 MAX_EXAMPLES = 200
 
 
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def carries_refused_text(case: Case) -> bool:
+    sent = [case.body, case.query, case.path_parameters]
+    return any(refusal(text) is not None for part in sent for text in _texts(part))
+
+
 def token_for(case: Case) -> str:
     if case.path == "/v1/episodes" and case.method.upper() == "POST":
         return "tok-clinic"
@@ -52,6 +72,8 @@ async def test_every_response_conforms_to_the_openapi_document(api_url: str) -> 
         GenerationMode.NEGATIVE
     )
 
+    refused: list[int] = []
+
     @settings(
         max_examples=MAX_EXAMPLES,
         deadline=None,
@@ -61,8 +83,42 @@ async def test_every_response_conforms_to_the_openapi_document(api_url: str) -> 
     )
     @given(case=strategy)
     def conforms(case: Case) -> None:
-        case.call_and_validate(
+        response = case.call_and_validate(
             base_url=api_url, headers=bearer(token_for(case)), checks=CHECKS, timeout=30
         )
+        if carries_refused_text(case):
+            refused.append(response.status_code)
 
     await asyncio.to_thread(conforms)
+    # The text rule is in the document, so generated cases try it (how many depends on the
+    # document); whichever did were refused, never a 5xx.
+    assert set(refused) <= {400, 401, 403, 404, 409, 422}, refused
+
+    # And always these, through the same checks: a NUL in a query, a body, a nested field.
+    explicit = [
+        schema["/v1/census"]["GET"].Case(query={"program": "a\x00b"}),
+        schema["/v1/episodes/{episode_id}/decisions"]["POST"].Case(
+            path_parameters={"episode_id": "ep-1"},
+            body={
+                "decision_id": "d-1",
+                "clinician_id": "clin-7",
+                "action": "continue",
+                "reason": "plan\x00",
+            },
+            media_type="application/json",
+        ),
+        schema["/v1/episodes"]["POST"].Case(
+            body={"program_id": "iop-adult", "patient": {"patient_ref": "MRN\x1b1"}},
+            media_type="application/json",
+        ),
+    ]
+
+    def refused_by_the_rule(case: Case) -> int:
+        response = case.call_and_validate(
+            base_url=api_url, headers=bearer(token_for(case)), checks=CHECKS, timeout=30
+        )
+        return response.status_code
+
+    for case in explicit:
+        assert carries_refused_text(case)
+        assert await asyncio.to_thread(refused_by_the_rule, case) == 422
