@@ -4,7 +4,6 @@ aftercare check-in and the clinician's reason shown to the care team."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.api import bodies
 from tests.api.conftest import bearer
 from tests.api.test_api_episodes import enrolled_episode
+from tests.timeline import timeline_until
 
 CLINIC = bearer("tok-clinic")
 CARE = bearer("tok-care")
@@ -142,23 +142,10 @@ async def test_the_view_shows_when_the_next_aftercare_checkin_falls_due(
     )
 
 
-async def _timeline(api: httpx.AsyncClient, episode_id: str) -> list[dict[str, Any]]:
-    answer = await api.get(f"/v1/episodes/{episode_id}/timeline", headers=OPS)
-    assert answer.status_code == 200, answer.text
-    entries: list[dict[str, Any]] = answer.json()
-    return entries
-
-
 async def _timeline_until(
     api: httpx.AsyncClient, episode_id: str, wanted: Callable[[dict[str, Any]], bool]
 ) -> list[dict[str, Any]]:
-    """The timeline once an entry is there (records reach PostgreSQL just after the answer)."""
-    for _ in range(200):
-        entries = await _timeline(api, episode_id)
-        if any(wanted(entry) for entry in entries):
-            return entries
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never in the timeline: {entries}")
+    return await timeline_until(api, episode_id, OPS, lambda entries: any(map(wanted, entries)))
 
 
 def _discharged_at(entries: list[dict[str, Any]]) -> datetime:

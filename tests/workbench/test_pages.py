@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.workbench.accounts import PersonRole
 from tests.api import bodies
 from tests.api.conftest import OTHER_PROGRAM, bearer
+from tests.timeline import timeline_until
 from tests.workbench.conftest import Person, add_account, csrf_of, person, sign_in
 
 CLINIC = bearer("tok-clinic")
@@ -106,12 +108,14 @@ async def test_review_form_submits_as_the_person_raises_the_risk_flag_and_is_ans
     state = (await browser_client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
     assert state["scores"]["phq9_history"] == [9]  # one review, not two
     assert "risk" in state["flags"]
-    timeline = (
-        await browser_client.get(f"/v1/episodes/{episode_id}/timeline", headers=CARE_KEY)
-    ).json()
-    reviews = [
-        e for e in timeline if e["kind"] == "review" and e["review_id"] == form["submission_ref"]
-    ]
+    ref = form["submission_ref"]
+
+    def recorded(entries: list[dict[str, Any]]) -> bool:
+        kinds = {e["kind"] for e in entries if ref in (e.get("review_id"), e.get("submission_id"))}
+        return {"review", "api_call"} <= kinds
+
+    timeline = await timeline_until(browser_client, episode_id, CARE_KEY, recorded)
+    reviews = [e for e in timeline if e["kind"] == "review" and e["review_id"] == ref]
     assert [e["actor"] for e in reviews] == [who.actor]
     calls = [
         e
