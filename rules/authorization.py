@@ -74,3 +74,12 @@ def payer_decision_deadline(
 
 def appeal_deadline(denied_at: datetime, policy: ProgramPolicy) -> datetime:
     return denied_at + timedelta(days=policy.appeal_window_days)
+
+
+def appeal_decision_deadline(
+    filed_at: datetime, expedited: bool, policy: ProgramPolicy
+) -> datetime:
+    """When the payer must decide a filed appeal: 30 days standard, 72 hours expedited."""
+    if expedited:
+        return filed_at + timedelta(hours=policy.appeal_decision_hours_expedited)
+    return filed_at + timedelta(days=policy.appeal_decision_days_standard)

@@ -75,6 +75,8 @@ class ProgramPolicy(BaseModel):
     payer_decision_days_standard: float = Field(default=7, gt=0, le=60)
     payer_decision_hours_expedited: float = Field(default=72, gt=0, le=24 * 14)
     appeal_window_days: float = Field(default=60, ge=1, le=365)
+    appeal_decision_days_standard: float = Field(default=30, gt=0, le=365)
+    appeal_decision_hours_expedited: float = Field(default=72, gt=0, le=24 * 30)
     # The payer could not be asked (outage): ask again after this long, until it answers.
     eligibility_retry_hours: float = Field(default=4, gt=0, le=24 * 7)
 

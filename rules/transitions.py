@@ -56,6 +56,7 @@ class Event(StrEnum):
     AUTH_APPROVED = "auth_approved"
     AUTH_DENIED = "auth_denied"
     AUTH_DENIED_RESUME = "auth_denied_resume"
+    APPEAL_FILED = "appeal_filed"
     EXTENSION_APPROVED = "extension_approved"
     EXTENSION_DENIED = "extension_denied"
     APPEAL_APPROVED = "appeal_approved"
@@ -140,9 +141,21 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
     (P.APPEAL, E.APPEAL_UPHELD): Transition(P.CLOSED, "denial_upheld"),
     (P.APPEAL, E.APPEAL_WINDOW_CLOSED): Transition(P.CLOSED, "appeal_window_closed"),
     (P.APPEAL, E.SELF_PAY): Transition(P.IN_TREATMENT, "enrolled_self_pay"),
+    (P.APPEAL, E.APPEAL_FILED): Transition(P.APPEAL, "appeal_filed"),
+    (P.APPEAL, E.COVERAGE_UPDATED): Transition(P.INSURANCE_VERIFICATION, "coverage_updated"),
+    # After a denial the clinician may enroll at a level that needs no authorization (OP).
+    (P.APPEAL, E.LEVEL_CHANGE_NO_AUTH): Transition(P.IN_TREATMENT, "enrolled_level_no_auth"),
+    (P.AUTHORIZATION, E.SELF_PAY): Transition(P.IN_TREATMENT, "enrolled_self_pay"),
+    (P.AUTHORIZATION, E.COVERAGE_UPDATED): Transition(P.INSURANCE_VERIFICATION, "coverage_updated"),
     (P.IN_TREATMENT, E.REVIEW_RECORDED): Transition(P.IN_TREATMENT, "review_recorded"),
     (P.IN_TREATMENT, E.EXTENSION_APPROVED): Transition(P.IN_TREATMENT, "extension_approved"),
     (P.IN_TREATMENT, E.EXTENSION_DENIED): Transition(P.IN_TREATMENT, "extension_denied"),
+    # An extension or level-change denial is appealed while treatment goes on.
+    (P.IN_TREATMENT, E.APPEAL_FILED): Transition(P.IN_TREATMENT, "appeal_filed"),
+    (P.IN_TREATMENT, E.APPEAL_APPROVED): Transition(P.IN_TREATMENT, "appeal_approved"),
+    (P.IN_TREATMENT, E.APPEAL_UPHELD): Transition(P.IN_TREATMENT, "denial_upheld"),
+    (P.IN_TREATMENT, E.SELF_PAY): Transition(P.IN_TREATMENT, "self_pay"),
+    (P.IN_TREATMENT, E.COVERAGE_UPDATED): Transition(P.IN_TREATMENT, "coverage_updated"),
     (P.IN_TREATMENT, E.CONTINUE_LEVEL): Transition(P.IN_TREATMENT, "continued_same_level"),
     (P.IN_TREATMENT, E.LEVEL_CHANGE_NO_AUTH): Transition(P.IN_TREATMENT, "level_changed"),
     # Engine V1 only (runs pinned to it): a level change waiting on the payer left treatment.
@@ -161,6 +174,8 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
     (P.IN_TREATMENT, E.REFER_OUT): Transition(P.EXTERNAL_CARE, "higher_level_referred_out"),
     (P.IN_TREATMENT, E.DISCHARGE): Transition(P.AFTERCARE, "discharged_treatment_complete"),
     (P.EXTERNAL_CARE, E.EXTERNAL_ADMITTED): Transition(P.EXTERNAL_CARE, "admitted_external"),
+    (P.EXTERNAL_CARE, E.SELF_PAY): Transition(P.EXTERNAL_CARE, "self_pay"),
+    (P.EXTERNAL_CARE, E.COVERAGE_UPDATED): Transition(P.EXTERNAL_CARE, "coverage_updated"),
     (P.EXTERNAL_CARE, E.EXTERNAL_DISCHARGE_NEEDS_AUTH): Transition(
         P.AUTHORIZATION, "returned_authorization_requested"
     ),
@@ -218,6 +233,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.AUTH_APPROVED,
             E.AUTH_DENIED,
             E.AUTH_DENIED_RESUME,
+            E.APPEAL_FILED,
             E.EXTENSION_APPROVED,
             E.EXTENSION_DENIED,
             E.APPEAL_APPROVED,

@@ -65,6 +65,7 @@ class AuthorizationStatus(StrEnum):
     CONCURRENT_REVIEW_REQUESTED = "concurrent_review_requested"
     DENIED = "denied"
     EXTENSION_DENIED = "extension_denied"
+    APPEAL_FILED = "appeal_filed"
     APPEAL_UPHELD = "appeal_upheld"
 
 

@@ -105,6 +105,7 @@ class CoverageSubmission(BaseModel):
 class AuthorizationKind(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
+    APPEAL_FILED = "appeal_filed"
     APPEAL_APPROVED = "appeal_approved"
     APPEAL_UPHELD = "appeal_upheld"
 
@@ -128,6 +129,9 @@ class AuthorizationDecision(BaseModel):
     end_date: date | None = None
     authorization_number: PlainText | None = Field(default=None, min_length=1, max_length=64)
     reason: PlainText | None = Field(default=None, max_length=2000)
+    expedited: bool = Field(
+        default=False, description="for appeal_filed: an expedited appeal (72 h, not 30 days)"
+    )
 
     @model_validator(mode="after")
     def _approval_has_terms(self) -> Self:
@@ -143,7 +147,7 @@ class AuthorizationDecision(BaseModel):
             assert self.start_date is not None and self.end_date is not None
             if self.end_date < self.start_date:
                 raise ValueError("end_date is before start_date")
-        elif not self.reason:
+        elif self.kind is not AuthorizationKind.APPEAL_FILED and not self.reason:
             raise ValueError("a denial or upheld appeal needs a reason")
         return self
 

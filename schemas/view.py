@@ -58,6 +58,18 @@ class PendingPayerRequest(BaseModel):
     escalated: bool = False
 
 
+class AppealView(BaseModel):
+    """A denial under appeal: what was denied, and once filed, when the payer must decide."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: LevelOfCare
+    denied_at: datetime
+    filed_at: datetime | None = None
+    decision_due_at: datetime | None = None
+    expedited: bool = False
+    escalated: bool = False
+
+
 class ScoresView(BaseModel):
     model_config = ConfigDict(extra="forbid")
     baseline_phq9: int | None = None
@@ -82,7 +94,10 @@ class EpisodeView(BaseModel):
     review_status: ReviewStatus | None = None
     authorization: AuthorizationView | None = None
     pending_payer_request: PendingPayerRequest | None = None
-    appeal_deadline: datetime | None = None
+    appeal_deadline: datetime | None = Field(
+        default=None, description="when the appeal window closes (none once an appeal is filed)"
+    )
+    appeal: AppealView | None = None
     followup_due: datetime | None = None
     aftercare_checkins_done: int = 0
     next_aftercare_checkin_due: datetime | None = Field(

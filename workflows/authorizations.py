@@ -11,9 +11,9 @@ from rules.transitions import Action, CarePhase, Event, TransitionNotAllowed
 from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
 from schemas.records import AuthorizationRecord, AuthorizationStatus, Recipient
 from schemas.submissions import AuthorizationDecision, AuthorizationKind
-from schemas.view import EngineDecision, PendingPayerRequest
+from schemas.view import AppealView, EngineDecision, PendingPayerRequest
 from workflows.engine_core import EngineCore, InvalidSubmission
-from workflows.state import AuthorizationState, Command
+from workflows.state import ENGINE_V2, AuthorizationState, Command
 
 STATUS_AFTER: dict[Event, AuthorizationStatus] = {
     Event.AUTH_APPROVED: AuthorizationStatus.APPROVED,
@@ -23,6 +23,7 @@ STATUS_AFTER: dict[Event, AuthorizationStatus] = {
     Event.AUTH_DENIED_RESUME: AuthorizationStatus.DENIED,
     Event.EXTENSION_DENIED: AuthorizationStatus.EXTENSION_DENIED,
     Event.APPEAL_UPHELD: AuthorizationStatus.APPEAL_UPHELD,
+    Event.APPEAL_FILED: AuthorizationStatus.APPEAL_FILED,
     Event.LEVEL_CHANGE_APPROVED: AuthorizationStatus.APPROVED,
     Event.LEVEL_CHANGE_DENIED: AuthorizationStatus.DENIED,
 }
@@ -34,6 +35,7 @@ GRANTING_EVENTS = frozenset(
         Event.LEVEL_CHANGE_APPROVED,
     }
 )
+APPEAL_OUTCOMES = frozenset({Event.APPEAL_APPROVED, Event.APPEAL_UPHELD})
 # Denials that open an appeal window.
 APPEALABLE_EVENTS = frozenset(
     {Event.AUTH_DENIED, Event.AUTH_DENIED_RESUME, Event.EXTENSION_DENIED, Event.LEVEL_CHANGE_DENIED}
@@ -128,20 +130,38 @@ class AuthorizationMixin(EngineCore):
 
     def _authorization_event(self, sub: AuthorizationDecision) -> Event:
         s = self.state
-        approving = sub.kind in (AuthorizationKind.APPROVED, AuthorizationKind.APPEAL_APPROVED)
-        if s.phase is CarePhase.APPEAL:
-            if sub.kind not in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
+        kind = sub.kind
+        approving = kind in (AuthorizationKind.APPROVED, AuthorizationKind.APPEAL_APPROVED)
+        expected = self._expected_auth_level()
+        if kind is AuthorizationKind.APPEAL_FILED:
+            if s.appeal_deadline is None:
+                filed = s.appeal is not None and s.appeal.filed_at is not None
                 raise InvalidSubmission(
-                    "during an appeal record kind 'appeal_approved' or 'appeal_upheld'"
+                    "an appeal is already filed: record its outcome"
+                    if filed
+                    else f"no appeal window is open in phase '{s.phase}'"
                 )
-            return Event.APPEAL_APPROVED if approving else Event.APPEAL_UPHELD
-        if sub.kind in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
-            raise InvalidSubmission(f"no appeal is open in phase '{s.phase}'")
-        if self._level_change_pending():
+            return self._ensure_allowed(Event.APPEAL_FILED, Action.RECORD_AUTHORIZATION)
+        if kind in (AuthorizationKind.APPEAL_APPROVED, AuthorizationKind.APPEAL_UPHELD):
+            if s.phase is not CarePhase.APPEAL and s.appeal is None:
+                raise InvalidSubmission(f"no appeal is open in phase '{s.phase}'")
+            event = Event.APPEAL_APPROVED if approving else Event.APPEAL_UPHELD
+            expected = s.appeal.level if s.appeal else expected
+        elif s.phase is CarePhase.APPEAL:
+            raise InvalidSubmission(
+                "during an appeal record kind 'appeal_filed', 'appeal_approved' or 'appeal_upheld'"
+            )
+        elif self._level_change_pending():
             event = Event.LEVEL_CHANGE_APPROVED if approving else Event.LEVEL_CHANGE_DENIED
         elif s.phase is CarePhase.IN_TREATMENT:
-            if s.authorization is None and s.pending_payer is None:
+            waiting = s.pending_payer is not None or s.payer_request_seq is not None
+            if s.authorization is None and not waiting:
                 raise InvalidSubmission("no authorization or concurrent review is pending")
+            if not approving and s.appeal is not None and not waiting:
+                raise InvalidSubmission(
+                    "the earlier denial is open for appeal and nothing else is pending: "
+                    "record the appeal (appeal_filed, appeal_approved, appeal_upheld)"
+                )
             event = Event.EXTENSION_APPROVED if approving else Event.EXTENSION_DENIED
         elif s.phase is CarePhase.AUTHORIZATION:
             if approving:
@@ -150,7 +170,6 @@ class AuthorizationMixin(EngineCore):
                 event = Event.AUTH_DENIED_RESUME if s.delivered_level else Event.AUTH_DENIED
         else:
             event = Event.AUTH_APPROVED  # _ensure_allowed names what is allowed instead
-        expected = self._expected_auth_level()
         # A payer may approve a lower level than asked for: that is what was granted.
         if approving and sub.level and expected and INTENSITY[sub.level] > INTENSITY[expected]:
             raise InvalidSubmission(
@@ -160,14 +179,45 @@ class AuthorizationMixin(EngineCore):
 
     def record_authorization(self, sub: AuthorizationDecision, now: datetime) -> EngineDecision:
         event = self._authorization_event(sub)
-        self._apply_authorization(sub, event, now)
+        if event is Event.APPEAL_FILED:
+            self._file_appeal(sub, now)
+        else:
+            self._apply_authorization(sub, event, now)
         return self._decision(sub.decision_id)
+
+    def _file_appeal(self, sub: AuthorizationDecision, now: datetime) -> None:
+        """The window stops; the payer's decision deadline on the appeal starts."""
+        s = self.state
+        denied = s.appeal or AppealView(
+            level=self._expected_auth_level() or LevelOfCare.IOP, denied_at=now
+        )
+        due = auth_rules.appeal_decision_deadline(now, sub.expedited, s.start.policy)
+        s.appeal = denied.model_copy(
+            update={"filed_at": now, "decision_due_at": due, "expedited": sub.expedited}
+        )
+        s.appeal_deadline = None
+        self._raise(Flag.APPEAL_OPEN)
+        s.authorizations.append(
+            AuthorizationRecord(
+                authorization_number=None,
+                payer_id=s.coverage.payer_id if s.coverage else None,
+                level=denied.level,
+                status=AuthorizationStatus.APPEAL_FILED,
+                at=now,
+            )
+        )
+        self._move(Event.APPEAL_FILED, now, sub.recorded_by)
+        for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
+            self._notify(who, "appeal_filed", decision_due=due.isoformat())
 
     def _apply_authorization(self, sub: AuthorizationDecision, event: Event, now: datetime) -> None:
         s = self.state
         policy = s.start.policy
-        level = sub.level or self._expected_auth_level() or LevelOfCare.IOP
-        self._stop_waiting_on_payer()
+        appealed = s.appeal.level if s.appeal and event in APPEAL_OUTCOMES else None
+        level = sub.level or appealed or self._expected_auth_level() or LevelOfCare.IOP
+        was_treating = s.phase is CarePhase.IN_TREATMENT
+        if event is not Event.APPEAL_UPHELD:
+            self._stop_waiting_on_payer()
         self._clear(Flag.PAYER_OVERDUE, Flag.DISCLOSURE_CONSENT_MISSING)
         approving = event in GRANTING_EVENTS
         if approving:
@@ -183,6 +233,7 @@ class AuthorizationMixin(EngineCore):
             )
             s.authorized_level = level
             s.appeal_deadline = None
+            s.appeal = None
             self._clear(
                 Flag.APPEAL_OPEN,
                 Flag.AUTHORIZATION_LOW,
@@ -192,6 +243,11 @@ class AuthorizationMixin(EngineCore):
         else:
             s.appeal_deadline = (
                 auth_rules.appeal_deadline(now, policy) if event in APPEALABLE_EVENTS else None
+            )
+            s.appeal = (
+                AppealView(level=level, denied_at=now)
+                if s.appeal_deadline and s.engine_version >= ENGINE_V2
+                else None
             )
             if s.appeal_deadline:
                 self._raise(Flag.APPEAL_OPEN)
@@ -212,7 +268,9 @@ class AuthorizationMixin(EngineCore):
             )
         )
         self._move(event, now, sub.recorded_by)
-        if event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED):
+        if event is Event.APPEAL_APPROVED and was_treating and level is s.delivered_level:
+            self._notify(Recipient.CARE_TEAM, "appeal_approved", level=level.value)
+        elif event in (Event.AUTH_APPROVED, Event.APPEAL_APPROVED):
             self._enroll(level, now)
         elif event is Event.LEVEL_CHANGE_APPROVED:
             if level is s.delivered_level:  # a lower level than asked: the current one

@@ -58,6 +58,7 @@ class DeadlinesMixin(FollowupMixin):
             times.append(p.decision_due_at)
         if s.appeal_deadline is not None:
             times.append(s.appeal_deadline)
+        times += self._appeal_wakeups()
         if s.waiting_until is not None:
             times.append(s.waiting_until)
         if s.eligibility_retry_at is not None:
@@ -118,6 +119,7 @@ class DeadlinesMixin(FollowupMixin):
             self._clear(Flag.FOLLOWUP_DUE)
             self._raise(Flag.FOLLOWUP_MISSED)
             self._notify(Recipient.SUPERVISOR, "followup_missed", urgent=True)
+        self._appeal_timer(now)
         if s.appeal_deadline is not None and now >= s.appeal_deadline:
             s.appeal_deadline = None
             self._clear(Flag.APPEAL_OPEN)

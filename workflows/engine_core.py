@@ -330,8 +330,15 @@ class EngineCore:
         if s.eligibility_retry_at is None or now < s.eligibility_retry_at:
             return
         s.eligibility_retry_at = None
-        if s.phase is CarePhase.INSURANCE_VERIFICATION and s.coverage is not None:
+        if self._checking_eligibility() and s.coverage is not None:
             self._command(CommandKind.CHECK_ELIGIBILITY)
+
+    def _checking_eligibility(self) -> bool:
+        """Verifying insurance, or new coverage given during treatment."""
+        s = self.state
+        return s.phase is CarePhase.INSURANCE_VERIFICATION or (
+            s.phase is CarePhase.IN_TREATMENT and s.rechecking_coverage
+        )
 
     def payer_consent(self) -> bool:
         """Is the patient's consent to disclose to the payer on file (42 CFR Part 2)?"""
@@ -363,6 +370,25 @@ class EngineCore:
             reference=held.reference if held else f"request-{s.payer_request_seq}",
             kind=held.kind if held else "authorization",
         )
+
+    def _appeal_wakeups(self) -> list[datetime]:
+        a = self.state.appeal
+        return [a.decision_due_at] if a and a.decision_due_at and not a.escalated else []
+
+    def _appeal_timer(self, now: datetime) -> None:
+        """A filed appeal the payer has not decided in time is chased like any request."""
+        s = self.state
+        a = s.appeal
+        if a is None:
+            return
+        if a.filed_at is None and s.appeal_deadline is not None and now >= s.appeal_deadline:
+            s.appeal = None  # never appealed: the window closes (see DeadlinesMixin)
+            return
+        if a.decision_due_at and not a.escalated and now >= a.decision_due_at:
+            s.appeal = a.model_copy(update={"escalated": True})
+            self._raise(Flag.PAYER_OVERDUE)
+            for who in (Recipient.SUPERVISOR, Recipient.UTILIZATION_REVIEW):
+                self._notify(who, "appeal_decision_overdue", urgent=True)
 
     def _stop_waiting_on_payer(self) -> None:
         """Whatever the payer answers to an earlier request from now on is not applied."""

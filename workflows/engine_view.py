@@ -31,6 +31,7 @@ class ViewMixin(EngineCore):
             authorization=self._authorization_view(),
             pending_payer_request=s.pending_payer,
             appeal_deadline=s.appeal_deadline,
+            appeal=s.appeal,
             followup_due=s.followup_due or self._followup_open_due(),
             aftercare_checkins_done=s.aftercare_checkins_done,
             next_aftercare_checkin_due=self._next_aftercare_checkin(),

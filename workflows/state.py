@@ -23,7 +23,7 @@ from schemas.records import (
     TransitionRecord,
 )
 from schemas.submissions import UnitType
-from schemas.view import EngineDecision, PendingPayerRequest
+from schemas.view import AppealView, EngineDecision, PendingPayerRequest
 
 RECENT_RESULTS_KEPT = 64
 SCORES_KEPT = 26
@@ -129,7 +129,10 @@ class EpisodeState(BaseModel):
     # The payer request (its command seq) the episode waits on; an answer to any other
     # request, or one that comes after a decision was recorded, is kept but not applied.
     payer_request_seq: int | None = None
-    appeal_deadline: datetime | None = None
+    appeal_deadline: datetime | None = None  # the appeal window; none once filed
+    appeal: AppealView | None = None  # engine V2: the denial under appeal
+    # Coverage changed during treatment: the eligibility answer applies in treatment.
+    rechecking_coverage: bool = False
     eligibility_retry_at: datetime | None = None
     waiting_until: datetime | None = None
 

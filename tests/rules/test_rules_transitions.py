@@ -174,9 +174,12 @@ def test_rejected_event_names_the_phase_the_attempt_and_the_allowed_events() -> 
     assert error.allowed == sorted(
         [
             "appeal_approved",
+            "appeal_filed",
             "appeal_upheld",
             "appeal_window_closed",
+            "coverage_updated",
             "disclosure_consent_recorded",
+            "level_change_no_auth",
             "self_pay",
             "withdrawn",
             "entered_in_error",
@@ -203,18 +206,30 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
         (P.ASSESSMENT, [Action.SUBMIT_ASSESSMENT, Action.REPORT_EVENT]),
         (P.INSURANCE_VERIFICATION, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
         (P.FINANCIAL_COUNSELING, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
-        (P.AUTHORIZATION, [Action.RECORD_AUTHORIZATION, Action.REPORT_EVENT]),
-        (P.APPEAL, [Action.SUBMIT_COVERAGE, Action.RECORD_AUTHORIZATION, Action.REPORT_EVENT]),
+        (
+            P.AUTHORIZATION,
+            [Action.SUBMIT_COVERAGE, Action.RECORD_AUTHORIZATION, Action.REPORT_EVENT],
+        ),
+        (
+            P.APPEAL,
+            [
+                Action.SUBMIT_COVERAGE,
+                Action.RECORD_AUTHORIZATION,
+                Action.DECIDE,
+                Action.REPORT_EVENT,
+            ],
+        ),
         (
             P.IN_TREATMENT,
             [
+                Action.SUBMIT_COVERAGE,
                 Action.RECORD_AUTHORIZATION,
                 Action.SUBMIT_REVIEW,
                 Action.DECIDE,
                 Action.REPORT_EVENT,
             ],
         ),
-        (P.EXTERNAL_CARE, [Action.REPORT_EVENT]),
+        (P.EXTERNAL_CARE, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
         (P.AFTERCARE, [Action.REPORT_EVENT]),
         (P.CLOSED, []),
     ],
@@ -225,6 +240,9 @@ def test_allowed_actions_per_phase(phase: CarePhase, expected: list[Action]) -> 
 
 def test_allowed_events_lists_only_what_the_action_can_do_here() -> None:
     assert allowed_events(P.IN_TREATMENT, Action.RECORD_AUTHORIZATION) == [
+        E.APPEAL_APPROVED,
+        E.APPEAL_FILED,
+        E.APPEAL_UPHELD,
         E.EXTENSION_APPROVED,
         E.EXTENSION_DENIED,
         E.LEVEL_CHANGE_APPROVED,

@@ -18,7 +18,7 @@ from schemas.submissions import (
     DecisionAction,
     EpisodeEventKind,
 )
-from tests.workflows.engine_cases import Case
+from tests.workflows.engine_cases import Case, next_id
 from workflows.engine import InvalidSubmission
 from workflows.state import ENGINE_V1, CommandKind
 
@@ -368,3 +368,196 @@ def test_units_attended_after_the_end_date_are_marked_unauthorized() -> None:
     assert (a.units_used, a.units_unauthorized) == (3, 4)
     assert "units_unauthorized" in case.templates()
     assert Flag.AUTHORIZATION_EXPIRED in case.state.flags
+
+
+# ------------------------------------------- issue 14, item 13: denials and appeals
+
+
+def _denial(reason: str = "medical necessity not met") -> AuthorizationDecision:
+    return AuthorizationDecision(
+        decision_id=next_id("deny"),
+        recorded_by="ur-1",
+        kind=AuthorizationKind.DENIED,
+        reason=reason,
+    )
+
+
+def _appeal(kind: AuthorizationKind, case: Case, **kw: object) -> AuthorizationDecision:
+    if kind is AuthorizationKind.APPEAL_APPROVED:
+        return case.approval(kind=kind, **kw)  # type: ignore[arg-type]
+    reason = "upheld" if kind is AuthorizationKind.APPEAL_UPHELD else None
+    return AuthorizationDecision(
+        decision_id=next_id("appeal"), recorded_by="ur-1", kind=kind, reason=reason, **kw
+    )
+
+
+def _initial_denial() -> Case:
+    case = Case.new()
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+    case.record(_denial())
+    assert case.state.phase is CarePhase.APPEAL
+    return case
+
+
+def test_a_filed_appeal_stops_the_window_and_starts_its_own_decision_deadline() -> None:
+    case = _initial_denial()
+    window = case.state.appeal_deadline
+    assert window is not None
+
+    case.record(_appeal(AuthorizationKind.APPEAL_FILED, case))
+
+    s = case.state
+    assert s.appeal_deadline is None and s.appeal is not None
+    assert s.appeal.decision_due_at == case.now + timedelta(days=30)
+    assert Flag.APPEAL_OPEN in s.flags
+    case.later(days=29)
+    assert s.phase is CarePhase.APPEAL and Flag.PAYER_OVERDUE not in s.flags
+    case.later(days=40)  # past the old 60-day window: the filed appeal keeps it open
+    assert s.phase is CarePhase.APPEAL
+    assert Flag.PAYER_OVERDUE in s.flags
+    assert "appeal_decision_overdue" in case.templates()
+
+    case.record(_appeal(AuthorizationKind.APPEAL_APPROVED, case))
+    assert s.phase is CarePhase.IN_TREATMENT and s.delivered_level is LevelOfCare.IOP
+    assert s.appeal is None and Flag.APPEAL_OPEN not in s.flags
+
+
+def test_an_expedited_appeal_is_due_in_72_hours_and_a_second_filing_is_refused() -> None:
+    case = _initial_denial()
+    case.record(_appeal(AuthorizationKind.APPEAL_FILED, case, expedited=True))
+    assert case.state.appeal is not None
+    assert case.state.appeal.decision_due_at == case.now + timedelta(hours=72)
+    with pytest.raises(InvalidSubmission, match="already filed"):
+        case.record(_appeal(AuthorizationKind.APPEAL_FILED, case))
+
+
+def test_an_unappealed_initial_denial_still_closes_when_the_window_ends() -> None:
+    case = _initial_denial()
+    case.later(days=61)
+    assert case.state.phase is CarePhase.CLOSED
+
+
+def _extension_denied() -> Case:
+    case = Case.new()
+    case.enrolled(units=10)
+    case.later(days=6)
+    case.review(12, units=4)
+    [extension] = case.commands()
+    case.payer(extension)
+    case.record(_denial())
+    assert case.state.phase is CarePhase.IN_TREATMENT
+    return case
+
+
+def test_an_extension_denial_can_be_appealed_and_its_outcome_recorded() -> None:
+    case = _extension_denied()
+    assert Flag.APPEAL_OPEN in case.state.flags and case.state.appeal is not None
+
+    case.record(_appeal(AuthorizationKind.APPEAL_FILED, case))
+    case.record(_appeal(AuthorizationKind.APPEAL_APPROVED, case, units=12))
+
+    a = case.state.authorization
+    assert a is not None and a.units_approved == 12 and a.status.value == "appeal_approved"
+    assert case.state.appeal is None and Flag.APPEAL_OPEN not in case.state.flags
+    assert case.state.delivered_level is LevelOfCare.IOP
+
+
+def test_a_second_denial_does_not_silently_open_a_fresh_window() -> None:
+    case = _extension_denied()
+    window = case.state.appeal_deadline
+    with pytest.raises(InvalidSubmission, match="open for appeal"):
+        case.record(_denial("again"))
+    assert case.state.appeal_deadline == window
+
+
+def test_an_upheld_extension_appeal_leaves_the_patient_in_treatment() -> None:
+    case = _extension_denied()
+    case.record(_appeal(AuthorizationKind.APPEAL_FILED, case))
+    case.record(_appeal(AuthorizationKind.APPEAL_UPHELD, case))
+    assert case.state.phase is CarePhase.IN_TREATMENT
+    assert case.state.appeal is None and Flag.APPEAL_OPEN not in case.state.flags
+
+
+def test_a_level_change_denial_is_appealable_and_an_approved_appeal_moves_the_patient() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+    case.record(_denial())
+    assert case.state.appeal is not None and case.state.appeal.level is LevelOfCare.PHP
+
+    case.record(_appeal(AuthorizationKind.APPEAL_APPROVED, case, units=10))
+
+    assert case.state.delivered_level is case.state.authorized_level is LevelOfCare.PHP
+
+
+def test_after_an_iop_denial_the_clinician_can_enroll_at_op_and_the_appeal_goes_on() -> None:
+    case = _initial_denial()
+
+    answer = case.decide(DecisionAction.STEP_DOWN, LevelOfCare.OP)
+
+    s = case.state
+    assert answer.phase is CarePhase.IN_TREATMENT and s.delivered_level is LevelOfCare.OP
+    assert s.appeal is not None and Flag.APPEAL_OPEN in s.flags
+    case.record(_appeal(AuthorizationKind.APPEAL_APPROVED, case, level=LevelOfCare.IOP))
+    assert s.delivered_level is LevelOfCare.IOP
+
+
+def test_self_pay_while_the_authorization_is_pending_enrolls_and_withdraws_the_request() -> None:
+    case = Case.new()
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+
+    answer = case.coverage(self_pay=True)
+
+    assert answer.phase is CarePhase.IN_TREATMENT
+    assert case.state.pending_payer is None
+    assert "payer_request_withdraw" in case.templates()
+
+
+def test_self_pay_in_treatment_ends_the_watch_on_units_and_lets_a_step_up_go_ahead() -> None:
+    case = Case.new()
+    _stepping_up(case)
+    [request] = case.commands()
+    case.payer(request)
+
+    case.coverage(self_pay=True)
+
+    s = case.state
+    assert s.phase is CarePhase.IN_TREATMENT and s.delivered_level is LevelOfCare.PHP
+    assert s.authorization is None and s.pending_payer is None
+    case.later(days=40)
+    assert Flag.AUTHORIZATION_EXPIRED not in s.flags
+
+
+def test_new_coverage_in_treatment_is_checked_and_authorized_without_leaving_treatment() -> None:
+    case = Case.new()
+    case.enrolled()
+
+    answer = case.coverage(member_id="M-NEW")
+
+    assert answer.phase is CarePhase.IN_TREATMENT
+    [request] = case.eligible()  # the new payer needs authorization for IOP
+    assert case.state.phase is CarePhase.IN_TREATMENT
+    assert request.level is LevelOfCare.IOP and case.state.authorization is None
+    case.payer(request)
+    case.record(case.approval(units=15, authorization_number="AUTH-NEW"))
+    a = case.state.authorization
+    assert a is not None and a.authorization_number == "AUTH-NEW"
+
+
+def test_new_coverage_while_the_authorization_is_pending_goes_back_to_verification() -> None:
+    case = Case.new()
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+
+    answer = case.coverage(member_id="M-NEW")
+
+    assert answer.phase is CarePhase.INSURANCE_VERIFICATION
+    assert "payer_request_withdraw" in case.templates()
+    [check] = case.commands()
+    assert check.kind is CommandKind.CHECK_ELIGIBILITY
