@@ -29,6 +29,12 @@ class Operation(StrEnum):
     DECIDE = "decide"
     REPORT_EVENT = "report_event"
     READ_TIMELINE = "read_timeline"
+    # The IOP week (api/groups.py).
+    MANAGE_GROUPS = "manage_groups"
+    READ_GROUPS = "read_groups"
+    ASSIGN_GROUPS = "assign_groups"
+    RECORD_ATTENDANCE = "record_attendance"
+    READ_BILLABLE_DAYS = "read_billable_days"
 
 
 R = Role
@@ -43,6 +49,13 @@ PERMISSIONS: Final[Mapping[Operation, frozenset[Role]]] = {
     Operation.DECIDE: frozenset({R.CARE_TEAM}),
     Operation.REPORT_EVENT: frozenset({R.CLINIC_SYSTEM}),
     Operation.READ_TIMELINE: frozenset({R.CARE_TEAM, R.OPERATOR}),
+    Operation.MANAGE_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM}),
+    Operation.READ_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.CARE_TEAM, R.OPERATOR}),
+    Operation.ASSIGN_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.CARE_TEAM}),
+    Operation.RECORD_ATTENDANCE: frozenset({R.CLINIC_SYSTEM, R.CARE_TEAM}),
+    Operation.READ_BILLABLE_DAYS: frozenset(
+        {R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.UTILIZATION_REVIEW}
+    ),
 }
 
 

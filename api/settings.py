@@ -22,6 +22,7 @@ class Role(StrEnum):
     CARE_TEAM = "care-team"
     UTILIZATION_REVIEW = "utilization-review"
     OPERATOR = "operator"
+    PROGRAM_ADMIN = "program-admin"
 
 
 class ApiKey(BaseModel):

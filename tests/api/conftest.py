@@ -46,6 +46,7 @@ KEYS: dict[str, ApiKey] = {
     "tok-care": ApiKey(role=Role.CARE_TEAM, programs=frozenset({PROGRAM}), actor="clin-7"),
     "tok-ur": ApiKey(role=Role.UTILIZATION_REVIEW, programs=frozenset({PROGRAM}), actor="ur-3"),
     "tok-ops": ApiKey(role=Role.OPERATOR, programs=frozenset({"*"}), actor="ops-1"),
+    "tok-admin": ApiKey(role=Role.PROGRAM_ADMIN, programs=frozenset({PROGRAM}), actor="admin-1"),
     "tok-care-other": ApiKey(
         role=Role.CARE_TEAM, programs=frozenset({OTHER_PROGRAM}), actor="clin-9"
     ),
@@ -55,6 +56,7 @@ TOKEN_FOR_ROLE = {
     Role.CARE_TEAM: "tok-care",
     Role.UTILIZATION_REVIEW: "tok-ur",
     Role.OPERATOR: "tok-ops",
+    Role.PROGRAM_ADMIN: "tok-admin",
 }
 
 

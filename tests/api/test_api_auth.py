@@ -14,6 +14,8 @@ from tests.api import bodies
 from tests.api.conftest import KEYS, TOKEN_FOR_ROLE, bearer
 
 Body = Callable[[str], dict[str, Any]] | None
+MATRIX_GROUP = "auth-matrix-group"
+MATRIX_SESSION = "auth-matrix-session"
 
 # operation → (method, path under /v1 with {id}, body built from the caller's actor)
 ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
@@ -31,7 +33,29 @@ ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
         lambda actor: bodies.event(actor, kind="admitted"),
     ),
     Operation.READ_TIMELINE: ("GET", "/episodes/{id}/timeline", None),
+    Operation.MANAGE_GROUPS: ("PUT", "/programs/iop-adult/attendance-policy", lambda actor: {}),
+    Operation.READ_GROUPS: ("GET", "/groups", None),
+    Operation.ASSIGN_GROUPS: (
+        "POST",
+        f"/groups/{MATRIX_GROUP}/assignments",
+        lambda actor: {"episode_id": "{id}"},
+    ),
+    Operation.RECORD_ATTENDANCE: (
+        "POST",
+        f"/sessions/{MATRIX_SESSION}/roster",
+        lambda actor: {
+            "recorded_by": actor,
+            "entries": [{"episode_id": "x", "status": "attended"}],
+        },
+    ),
+    Operation.READ_BILLABLE_DAYS: (
+        "GET",
+        "/programs/iop-adult/billable-days?from=2026-01-01&to=2026-01-31",
+        None,
+    ),
 }
+# A refusal of the content, by the engine or by the roster's own checks.
+CONTENT_REFUSALS = ("invalid-submission", "invalid-roster")
 
 
 def test_every_operation_has_an_endpoint_in_the_matrix() -> None:
@@ -43,7 +67,33 @@ async def episode_id(api: httpx.AsyncClient) -> str:
     body = bodies.episode()
     answer = await api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
     assert answer.status_code == 201
+    group = {
+        "group_id": MATRIX_GROUP,
+        "program_id": "iop-adult",
+        "name": "matrix",
+        "level": "iop",
+        "weekdays": [1],
+        "start_time": "09:00:00",
+        "duration_minutes": 60,
+        "capacity": 10,
+        "facilitator_ref": "fac-1",
+    }
+    made = await api.post("/v1/groups", json=group, headers=bearer("tok-admin"))
+    assert made.status_code in {200, 201}, made.text
+    session = {
+        "session_id": MATRIX_SESSION,
+        "starts_at": "2026-01-05T09:00:00Z",
+        "duration_minutes": 60,
+    }
+    added = await api.post(
+        f"/v1/groups/{MATRIX_GROUP}/sessions", json=session, headers=bearer("tok-admin")
+    )
+    assert added.status_code in {200, 201}, added.text
     return str(body["episode_id"])
+
+
+def _fill(body: dict[str, Any], episode_id: str) -> dict[str, Any]:
+    return {k: episode_id if v == "{id}" else v for k, v in body.items()}
 
 
 async def call(
@@ -54,7 +104,7 @@ async def call(
     return await api.request(
         method,
         "/v1" + path.format(id=episode_id),
-        json=body(actor) if body else None,
+        json=_fill(body(actor), episode_id) if body else None,
         headers=bearer(token) if token else {},
     )
 
@@ -69,7 +119,7 @@ async def test_role_by_endpoint_matrix(
         # Allowed: the engine itself answers (its phase may still refuse), never 401/403.
         assert answer.status_code in {200, 201, 409, 422}, answer.text
         if answer.status_code == 422:
-            assert answer.json()["type"].endswith("invalid-submission")
+            assert answer.json()["type"].endswith(CONTENT_REFUSALS)
     else:
         assert answer.status_code == 403, answer.text
         assert answer.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,434 @@
+"""`/v1` routes for the IOP week: groups, sessions, assignments, rosters, billable days.
+
+Groups live in PostgreSQL only (no workflow is asked, except to check that an episode is
+enrolled at the group's level before it is seated). A roster is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from api.auth import Operation, Principal, require
+from api.deps import Services
+from api.mutations import records_call
+from api.problems import ApiProblem, FieldError
+from api.routes import problems
+from api.settings import ALL_PROGRAMS, ApiKey
+from rules.attendance_policy import AttendancePolicy
+from rules.transitions import CarePhase
+from schemas.groups import (
+    AdHocSession,
+    Assignment,
+    AssignmentRequest,
+    AttendanceRecord,
+    Cancellation,
+    Group,
+    GroupChange,
+    GroupSpec,
+    Roster,
+    RosterResult,
+    Session,
+)
+from schemas.text import PlainText
+from store import attendance as attendance_store
+from store import billing
+from store import groups as store
+from store.attendance import RosterRefused
+from store.groups import GroupsRefused
+
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+def _keys(request: Request) -> Mapping[str, ApiKey]:
+    services: Services = request.app.state.services
+    return services.deps.settings.api_keys
+
+
+Manager = Annotated[Principal, Depends(require(Operation.MANAGE_GROUPS, _keys))]
+Reader = Annotated[Principal, Depends(require(Operation.READ_GROUPS, _keys))]
+Assigner = Annotated[Principal, Depends(require(Operation.ASSIGN_GROUPS, _keys))]
+Recorder = Annotated[Principal, Depends(require(Operation.RECORD_ATTENDANCE, _keys))]
+Biller = Annotated[Principal, Depends(require(Operation.READ_BILLABLE_DAYS, _keys))]
+
+_READ = problems(401, 403, 404, 422, 503)
+_WRITE = problems(400, 401, 403, 404, 409, 422, 503)
+
+
+def _refused(error: GroupsRefused | RosterRefused) -> ApiProblem:
+    if isinstance(error, GroupsRefused):
+        errors = (
+            [FieldError(field=f"body.{error.field}", message=error.detail)] if error.field else None
+        )
+        return ApiProblem(error.status, error.slug, error.detail, errors=errors)
+    return ApiProblem(
+        error.status,
+        error.slug,
+        error.detail,
+        errors=[FieldError(field=f, message=m) for f, m in error.errors] or None,
+    )
+
+
+def _json(status: int, model: BaseModel | list[BaseModel]) -> JSONResponse:
+    if isinstance(model, list):
+        return JSONResponse([m.model_dump(mode="json") for m in model], status_code=status)
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+def build_groups_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["groups"])
+    pool: asyncpg.Pool = services.deps.pool
+    clock = services.deps.clock
+
+    async def visible_group(principal: Principal, group_id: str) -> Group:
+        group = await records_call(store.get_group(pool, group_id))
+        if group is None or not principal.key.sees(group.program_id):
+            raise ApiProblem(404, "group-not-found", f"no group '{group_id}'")
+        return group
+
+    async def visible_session(principal: Principal, session_id: str) -> Session:
+        session = await records_call(store.get_session(pool, session_id))
+        if session is None or not principal.key.sees(session.program_id):
+            raise ApiProblem(404, "session-not-found", f"no session '{session_id}'")
+        return session
+
+    @router.put(
+        "/programs/{program_id}/attendance-policy",
+        response_model=AttendancePolicy,
+        responses=_WRITE,
+        summary="A program's attendance settings (source, windows, thresholds, billing codes)",
+    )
+    async def put_attendance_policy(
+        program_id: Id, policy: AttendancePolicy, principal: Manager
+    ) -> AttendancePolicy:
+        principal.require_program(program_id)
+        await records_call(
+            store.put_policy(pool, program_id, policy, by=principal.actor, now=clock())
+        )
+        return policy
+
+    @router.get(
+        "/programs/{program_id}/attendance-policy",
+        response_model=AttendancePolicy,
+        responses=_READ,
+        summary="A program's attendance settings (the defaults until a program-admin sets them)",
+    )
+    async def get_attendance_policy(program_id: Id, principal: Reader) -> AttendancePolicy:
+        principal.require_program(program_id)
+        return await records_call(store.get_policy(pool, program_id))
+
+    @router.post(
+        "/groups",
+        status_code=201,
+        response_model=Group,
+        responses={200: {"model": Group, "description": "already defined so"}, **_WRITE},
+        summary="Define a group and its weekly schedule; sessions are generated ahead",
+    )
+    async def create_group(spec: GroupSpec, principal: Manager) -> JSONResponse:
+        principal.require_program(spec.program_id)
+        policy = await records_call(store.get_policy(pool, spec.program_id))
+
+        async def work() -> bool:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.create_group(
+                    conn, spec, now=clock(), ahead_days=policy.generate_ahead_days
+                )
+
+        try:
+            created = await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+        group = await records_call(store.get_group(pool, spec.group_id))
+        assert group is not None
+        return _json(201 if created else 200, group)
+
+    @router.get(
+        "/groups",
+        response_model=list[Group],
+        responses=problems(401, 403, 422, 503),
+        summary="Groups with seats used and free and the waiting list's length (the census)",
+    )
+    async def list_groups(
+        principal: Reader,
+        program: Annotated[PlainText | None, Query(min_length=1, max_length=64)] = None,
+    ) -> list[Group]:
+        if program is not None:
+            principal.require_program(program)
+            programs: list[str] | None = [program]
+        elif ALL_PROGRAMS in principal.key.programs:
+            programs = None
+        else:
+            programs = sorted(principal.key.programs)
+        return await records_call(store.list_groups(pool, programs))
+
+    @router.get("/groups/{group_id}", response_model=Group, responses=_READ, summary="One group")
+    async def get_group(group_id: Id, principal: Reader) -> Group:
+        return await visible_group(principal, group_id)
+
+    @router.patch(
+        "/groups/{group_id}",
+        response_model=Group,
+        responses=_WRITE,
+        summary="Change capacity, facilitator or name (capacity never below the seats taken)",
+    )
+    async def change_group(group_id: Id, change: GroupChange, principal: Manager) -> Group:
+        await visible_group(principal, group_id)
+
+        async def work() -> Group:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.change_group(conn, group_id, change, now=clock())
+
+        try:
+            return await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+
+    @router.get(
+        "/groups/{group_id}/sessions",
+        response_model=list[Session],
+        responses=_READ,
+        summary="The group's sessions in a date range (generated ahead from its schedule)",
+    )
+    async def list_sessions(
+        group_id: Id,
+        principal: Reader,
+        first: Annotated[date, Query(alias="from")],
+        last: Annotated[date, Query(alias="to")],
+    ) -> list[Session]:
+        await visible_group(principal, group_id)
+        if last < first or (last - first).days > 366:
+            raise ApiProblem(
+                422,
+                "invalid-request",
+                "the range runs from `from` to `to`, at most 366 days",
+                errors=[FieldError(field="query.to", message="before from, or too far")],
+            )
+        await _generate_ahead(group_id)
+        return await records_call(store.list_sessions(pool, group_id, first, last))
+
+    async def _generate_ahead(group_id: str) -> None:
+        group = await records_call(store.get_group(pool, group_id))
+        assert group is not None
+        policy = await records_call(store.get_policy(pool, group.program_id))
+        through = clock().date() + timedelta(days=policy.generate_ahead_days)
+
+        async def work() -> int:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.generate_sessions(conn, group_id, through=through)
+
+        await records_call(work())
+
+    @router.post(
+        "/groups/{group_id}/sessions",
+        status_code=201,
+        response_model=Session,
+        responses={200: {"model": Session, "description": "already added so"}, **_WRITE},
+        summary="An ad-hoc session",
+    )
+    async def add_session(group_id: Id, body: AdHocSession, principal: Manager) -> JSONResponse:
+        group = await visible_group(principal, group_id)
+
+        async def work() -> tuple[Session, bool]:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.add_session(conn, group, body)
+
+        try:
+            session, created = await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+        return _json(201 if created else 200, session)
+
+    @router.post(
+        "/sessions/{session_id}/cancel",
+        response_model=Session,
+        responses=_WRITE,
+        summary="The program cancels a session (a holiday): not a patient's absence",
+    )
+    async def cancel_session(session_id: Id, body: Cancellation, principal: Manager) -> Session:
+        await visible_session(principal, session_id)
+
+        async def work() -> Session:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.cancel_session(
+                    conn, session_id, reason=body.reason, by=principal.actor, now=clock()
+                )
+
+        try:
+            return await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+
+    @router.get(
+        "/groups/{group_id}/members",
+        response_model=list[Assignment],
+        responses=_READ,
+        summary="Who is seated, and the waiting list in order",
+    )
+    async def members(group_id: Id, principal: Reader) -> list[Assignment]:
+        await visible_group(principal, group_id)
+        return await records_call(store.group_members(pool, group_id))
+
+    @router.post(
+        "/groups/{group_id}/assignments",
+        status_code=201,
+        response_model=Assignment,
+        responses={
+            200: {"model": Assignment, "description": "already assigned or waiting"},
+            **_WRITE,
+        },
+        summary="Seat an enrolled episode in a group of its delivered level (or wait for a seat)",
+    )
+    async def assign(group_id: Id, body: AssignmentRequest, principal: Assigner) -> JSONResponse:
+        group = await visible_group(principal, group_id)
+        view = await services.engine.state(body.episode_id)
+        principal.require_episode(body.episode_id, view.program_id)
+        if view.program_id != group.program_id:
+            raise ApiProblem(
+                422,
+                "episode-in-another-program",
+                f"episode '{body.episode_id}' is not in program '{group.program_id}'",
+                errors=[FieldError(field="body.episode_id", message="another program")],
+            )
+        if view.phase is not CarePhase.IN_TREATMENT or view.delivered_level is not group.level:
+            delivered = view.delivered_level.value if view.delivered_level else "none"
+            raise ApiProblem(
+                409,
+                "episode-not-at-group-level",
+                f"episode '{body.episode_id}' is {view.phase.value} at level {delivered}; "
+                f"group '{group_id}' is {group.level.value}",
+                allowed_actions=[],
+            )
+
+        async def work() -> tuple[Assignment, bool]:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.assign(
+                    conn,
+                    group_id,
+                    body.episode_id,
+                    group.level,
+                    wait_if_full=body.wait_if_full,
+                    now=clock(),
+                )
+
+        try:
+            assignment, created = await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+        return _json(201 if created else 200, assignment)
+
+    @router.delete(
+        "/groups/{group_id}/assignments/{episode_id}",
+        response_model=Assignment,
+        responses=_WRITE,
+        summary="End an episode's place in a group (its seat goes to the waiting list)",
+    )
+    async def unassign(group_id: Id, episode_id: Id, principal: Assigner) -> Assignment:
+        await visible_group(principal, group_id)
+
+        async def work() -> Assignment:
+            async with pool.acquire() as conn, conn.transaction():
+                return await store.end_assignment(
+                    conn, group_id, episode_id, reason="unassigned", now=clock()
+                )
+
+        try:
+            return await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
+
+    @router.get(
+        "/episodes/{episode_id}/groups",
+        response_model=list[Assignment],
+        responses=_READ,
+        summary="The episode's groups, past and present, with its waiting-list positions",
+    )
+    async def episode_groups(episode_id: Id, principal: Reader) -> list[Assignment]:
+        principal.require_episode(episode_id, await services.programs.program_of(episode_id))
+        return await records_call(store.episode_assignments(pool, episode_id))
+
+    @router.post(
+        "/sessions/{session_id}/roster",
+        response_model=RosterResult,
+        responses=_WRITE,
+        summary="A whole session's attendance, all or nothing; the same line again changes nothing",
+    )
+    async def record_roster(session_id: Id, roster: Roster, principal: Recorder) -> RosterResult:
+        if roster.recorded_by != principal.actor and not principal.key.acts_for_others:
+            raise ApiProblem(
+                403,
+                "actor-forbidden",
+                f"this key acts as '{principal.actor}' and may not record for another actor",
+            )
+        session = await visible_session(principal, session_id)
+        policy = await records_call(store.get_policy(pool, session.program_id))
+
+        async def work() -> RosterResult:
+            async with pool.acquire() as conn, conn.transaction():
+                return await attendance_store.record_roster(
+                    conn, session_id, roster, policy=policy, now=clock()
+                )
+
+        try:
+            return await records_call(work())
+        except RosterRefused as error:
+            raise _refused(error) from None
+
+    @router.get(
+        "/episodes/{episode_id}/attendance",
+        response_model=list[AttendanceRecord],
+        responses=_READ,
+        summary="The episode's attendance history (from the rosters)",
+    )
+    async def episode_attendance(episode_id: Id, principal: Reader) -> list[AttendanceRecord]:
+        principal.require_episode(episode_id, await services.programs.program_of(episode_id))
+        return await records_call(attendance_store.episode_attendance(pool, episode_id))
+
+    @router.get(
+        "/sessions/{session_id}/attendance/{episode_id}/audit",
+        response_model=list[attendance_store.AuditEntry],
+        responses=_READ,
+        summary="Every value recorded for one participant of one session, with who and why",
+    )
+    async def attendance_audit(
+        session_id: Id, episode_id: Id, principal: Reader
+    ) -> list[attendance_store.AuditEntry]:
+        await visible_session(principal, session_id)
+        return await records_call(attendance_store.attendance_audit(pool, session_id, episode_id))
+
+    @router.get(
+        "/programs/{program_id}/billable-days",
+        response_model=list[billing.BillableDay],
+        responses={
+            200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+            **_READ,
+        },
+        summary="Billable-day lines from attendance (and the days that do not qualify, why)",
+    )
+    async def billable_days(
+        program_id: Id,
+        principal: Biller,
+        first: Annotated[date, Query(alias="from")],
+        last: Annotated[date, Query(alias="to")],
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        principal.require_program(program_id)
+        if last < first or (last - first).days > 366:
+            raise ApiProblem(
+                422,
+                "invalid-request",
+                "the range runs from `from` to `to`, at most 366 days",
+                errors=[FieldError(field="query.to", message="before from, or too far")],
+            )
+        policy = await records_call(store.get_policy(pool, program_id))
+        lines = await records_call(billing.billable_days(pool, program_id, first, last, policy))
+        if format == "csv":
+            return Response(billing.to_csv(lines), media_type="text/csv; charset=utf-8")
+        return _json(200, list(lines))
+
+    return router

@@ -1,0 +1,134 @@
+"""Billable-day lines, derived from attendance each time they are read (so a correction
+re-derives them): one line per episode-day attended, billable or with the reason not."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from pydantic import BaseModel
+
+from rules.attendance_policy import AttendancePolicy
+from rules.attendance_week import (
+    BillableDecision,
+    DayAttendance,
+    Grant,
+    NotBillable,
+    authorized_flags,
+)
+from rules.attendance_week import (
+    billable_days as decide_days,
+)
+from rules.levels import LevelOfCare
+from schemas.records import GRANTING_STATUSES
+from store.dbtypes import Db
+
+GRANTING = [s.value for s in GRANTING_STATUSES]
+
+
+class BillableDay(BaseModel):
+    day: date
+    episode_id: str
+    level: LevelOfCare
+    hcpcs: str | None
+    revenue_code: str | None
+    units: int
+    authorization_number: str | None
+    hours: float
+    billable: bool
+    reason: NotBillable | None
+
+
+async def grants_for(db: Db, episode_ids: Sequence[str]) -> dict[tuple[str, str], Grant]:
+    """The latest granting authorization per (episode, level)."""
+    rows = await db.fetch(
+        """SELECT DISTINCT ON (episode_id, level) episode_id, level, authorization_number,
+                  start_date, end_date, units_approved, unit_type
+             FROM authorizations
+            WHERE episode_id = ANY($1::text[]) AND status = ANY($2::text[])
+              AND start_date IS NOT NULL AND end_date IS NOT NULL AND units_approved IS NOT NULL
+            ORDER BY episode_id, level, recorded_at DESC, id DESC""",
+        list(episode_ids),
+        GRANTING,
+    )
+    return {
+        (r["episode_id"], r["level"]): Grant(
+            authorization_number=r["authorization_number"] or "",
+            start_date=r["start_date"],
+            end_date=r["end_date"],
+            units_approved=r["units_approved"],
+            counts_days=r["unit_type"] == "days",
+        )
+        for r in rows
+    }
+
+
+async def billable_days(
+    db: Db, program_id: str, first: date, last: date, policy: AttendancePolicy
+) -> list[BillableDay]:
+    rows = await db.fetch(
+        """SELECT a.episode_id, g.level, s.session_date, a.minutes
+             FROM attendance a
+             JOIN group_sessions s ON s.session_id = a.session_id
+             JOIN care_groups g ON g.group_id = s.group_id
+            WHERE g.program_id = $1 AND s.session_date <= $2 AND a.minutes > 0
+            ORDER BY a.episode_id, g.level, s.starts_at""",
+        program_id,
+        last,
+    )
+    grants = await grants_for(db, sorted({r["episode_id"] for r in rows}))
+    by_track: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    for r in rows:
+        by_track[(r["episode_id"], r["level"])].append((r["session_date"], r["minutes"]))
+    lines: list[BillableDay] = []
+    for (episode_id, level_value), sessions in sorted(by_track.items()):
+        level = LevelOfCare(level_value)
+        grant = grants.get((episode_id, level_value))
+        new_days = [i == 0 or sessions[i - 1][0] != d for i, (d, _) in enumerate(sessions)]
+        flags = authorized_flags(
+            [(d, n) for (d, _), n in zip(sessions, new_days, strict=True)], grant
+        )
+        minutes: dict[date, int] = defaultdict(int)
+        authorized: dict[date, bool] = {}
+        for (day, m), ok in zip(sessions, flags, strict=True):
+            minutes[day] += m
+            authorized[day] = authorized.get(day, True) and ok
+        code = policy.billing.get(level)
+        decided: list[BillableDecision] = decide_days(
+            [DayAttendance(d, minutes[d], authorized[d]) for d in sorted(minutes)], code
+        )
+        for decision in decided:
+            if not first <= decision.day <= last:
+                continue
+            lines.append(
+                BillableDay(
+                    day=decision.day,
+                    episode_id=episode_id,
+                    level=level,
+                    hcpcs=code.hcpcs if code else None,
+                    revenue_code=code.revenue_code if code else None,
+                    units=1 if decision.billable else 0,
+                    authorization_number=grant.authorization_number if grant else None,
+                    hours=decision.hours,
+                    billable=decision.billable,
+                    reason=decision.reason,
+                )
+            )
+    lines.sort(key=lambda line: (line.day, line.episode_id))
+    return lines
+
+
+COLUMNS = list(BillableDay.model_fields)
+
+
+def to_csv(lines: Sequence[BillableDay]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for line in lines:
+        data = line.model_dump(mode="json")
+        writer.writerow(["" if data[c] is None else data[c] for c in COLUMNS])
+    return out.getvalue()
