@@ -33,7 +33,7 @@ class GroupSpec(BaseModel):
     modality: Modality = Modality.IN_PERSON
     capacity: int = Field(ge=1, le=100)
     facilitator_ref: OpaqueId = Field(description="opaque reference to the facilitator")
-    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    time_zone: PlainText = Field(default="UTC", min_length=1, max_length=64)
 
     @field_validator("weekdays")
     @classmethod
