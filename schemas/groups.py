@@ -28,7 +28,10 @@ class GroupSpec(BaseModel):
     weekdays: list[int] = Field(
         min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday"
     )
-    start_time: time = Field(description="local start time in time_zone")
+    start_time: time = Field(
+        description="local start time in time_zone, HH:MM or HH:MM:SS",
+        json_schema_extra={"pattern": r"^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"},
+    )
     duration_minutes: int = Field(ge=15, le=720)
     modality: Modality = Modality.IN_PERSON
     capacity: int = Field(ge=1, le=100)
