@@ -135,6 +135,12 @@ def create_codec_app(
         )
         return response
 
+    @app.get("/session")
+    async def session(request: Request) -> Response:
+        """204 for a signed-in operator, else 401: the proxy's check before the Web UI
+        (deploy/caddy/Caddyfile, forward_auth)."""
+        return Response(status_code=204 if authorized(request) else 401)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

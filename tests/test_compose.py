@@ -94,6 +94,9 @@ REQUIRED_SECRETS = {
 # sets it from the file (deploy/temporal/with-secret-files.sh).
 WRAPPED = {"temporal", "temporal-schema"}
 SECRETS_WRAPPER = "with-secret-files.sh"
+# The TLS-terminating proxy: the only service published beyond loopback, on these ports.
+EDGE = "caddy"
+EDGE_PORTS = {"80", "443", "8443"}
 
 
 # ---- reading the files --------------------------------------------------------------------
@@ -332,6 +335,8 @@ def check_settings_variables(stack: Stack) -> list[str]:
         known: set[str] = set()
         for model in SERVICE_SETTINGS.get(name, ()):
             known |= env_names(model, file_variants=True).keys()
+        if name == EDGE:
+            continue  # its CAREPATH_* are Caddyfile placeholders: check_edge
         for key in environment(service):
             if key.upper().startswith("CAREPATH_") and key.upper() not in known:
                 problems.append(f"{name}: {key} is not a settings field of this service")
@@ -527,12 +532,53 @@ def check_postgresql(stack: Stack) -> list[str]:
 
 
 def check_published_ports(stack: Stack) -> list[str]:
+    """Only the TLS proxy faces the network, on its web ports; the rest is loopback."""
     return [
         f"{name} publishes {port.host_port} on {port.host_ip or 'every interface'}"
         for name, service in services(stack).items()
         for port in ports(service)
         if port.host_ip != "127.0.0.1"
+        and not (
+            name == EDGE and port.host_port in EDGE_PORTS and port.container_port in EDGE_PORTS
+        )
     ]
+
+
+def check_edge(stack: Stack) -> list[str]:
+    """The proxy routes each site to the service and port that serves it, shares the UI's
+    host name with the codec's, and guards the UI with the codec session."""
+    problems: list[str] = []
+    present = services(stack)
+    edge = present.get(EDGE)
+    if edge is None:
+        return [f"no {EDGE} service (TLS in front of the API, the codec server and the UI)"]
+    env = resolved_env(edge)
+    caddyfile = stack.read("deploy/caddy/Caddyfile") or ""
+    if not any(str(v).startswith("./deploy/caddy/Caddyfile:") for v in edge.get("volumes") or []):
+        problems.append("caddy must mount deploy/caddy/Caddyfile")
+    for key in env:
+        if key.startswith(("CAREPATH_", "CADDY_")) and "{$" + key not in caddyfile:
+            problems.append(f"caddy is given {key}, which the Caddyfile does not read")
+
+    def port_of(service: str, key: str, default: str) -> str:
+        return resolved_env(present.get(service, {})).get(key, default)
+
+    wanted = {
+        "CAREPATH_API_UPSTREAM": f"api:{port_of('api', 'CAREPATH_API_PORT', '8000')}",
+        "CAREPATH_CODEC_UPSTREAM": f"codec:{port_of('codec', 'CAREPATH_CODEC_PORT', '8081')}",
+        "CAREPATH_UI_UPSTREAM": f"temporal-ui:{port_of('temporal-ui', 'TEMPORAL_UI_PORT', '8080')}",
+    }
+    for key, target in wanted.items():
+        if env.get(key) != target:
+            problems.append(f"caddy {key}={env.get(key)!r}, the service listens at {target}")
+    for key in ("CAREPATH_API_SITE", "CAREPATH_UI_SITE", "CAREPATH_CODEC_SITE"):
+        if key not in env:
+            problems.append(f"caddy needs {key}")
+    if not re.search(r"forward_auth[^\n]*\{\s*uri /session", caddyfile):
+        problems.append("the Web UI's site must check the codec session (forward_auth /session)")
+    if "respond @metrics 404" not in caddyfile:
+        problems.append("the proxy must not route /metrics")
+    return problems
 
 
 def _mounted(service: dict[str, Any]) -> set[str]:
@@ -879,6 +925,7 @@ CHECKS: dict[str, Callable[[Stack], list[str]]] = {
     "temporal_persistence": check_temporal_persistence,
     "postgresql": check_postgresql,
     "published_ports": check_published_ports,
+    "edge": check_edge,
     "secrets": check_secrets,
     "ui_codec": check_ui_codec,
     "integrations": check_integrations,
@@ -1122,6 +1169,24 @@ def _dashboard_unknown_source(s: Stack) -> None:
     s.files[path] = (ROOT / path).read_text().replace('"carepath-prometheus"', '"other"')
 
 
+def _caddy_to_wrong_port(s: Stack) -> None:
+    _env(s, "caddy")["CAREPATH_API_UPSTREAM"] = "api:9000"
+
+
+def _ui_without_sign_in(s: Stack) -> None:
+    s.files["deploy/caddy/Caddyfile"] = re.sub(
+        r"forward_auth.*?\n\t\}\n", "", (ROOT / "deploy/caddy/Caddyfile").read_text(), flags=re.S
+    )
+
+
+def _caddy_on_another_port(s: Stack) -> None:
+    _svc(s, "caddy")["ports"].append("5432:5432")
+
+
+def _no_proxy(s: Stack) -> None:
+    del s.compose["services"]["caddy"]
+
+
 def _api_without_limits(s: Stack) -> None:
     del _svc(s, "api")["deploy"]
 
@@ -1209,6 +1274,10 @@ MUTATIONS: dict[str, tuple[str, Callable[[Stack], None]]] = {
     "monitoring on by default": ("monitoring", _monitoring_by_default),
     "worker metrics on another port": ("monitoring", _worker_metrics_elsewhere),
     "dashboard on an unknown datasource": ("monitoring", _dashboard_unknown_source),
+    "proxy to the wrong api port": ("edge", _caddy_to_wrong_port),
+    "ui without sign-in": ("edge", _ui_without_sign_in),
+    "no proxy": ("edge", _no_proxy),
+    "proxy publishes a database port": ("published_ports", _caddy_on_another_port),
     "api without limits": ("shutdown_and_scale", _api_without_limits),
     "one worker": ("shutdown_and_scale", _one_worker),
     "worker with a container name": ("shutdown_and_scale", _worker_named),
