@@ -72,10 +72,19 @@ class Settler:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def drain(self) -> None:
-        """Wait for every pending step (tests, and a graceful shutdown)."""
-        while self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait for every pending step (tests, and a graceful shutdown); past `timeout_s`
+        the rest are cancelled (their keys free themselves when the lease runs out)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._running:
+                    await asyncio.gather(*self._running, return_exceptions=True)
+        except TimeoutError:
+            left = list(self._running)
+            log.warning("%d answers not stored at shutdown", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
 
     async def _retry(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         clock = asyncio.get_running_loop().time

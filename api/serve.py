@@ -19,6 +19,8 @@ from worker.client import connect
 
 log = logging.getLogger(__name__)
 
+SETTLE_AT_EXIT_S = 10.0
+
 
 async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> None:
     """Serve on settings.api_host:api_port until cancelled (or until `stop` is set)."""
@@ -50,6 +52,8 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
             await serving
             if waiter is not None:
                 waiter.cancel()
+            # Answers already sent but not yet stored: a last chance before the pool closes.
+            await app.state.services.mutations.settler.drain(SETTLE_AT_EXIT_S)
     finally:
         await pool.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from api.app import create_app
 from api.deps import ApiDeps
 from api.idempotency import request_hash
 from api.ledger import CallLedger, CallStart, KeyRequest, Opened, PostgresCallLedger
+from api.mutations import Settler
 from api.settings import ApiSettings, key_fingerprint
 from tests.api import bodies
 from tests.api.conftest import bearer
@@ -235,3 +237,39 @@ async def test_an_answer_that_could_not_be_stored_is_kept_once_postgres_answers(
         )
         assert replayed.headers["idempotent-replayed"] == "true"
     assert ledger.failed == 1
+
+
+async def test_concurrent_requests_with_one_key_run_once(
+    api: httpx.AsyncClient, api_pool: asyncpg.Pool
+) -> None:
+    body = bodies.episode()
+    headers = {**CLINIC, **key()}
+    answers = await asyncio.gather(
+        *(api.post("/v1/episodes", json=body, headers=headers) for _ in range(6))
+    )
+    ran = [a for a in answers if a.status_code == 201 and "idempotent-replayed" not in a.headers]
+    assert len(ran) == 1, [(a.status_code, a.text) for a in answers]
+    for other in answers:
+        if other is not ran[0]:
+            replayed = other.headers.get("idempotent-replayed") == "true"
+            in_progress = other.status_code == 409 and "retry-after" in other.headers
+            assert replayed or in_progress, other.text
+    audit = await api_pool.fetchval(
+        "SELECT count(*) FROM api_calls WHERE episode_id = $1", body["episode_id"]
+    )
+    assert audit == 1
+
+
+async def test_a_settle_that_cannot_finish_is_cancelled_at_shutdown() -> None:
+    settler = Settler(give_up_after_s=3600, first_wait_s=0.01)
+    tries = 0
+
+    async def never() -> None:
+        nonlocal tries
+        tries += 1
+        raise ConnectionRefusedError(111, "refused")
+
+    settler.later("storing an answer", never)
+    await settler.drain(timeout_s=0.2)  # returns: the step is cancelled, not awaited forever
+    assert tries >= 1
+    await settler.drain()  # nothing left
