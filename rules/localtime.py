@@ -49,5 +49,5 @@ def into_window(at: datetime, tz: str, opens: float, closes: float) -> datetime:
     if opens <= hour < closes:
         return at
     day = local.date() if hour < opens else local.date() + timedelta(days=1)
-    opening = datetime.combine(day, time(0), tzinfo=z) + timedelta(hours=opens)
-    return opening.replace(tzinfo=None).replace(tzinfo=z).astimezone(UTC)
+    opening = datetime.combine(day, time(0)) + timedelta(hours=opens)
+    return opening.replace(tzinfo=z).astimezone(UTC)

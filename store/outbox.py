@@ -208,7 +208,7 @@ class Dispatcher:
             FROM (
                 SELECT message_id FROM notification_outbox
                 WHERE status = 'pending' AND next_attempt_at <= $1 AND channel = ANY($3)
-                ORDER BY next_attempt_at
+                ORDER BY (urgency = 'urgent') DESC, next_attempt_at
                 LIMIT $4
                 FOR UPDATE SKIP LOCKED
             ) due

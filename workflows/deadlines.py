@@ -48,7 +48,7 @@ class DeadlinesMixin(FollowupMixin):
         if s.review is not None:
             r = s.review
             if not r.questionnaire_sent:
-                times.append(r.due)
+                times.append(schedule.questionnaire_at(r.due, policy))
             elif not r.reminder_sent:
                 times.append(schedule.reminder_at(r.due, policy))
             elif not r.escalated:
@@ -86,7 +86,7 @@ class DeadlinesMixin(FollowupMixin):
         policy = s.start.policy
         if s.review is not None:
             r = s.review
-            if not r.questionnaire_sent and now >= r.due:
+            if not r.questionnaire_sent and now >= schedule.questionnaire_at(r.due, policy):
                 r.questionnaire_sent = True
                 self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
             if not r.reminder_sent and now >= schedule.reminder_at(r.due, policy):

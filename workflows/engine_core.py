@@ -266,6 +266,8 @@ class EngineCore:
         s.waiting_until = None
         if changed:
             s.level_phq9 = []
+            # Comparisons at the new level start from the latest score (issue 14 item 8).
+            s.level_entry_phq9 = s.phq9_history[-1] if s.phq9_history else s.baseline_phq9
             s.consecutive_low_weeks = 0
         if s.followup_due is not None:
             self._followup_met()

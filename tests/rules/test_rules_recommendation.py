@@ -292,3 +292,76 @@ def test_both_risk_signals_at_assessment_record_both_reasons() -> None:
     )
     assert rec.action is A.REFER_OUT
     assert {"phq9_item9_positive", "cssrs_high_risk"} <= set(rec.reasons)
+
+
+# --- issue 14 item 8: decisions that rest on more than PHQ-9 against the intake score -----
+
+
+def test_discharge_from_op_needs_remission_or_a_score_under_10() -> None:
+    rec = review(level=L.OP, baseline_phq9=27, phq9_history=[13], phq9_total=13)
+    assert rec.action is A.CONTINUE
+    assert "discharge_needs_remission" in rec.reasons
+    ready = review(level=L.OP, baseline_phq9=27, phq9_history=[9], phq9_total=8)
+    assert ready.action is A.DISCHARGE
+
+
+def test_outcome_rules_need_an_index_score_of_10_or_more() -> None:
+    rec = review(baseline_phq9=3, phq9_history=[1], phq9_total=1)
+    assert rec.action is A.CONTINUE
+    assert "phq9_index_below_outcome_threshold" in rec.reasons
+    lower = ProgramPolicy(outcome_index_min_phq9=3)
+    assert review(baseline_phq9=3, phq9_history=[1], phq9_total=1, policy=lower).action is (
+        A.STEP_DOWN
+    )
+
+
+def test_a_relapse_after_a_response_is_deterioration_against_the_best_score() -> None:
+    rec = review(baseline_phq9=18, phq9_history=[9, 6, 14], phq9_total=18)
+    assert rec.action is A.STEP_UP
+    assert Flag.DETERIORATION in rec.raise_flags
+    assert "phq9_worse_than_best" in rec.reasons
+    assert "phq9_worse_than_index" not in rec.reasons
+
+
+def test_a_jump_from_the_previous_score_is_deterioration() -> None:
+    rec = review(baseline_phq9=18, phq9_history=[8], phq9_total=14)
+    assert "phq9_worse_than_previous" in rec.reasons
+
+
+def test_after_a_level_change_comparisons_start_from_the_entry_score() -> None:
+    # Stepped up to PHP at 22 (intake 12): 22 again is not deterioration over the intake.
+    stable = review(
+        level=L.PHP,
+        baseline_phq9=12,
+        level_index_phq9=22,
+        phq9_history=[],
+        phq9_total=22,
+        hours_attended=25.0,
+    )
+    assert stable.action is A.CONTINUE
+    assert Flag.DETERIORATION not in stable.raise_flags
+    # And a response is measured from 22, not from 12.
+    better = review(
+        level=L.PHP,
+        baseline_phq9=12,
+        level_index_phq9=22,
+        phq9_history=[10],
+        phq9_total=9,
+        hours_attended=25.0,
+    )
+    assert better.action is A.STEP_DOWN
+
+
+def test_a_review_with_no_scores_says_measures_missing() -> None:
+    rec = review(phq9_total=None)
+    assert "measures_missing" in rec.reasons
+    assert Flag.MEASURES_MISSING not in rec.raise_flags
+    assert rec.reviews_without_measures == 1
+
+
+def test_n_reviews_without_phq9_or_cssrs_raise_a_flag() -> None:
+    rec = review(phq9_total=None, reviews_without_measures_before=1)
+    assert Flag.MEASURES_MISSING in rec.raise_flags
+    measured = review(reviews_without_measures_before=5)
+    assert Flag.MEASURES_MISSING in measured.clear_flags
+    assert measured.reviews_without_measures == 0

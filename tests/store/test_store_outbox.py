@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import pytest
 
+from schemas.records import Urgency
 from store.outbox import Dispatcher, LogChannel, OutboxMessage, RetryPolicy
 from store.pool import run_dispatcher
 from store.postgres import PostgresRecordStore
@@ -196,3 +197,22 @@ async def test_run_dispatcher_delivers_until_stopped(
     await asyncio.wait_for(task, timeout=5)
     assert sorted(p["message_id"] for p in hook.processed) == sorted(ids)
     await channel.aclose()
+
+
+async def test_urgent_messages_are_dispatched_before_routine_ones(pool: asyncpg.Pool) -> None:
+    """Issue 14 item 5: a safety alert queued behind a backlog goes out in the first pass."""
+    store = PostgresRecordStore(pool)
+    routine = [note(f"care-episode-ep1:1:{i}") for i in range(5)]
+    urgent = note("care-episode-ep1:2:0", urgency=Urgency.URGENT, template="safety_alert")
+    await store.apply(batch(1, snapshot(), notifications=routine))
+    await store.apply(batch(2, snapshot(), notifications=[urgent]))
+
+    delivered: list[str] = []
+
+    class Recording(LogChannel):
+        async def deliver(self, message: OutboxMessage) -> None:
+            delivered.append(message.message_id)
+
+    dispatcher = Dispatcher(pool, Recording(), clock=Clock(await _db_now(pool)), batch_size=2)
+    await dispatcher.dispatch_due()
+    assert delivered[0] == urgent.message_id

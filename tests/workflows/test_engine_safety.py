@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from tests.workflows.safety_cases import (
     run_timers,
     sent,
 )
+from workflows.engine import EpisodeEngine
 from workflows.engine_core import InvalidSubmission
 from workflows.state import ENGINE_V1
 
@@ -252,3 +253,109 @@ def test_a_return_without_an_admission_starts_no_followup_clock() -> None:
     assert engine.state.followup is None
     assert Flag.FOLLOWUP_DUE not in engine.state.flags
     assert not sent(engine, "followup_due")
+
+
+# --- 5. an unassessed risk flag escalates on durable timers ------------------------------
+
+
+def test_unassessed_risk_escalates_to_the_supervisor_then_at_the_end_of_the_local_day() -> None:
+    engine = enrolled(ProgramPolicy(time_zone="America/Los_Angeles"))
+    review(engine, 12, item9=1)  # 15:00 UTC = 07:00 in Los Angeles
+    assert engine.next_wakeup() == NOW + timedelta(hours=4)
+    fired = run_timers(engine, NOW + timedelta(days=1))
+    end_of_day = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)  # local midnight
+    assert fired[:2] == [NOW + timedelta(hours=4), end_of_day]
+    [first] = sent(engine, "risk_unassessed", Recipient.SUPERVISOR)[:1]
+    assert first.urgency is Urgency.URGENT and first.params["step"] == "1"
+    assert [n.params["step"] for n in sent(engine, "risk_unassessed", Recipient.CARE_TEAM)] == ["2"]
+    ladder = [t.event for t in engine.state.transitions if t.event.value.startswith("risk_")]
+    assert ladder == [Event.RISK_ESCALATED, Event.RISK_ESCALATED_END_OF_DAY]
+
+
+def test_a_recorded_assessment_stops_the_ladder() -> None:
+    engine = enrolled()
+    review(engine, 12, item9=1)
+    decide(engine, D.CONTINUE, safety=ASSESSED)
+    run_timers(engine, NOW + timedelta(days=1))
+    assert not sent(engine, "risk_unassessed")
+
+
+def test_engine_v1_runs_set_no_escalation_timers() -> None:
+    engine = enrolled(version=ENGINE_V1)
+    review(engine, 12, item9=1)
+    wake = engine.next_wakeup()
+    assert wake is not None and wake > NOW + timedelta(days=1)
+
+
+# --- 10. HEDIS FUH: a real visit after the discharge date, within 7 / 30 local days ------
+
+
+def _discharged_from_inpatient(discharged_at: datetime = NOW) -> EpisodeEngine:
+    engine = new_engine()
+    assess(engine, L.INPATIENT)
+    event(engine, EpisodeEventKind.ADMITTED)
+    event(engine, EpisodeEventKind.DISCHARGED, occurred_at=discharged_at)
+    return engine
+
+
+def test_the_followup_clock_runs_from_when_the_discharge_happened() -> None:
+    engine = _discharged_from_inpatient(NOW - timedelta(days=3))
+    clock = engine.state.followup
+    assert clock is not None
+    assert clock.discharge_date == (NOW - timedelta(days=3)).date()
+    assert clock.due_7 == datetime(2026, 3, 7, tzinfo=UTC)
+
+
+def test_a_same_day_visit_does_not_count_a_next_day_one_does() -> None:
+    engine = _discharged_from_inpatient()
+    same = event(engine, EpisodeEventKind.FOLLOWUP_VISIT, visit_date=NOW.date(), visit_kind="iop")
+    assert Flag.FOLLOWUP_DUE in same.flags
+    nxt = NOW.date() + timedelta(days=1)
+    ok = event(
+        engine,
+        EpisodeEventKind.FOLLOWUP_VISIT,
+        at=NOW + timedelta(days=1),
+        visit_date=nxt,
+        visit_kind="outpatient",
+    )
+    assert ok.reasons == ["followup_7_day_met", "followup_30_day_met"]
+    assert Flag.FOLLOWUP_DUE not in ok.flags
+    assert [r.visit_date for r in engine.state.reviews if r.kind == "followup_visit"] == [
+        NOW.date(),
+        nxt,
+    ]
+
+
+def test_a_discharged_home_patient_can_record_a_visit_and_the_30_day_window_is_tracked() -> None:
+    engine = _discharged_from_inpatient()
+    assert engine.state.phase is CarePhase.AFTERCARE
+    run_timers(engine, NOW + timedelta(days=9))
+    assert Flag.FOLLOWUP_MISSED in engine.state.flags
+    day12 = NOW + timedelta(days=12)
+    late = event(
+        engine,
+        EpisodeEventKind.FOLLOWUP_VISIT,
+        at=day12,
+        visit_date=day12.date(),
+        visit_kind="telehealth",
+    )
+    assert late.reasons == ["followup_30_day_met"]
+    run_timers(engine, NOW + timedelta(days=40))
+    assert Flag.FOLLOWUP_30_MISSED not in engine.state.flags
+
+
+def test_no_visit_in_30_days_flags_the_30_day_miss() -> None:
+    engine = _discharged_from_inpatient()
+    run_timers(engine, NOW + timedelta(days=32))
+    assert {Flag.FOLLOWUP_MISSED, Flag.FOLLOWUP_30_MISSED} <= set(engine.state.flags)
+    windows = [n.params["window_days"] for n in sent(engine, "followup_missed")]
+    assert windows == ["7", "30"]
+
+
+def test_reenrollment_and_aftercare_texts_do_not_count_as_the_visit() -> None:
+    engine = new_engine()
+    assess(engine, L.INPATIENT)
+    event(engine, EpisodeEventKind.ADMITTED)
+    event(engine, EpisodeEventKind.DISCHARGED, level_at_discharge=L.OP)
+    assert engine.state.phase is CarePhase.IN_TREATMENT
+    assert Flag.FOLLOWUP_DUE in engine.state.flags
