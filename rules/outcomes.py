@@ -54,6 +54,12 @@ def discharge_ready(current: int, policy: ProgramPolicy) -> bool:
     return is_remission(current, policy) or current < policy.discharge_below_phq9
 
 
+def sustained_discharge_ready(recent: list[int], policy: ProgramPolicy) -> bool:
+    """Discharge-ready (remission, or under 10) on the last N consecutive reviews."""
+    needed = policy.consecutive_reviews_for_step_down
+    return len(recent) >= needed and all(discharge_ready(s, policy) for s in recent[-needed:])
+
+
 def trend(history: list[int], policy: ProgramPolicy) -> Trend:
     """Latest score against the first, by the meaningful-change rule (5 points)."""
     if len(history) < 2:

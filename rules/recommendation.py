@@ -163,15 +163,20 @@ def recommend_after_review(
         return done(RecommendedAction.CONTINUE, level)
 
     scores = [*phq9_history, phq9_total]
-    if outcomes.sustained_improvement(index, scores, policy):
-        remission = outcomes.is_remission(phq9_total, policy)
+    remission = outcomes.is_remission(phq9_total, policy)
+    improved = outcomes.sustained_improvement(index, scores, policy)
+    lower = step_down_from(level)
+    if lower is not None and improved:
         reasons.append("phq9_remission_sustained" if remission else "phq9_response_sustained")
-        lower = step_down_from(level)
-        if lower is not None:
-            return done(RecommendedAction.STEP_DOWN, lower)
-        if outcomes.discharge_ready(phq9_total, policy):
-            return done(RecommendedAction.DISCHARGE, None)
-        reasons.append("discharge_needs_remission")
+        return done(RecommendedAction.STEP_DOWN, lower)
+    if lower is None and outcomes.sustained_discharge_ready(scores, policy):
+        if remission:
+            reasons.append("phq9_remission_sustained")
+        else:
+            reasons.append("phq9_response_sustained" if improved else "phq9_below_10_sustained")
+        return done(RecommendedAction.DISCHARGE, None)
+    if lower is None and improved:
+        reasons += ["phq9_response_sustained", "discharge_needs_remission"]
         return done(RecommendedAction.CONTINUE, level)
 
     if outcomes.is_response(index, phq9_total, policy) or outcomes.is_remission(phq9_total, policy):
