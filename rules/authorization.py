@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 
+from rules.payer_deadlines import PlanType, Priority
 from rules.policy import ProgramPolicy
 
 
@@ -83,3 +84,25 @@ def appeal_decision_deadline(
     if expedited:
         return filed_at + timedelta(hours=policy.appeal_decision_hours_expedited)
     return filed_at + timedelta(days=policy.appeal_decision_days_standard)
+
+
+def concurrent_priority(now: datetime, runs_out_at: datetime, policy: ProgramPolicy) -> Priority:
+    """Filed at least 24 h (default) before the approval runs out: urgent concurrent."""
+    lead = timedelta(hours=policy.urgent_concurrent_lead_hours)
+    return Priority.URGENT_CONCURRENT if runs_out_at - now >= lead else Priority.EXPEDITED
+
+
+def decision_due(
+    submitted_at: datetime, priority: Priority, plan: PlanType | None, policy: ProgramPolicy
+) -> datetime:
+    """The payer's deadline from the coverage's plan type (the program's, if unknown)."""
+    clock = policy.payer_decision_clocks.get(plan) if plan else None
+    if clock is not None:
+        hours = clock.hours(priority)
+    elif priority is Priority.URGENT_CONCURRENT:
+        hours = policy.urgent_concurrent_decision_hours
+    elif priority is Priority.EXPEDITED:
+        hours = policy.payer_decision_hours_expedited
+    else:
+        hours = policy.payer_decision_days_standard * 24
+    return submitted_at + timedelta(hours=hours)

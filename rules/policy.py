@@ -9,12 +9,20 @@ cross-field rules are checked on the field they constrain, so a 422 names that f
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare, is_external
+from rules.payer_deadlines import DecisionClock, PlanType, default_decision_clocks
 
 Hours = Annotated[float, Field(ge=0, le=168)]
 PHQ9_MAX = 27
@@ -77,6 +85,14 @@ class ProgramPolicy(BaseModel):
     appeal_window_days: float = Field(default=60, ge=1, le=365)
     appeal_decision_days_standard: float = Field(default=30, gt=0, le=365)
     appeal_decision_hours_expedited: float = Field(default=72, gt=0, le=24 * 30)
+    # Decision deadlines by the coverage's plan type (the two fields above serve coverage
+    # of no known type); an extension filed this long before the approval runs out is
+    # an urgent concurrent request.
+    payer_decision_clocks: dict[PlanType, DecisionClock] = Field(
+        default_factory=default_decision_clocks
+    )
+    urgent_concurrent_lead_hours: float = Field(default=24, gt=0, le=24 * 14)
+    urgent_concurrent_decision_hours: float = Field(default=24, gt=0, le=24 * 14)
     # The payer could not be asked (outage): ask again after this long, until it answers.
     eligibility_retry_hours: float = Field(default=4, gt=0, le=24 * 7)
 
@@ -167,6 +183,29 @@ class ProgramPolicy(BaseModel):
         if window is not None and not 0 <= window[0] < window[1] <= 24:
             raise ValueError("needs 0 <= opens < closes <= 24 (local hours)")
         return window
+
+    @model_validator(mode="after")
+    def _warning_leaves_time_to_decide(self) -> Self:
+        """An extension asked for at the expiry warning must be decidable before expiry."""
+        lead = self.expiry_warning_days * 24
+        urgent = lead >= self.urgent_concurrent_lead_hours
+        slowest = max(
+            [
+                clock.urgent_concurrent_hours if urgent else clock.expedited_hours
+                for clock in self.payer_decision_clocks.values()
+            ]
+            + [
+                self.urgent_concurrent_decision_hours
+                if urgent
+                else self.payer_decision_hours_expedited
+            ]
+        )
+        if lead < slowest:
+            raise ValueError(
+                f"expiry_warning_days ({self.expiry_warning_days:g}) is shorter than the "
+                f"payer's decision time on an extension ({slowest:g} h)"
+            )
+        return self
 
     def minimum_hours(self, level: LevelOfCare, age_group: AgeGroup) -> float:
         return self.weekly_minimum_hours.get(level, {}).get(age_group, 0.0)

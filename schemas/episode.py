@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from rules.levels import AgeGroup
+from rules.payer_deadlines import PlanType
 from rules.policy import ProgramPolicy
 from schemas.text import PlainText
 
@@ -38,6 +39,11 @@ class Coverage(BaseModel):
     payer_id: PlainText = Field(min_length=1, max_length=64)
     member_id: PlainText = Field(min_length=1, max_length=64)
     plan_name: PlainText | None = Field(default=None, max_length=200)
+    plan_type: PlanType | None = Field(
+        default=None,
+        description="sets the payer's decision deadlines (commercial/ERISA, "
+        "Medicare Advantage, Medicaid); unknown: the program's own",
+    )
 
 
 class ContactPreferences(BaseModel):

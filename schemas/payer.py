@@ -47,6 +47,9 @@ class AuthorizationRequest(BaseModel):
     level: LevelOfCare
     units_requested: int
     expedited: bool = False
+    urgent_concurrent: bool = Field(
+        default=False, description="an extension filed >= 24 h before expiry (24 h decision)"
+    )
     prior_authorization_number: str | None = None
     disclosure_consented: bool = False
 
@@ -66,3 +69,4 @@ class PayerAnswer(BaseModel):
     end_date: date | None = None
     authorization_number: str | None = None
     reason: str | None = None
+    next_review_date: date | None = None

@@ -132,6 +132,9 @@ class AuthorizationDecision(BaseModel):
     expedited: bool = Field(
         default=False, description="for appeal_filed: an expedited appeal (72 h, not 30 days)"
     )
+    next_review_date: date | None = Field(
+        default=None, description="for an approval: the payer's date for its next review"
+    )
 
     @model_validator(mode="after")
     def _approval_has_terms(self) -> Self:

@@ -43,6 +43,7 @@ class AuthorizationView(BaseModel):
     start_date: date
     end_date: date
     concurrent_review_requested_at: datetime | None = None
+    next_review_date: date | None = None
 
 
 class PendingPayerRequest(BaseModel):
@@ -55,6 +56,7 @@ class PendingPayerRequest(BaseModel):
         default=None, description="none while the request is held (the payer was not asked)"
     )
     expedited: bool = False
+    urgent_concurrent: bool = False
     escalated: bool = False
 
 

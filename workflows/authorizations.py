@@ -57,7 +57,6 @@ class AuthorizationMixin(EngineCore):
         """Apply the payer's immediate answer; pending means a person records it later."""
         s = self.state
         assert command.level is not None and command.payer_kind is not None
-        policy = s.start.policy
         s.authorizations.append(
             AuthorizationRecord(
                 authorization_number=s.authorization.authorization_number
@@ -89,8 +88,9 @@ class AuthorizationMixin(EngineCore):
                 level=command.level,
                 reference=answer.reference if answer else f"unsent-{command.seq}",
                 submitted_at=now,
-                decision_due_at=auth_rules.payer_decision_deadline(now, command.expedited, policy),
+                decision_due_at=self._decision_due(now, command),
                 expedited=command.expedited,
+                urgent_concurrent=command.urgent_concurrent,
             )
             self._notify(
                 Recipient.UTILIZATION_REVIEW,
@@ -111,6 +111,7 @@ class AuthorizationMixin(EngineCore):
             start_date=answer.start_date,
             end_date=answer.end_date,
             authorization_number=answer.authorization_number,
+            next_review_date=answer.next_review_date,
             reason=answer.reason
             or ("denied by payer" if answer.status is PayerStatus.DENIED else None),
         )
@@ -230,6 +231,7 @@ class AuthorizationMixin(EngineCore):
                 units_approved=sub.units,
                 start_date=sub.start_date,
                 end_date=sub.end_date,
+                next_review_date=sub.next_review_date,
             )
             s.authorized_level = level
             s.appeal_deadline = None

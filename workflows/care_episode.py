@@ -310,6 +310,7 @@ def _authorization_request(
         level=command.level,
         units_requested=s.start.policy.units_requested,
         expedited=command.expedited,
+        urgent_concurrent=command.urgent_concurrent,
         prior_authorization_number=prior
         if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
         else None,

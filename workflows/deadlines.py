@@ -67,7 +67,7 @@ class DeadlinesMixin(FollowupMixin):
             times.append(s.followup_due)
         a = s.authorization
         if a is not None and self._watching_units():
-            times.append(auth_rules.concurrent_review_due_at(a.end_date, policy))
+            times.append(auth_rules.concurrent_review_due_at(self._review_by(a), policy))
         lapses = self._authorization_lapses_at()
         if a is not None and lapses and s.phase is CarePhase.IN_TREATMENT and not a.expiry_flagged:
             times.append(lapses)

@@ -15,8 +15,9 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from rules import authorization as auth_rules
-from rules import schedule
+from rules import localtime, schedule
 from rules.levels import LevelOfCare
+from rules.payer_deadlines import Priority
 from rules.recommendation import Flag, Recommendation
 from rules.transitions import (
     Action,
@@ -41,6 +42,7 @@ from schemas.view import EngineDecision, PendingPayerRequest
 from workflows.state import (
     ENGINE_V2,
     RECENT_RESULTS_KEPT,
+    AuthorizationState,
     Command,
     CommandKind,
     EpisodeState,
@@ -282,7 +284,13 @@ class EngineCore:
         self._clear(Flag.REVIEW_OVERDUE, Flag.REVIEW_ESCALATED)
 
     def _request_authorization(
-        self, kind: PayerRequestKind, level: LevelOfCare, expedited: bool, now: datetime
+        self,
+        kind: PayerRequestKind,
+        level: LevelOfCare,
+        expedited: bool,
+        now: datetime,
+        *,
+        urgent_concurrent: bool = False,
     ) -> None:
         """Ask the payer, unless 42 CFR Part 2 forbids the disclosure without consent.
 
@@ -309,7 +317,11 @@ class EngineCore:
             )
             return
         self._command(
-            CommandKind.REQUEST_AUTHORIZATION, payer_kind=kind, level=level, expedited=expedited
+            CommandKind.REQUEST_AUTHORIZATION,
+            payer_kind=kind,
+            level=level,
+            expedited=expedited,
+            urgent_concurrent=urgent_concurrent,
         )
         s.payer_request_seq = s.commands[-1].seq
 
@@ -496,17 +508,54 @@ class EngineCore:
         a = s.authorization
         if a is None or not self._watching_units():
             return
+        policy = s.start.policy
+        review_by = self._review_by(a)
         if auth_rules.needs_concurrent_review(
             a.units_approved,
             a.units_used,
-            a.end_date,
+            review_by,
             now.date(),
-            s.start.policy,
+            policy,
             expected_units=self._units_expected_before_next_review(),
         ):
             a.concurrent_review_requested_at = now
             self._raise(Flag.AUTHORIZATION_LOW)
-            self._request_authorization(PayerRequestKind.CONCURRENT_REVIEW, a.level, False, now)
+            urgent, expedited = False, False
+            if s.engine_version >= ENGINE_V2:
+                runs_out = localtime.local_midnight_after(review_by, policy.time_zone)
+                priority = auth_rules.concurrent_priority(now, runs_out, policy)
+                urgent = priority is Priority.URGENT_CONCURRENT
+                expedited = not urgent
+            self._request_authorization(
+                PayerRequestKind.CONCURRENT_REVIEW,
+                a.level,
+                expedited,
+                now,
+                urgent_concurrent=urgent,
+            )
+
+    def _review_by(self, a: AuthorizationState) -> date:
+        """The day the current approval must be extended by: its end, or the payer's
+        next-review date if that comes first."""
+        if a.next_review_date is not None and a.next_review_date < a.end_date:
+            return a.next_review_date
+        return a.end_date
+
+    def _decision_due(self, submitted_at: datetime, command: Command) -> datetime:
+        """The payer's deadline on a request: by plan type and priority (engine V2)."""
+        s = self.state
+        policy = s.start.policy
+        if s.engine_version < ENGINE_V2:
+            return auth_rules.payer_decision_deadline(submitted_at, command.expedited, policy)
+        priority = (
+            Priority.URGENT_CONCURRENT
+            if command.urgent_concurrent
+            else Priority.EXPEDITED
+            if command.expedited
+            else Priority.STANDARD
+        )
+        plan = s.coverage.plan_type if s.coverage else None
+        return auth_rules.decision_due(submitted_at, priority, plan, policy)
 
 
 def day_after(d: date) -> datetime:

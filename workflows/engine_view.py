@@ -73,6 +73,7 @@ class ViewMixin(EngineCore):
             start_date=a.start_date,
             end_date=a.end_date,
             concurrent_review_requested_at=a.concurrent_review_requested_at,
+            next_review_date=a.next_review_date,
         )
 
     def _next_aftercare_checkin(self) -> datetime | None:

@@ -52,6 +52,7 @@ class Command(BaseModel):
     payer_kind: PayerRequestKind | None = None
     level: LevelOfCare | None = None
     expedited: bool = False
+    urgent_concurrent: bool = False
 
 
 class AuthorizationState(BaseModel):
@@ -68,6 +69,9 @@ class AuthorizationState(BaseModel):
     end_date: date
     concurrent_review_requested_at: datetime | None = None
     expiry_flagged: bool = False
+    # The payer's date for its next concurrent review, if it set one: extensions are
+    # timed from it (or from the end date, whichever comes first).
+    next_review_date: date | None = None
 
 
 class RecentAnswer(BaseModel):

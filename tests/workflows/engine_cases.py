@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rules.levels import LevelOfCare
+from rules.payer_deadlines import PlanType
 from rules.policy import ProgramPolicy
 from rules.transitions import Action, CarePhase
 from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
@@ -54,12 +55,15 @@ class Case:
         policy: ProgramPolicy | None = None,
         payer_disclosure: bool = True,
         coverage: bool = True,
+        plan_type: PlanType | None = None,
     ) -> Case:
         start = EpisodeStart(
             episode_id=next_id("case"),
             program_id="p1",
             patient=PatientRef(patient_ref="MRN-UNIT"),
-            coverage=Coverage(payer_id="SBX", member_id="M1") if coverage else None,
+            coverage=Coverage(payer_id="SBX", member_id="M1", plan_type=plan_type)
+            if coverage
+            else None,
             consents=Consents(payer_disclosure=payer_disclosure),
             policy=policy or ProgramPolicy(),
         )

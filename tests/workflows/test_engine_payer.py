@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from rules.levels import LevelOfCare
+from rules.payer_deadlines import DecisionClock, PlanType
 from rules.policy import ProgramPolicy
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
@@ -561,3 +563,94 @@ def test_new_coverage_while_the_authorization_is_pending_goes_back_to_verificati
     assert "payer_request_withdraw" in case.templates()
     [check] = case.commands()
     assert check.kind is CommandKind.CHECK_ELIGIBILITY
+
+
+# ------------------------------------- issue 14, item 11: extensions decided in time
+
+
+def _due_in(case: Case) -> timedelta:
+    p = case.state.pending_payer
+    assert p is not None and p.decision_due_at is not None
+    return p.decision_due_at - p.submitted_at
+
+
+@pytest.mark.parametrize(
+    ("plan", "standard", "expedited"),
+    [
+        (PlanType.COMMERCIAL, timedelta(days=15), timedelta(hours=72)),
+        (PlanType.MEDICARE_ADVANTAGE, timedelta(days=7), timedelta(hours=72)),
+        (PlanType.MEDICAID, timedelta(days=7), timedelta(hours=72)),
+        (None, timedelta(days=7), timedelta(hours=72)),  # the program's own
+    ],
+)
+def test_decision_deadlines_follow_the_coverage_type(
+    plan: PlanType | None, standard: timedelta, expedited: timedelta
+) -> None:
+    case = Case.new(plan_type=plan)
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+    assert _due_in(case) == standard
+
+    up = Case.new(plan_type=plan)
+    _stepping_up(up)  # risk open: expedited
+    [request] = up.commands()
+    up.payer(request)
+    assert _due_in(up) == expedited
+
+
+def test_an_extension_filed_a_day_or_more_before_expiry_is_urgent_concurrent() -> None:
+    case = Case.new(plan_type=PlanType.COMMERCIAL)
+    case.enrolled(units=10)
+    case.later(days=6)
+    case.review(12, units=4)
+    [extension] = case.commands()
+
+    assert extension.urgent_concurrent and not extension.expedited
+    case.payer(extension)
+    assert _due_in(case) == timedelta(hours=24)
+    pending = case.state.pending_payer
+    assert pending is not None and pending.urgent_concurrent
+
+
+def test_an_extension_filed_within_a_day_of_expiry_is_expedited() -> None:
+    case = Case.new(plan_type=PlanType.COMMERCIAL)
+    case.enrolled(units=20, days=0)  # approved through today: lapses at midnight
+    case.later(minutes=1)
+
+    [extension] = case.commands()
+
+    assert extension.expedited and not extension.urgent_concurrent
+    case.payer(extension)
+    assert _due_in(case) == timedelta(hours=72)
+
+
+def test_the_payers_next_review_date_times_the_extension() -> None:
+    case = Case.new(plan_type=PlanType.COMMERCIAL)
+    case.assess()
+    [request] = case.eligible()
+    case.payer(request)
+    next_review = case.now.date() + timedelta(days=14)
+    case.record(case.approval(units=60, days=60, next_review_date=next_review))
+    a = case.state.authorization
+    assert a is not None and a.next_review_date == next_review
+
+    case.later(days=10)
+    assert a.concurrent_review_requested_at is None
+    case.later(days=1)  # three days before the payer's review date, not the end date
+    assert a.concurrent_review_requested_at is not None
+    [extension] = [c for c in case.commands() if c.payer_kind is PayerRequestKind.CONCURRENT_REVIEW]
+    assert extension.urgent_concurrent
+
+
+def test_a_policy_whose_warning_is_shorter_than_the_decision_time_is_refused() -> None:
+    with pytest.raises(ValidationError, match="expiry_warning_days"):
+        ProgramPolicy(expiry_warning_days=1)  # Medicare Advantage decides in 72 h
+    ProgramPolicy(
+        expiry_warning_days=1,
+        payer_decision_clocks={
+            PlanType.COMMERCIAL: DecisionClock(
+                standard_hours=360, expedited_hours=72, urgent_concurrent_hours=24
+            )
+        },
+    )
