@@ -27,6 +27,7 @@ from api.app import create_app
 from api.deps import ApiDeps
 from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
+from bench.app_bench import measure_app_pages
 from schemas.episode import Coverage, EpisodeStart, PatientRef
 from store.embedded import scratch_database
 from store.pool import scratch_schema_pool
@@ -109,7 +110,8 @@ async def run_api_bench(
     concurrency: int = 16,
     database_url: str | None = None,
 ) -> dict[str, float]:
-    """The four API figures; `database_url` defaults to the embedded server."""
+    """The API figures and the workbench pages beside them; `database_url` defaults to
+    the embedded server."""
     env = await start_dev_server(pydantic_data_converter)
     try:
         async with _postgres(database_url) as pool:
@@ -133,7 +135,9 @@ async def run_api_bench(
                     running_server(app) as url,
                     httpx.AsyncClient(base_url=url, headers=CARE, timeout=60) as http,
                 ):
-                    return await _measure(http, ids, reviews, gets, concurrency)
+                    figures = await _measure(http, ids, reviews, gets, concurrency)
+                    figures.update(await measure_app_pages(app, url, http, ids))
+                    return figures
     finally:
         await env.shutdown()
 

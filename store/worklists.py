@@ -15,6 +15,7 @@ from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.records import GRANTING_STATUSES, AuthorizationStatus
 from store.dbtypes import Db
+from store.models import EpisodeRow
 
 _CLOSED = CarePhase.CLOSED.value
 _GRANTING = [s.value for s in GRANTING_STATUSES]
@@ -148,3 +149,54 @@ async def open_appeals(db: Db, *, programs: list[str] | None, limit: int) -> lis
         limit,
     )
     return [DenialLine.model_validate(dict(r)) for r in rows]
+
+
+class TodayLists(_Row):
+    """Today's episode worklists: each list's first rows (soonest review first) and its
+    count, read in two queries however many episodes the programs hold."""
+
+    rows: dict[str, list[EpisodeRow]]
+    counts: dict[str, int]
+
+
+# The lists, each one condition on open episodes ($1 now, $2 start of tomorrow, $3 end of
+# the review horizon). The episode list (`store.queries.list_episodes`) filters the same way.
+TODAY_LISTS: dict[str, str] = {
+    "risk": "risk_flag",
+    "overdue": "next_review_due < $1",
+    "due-today": "next_review_due >= $1 AND next_review_due < $2",
+    "due-week": "next_review_due >= $2 AND next_review_due < $3",
+    "aftercare": f"phase = '{CarePhase.AFTERCARE.value}'",
+}
+_ROW_COLUMNS = ", ".join(EpisodeRow.model_fields)
+
+
+async def today_lists(
+    db: Db,
+    *,
+    now: datetime,
+    tomorrow: datetime,
+    horizon_end: datetime,
+    programs: list[str] | None,
+    limit: int,
+) -> TodayLists:
+    scope = f"phase <> '{_CLOSED}' AND ($4::text[] IS NULL OR program_id = ANY($4))"
+    counts_sql = ", ".join(
+        f'count(*) FILTER (WHERE {condition})::int AS "{name}"'
+        for name, condition in TODAY_LISTS.items()
+    )
+    pages_sql = " UNION ALL ".join(
+        f"""(SELECT '{name}' AS list, {_ROW_COLUMNS} FROM episodes
+            WHERE {scope} AND {condition}
+            ORDER BY next_review_due NULLS LAST, episode_id LIMIT $5)"""
+        for name, condition in TODAY_LISTS.items()
+    )
+    args = (now, tomorrow, horizon_end, programs)
+    counted = await db.fetchrow(f"SELECT {counts_sql} FROM episodes WHERE {scope}", *args)
+    found = await db.fetch(pages_sql, *args, limit)
+    rows: dict[str, list[EpisodeRow]] = {name: [] for name in TODAY_LISTS}
+    for row in found:
+        values = dict(row)
+        rows[values.pop("list")].append(EpisodeRow.model_validate(values))
+    assert counted is not None
+    return TodayLists(rows=rows, counts={name: counted[name] for name in TODAY_LISTS})

@@ -60,10 +60,11 @@ class SignInResult:
     account_id: int | None = None
 
 
-_COLUMNS = "account_id, username, display_name, role, programs, actor"
+ACCOUNT_COLUMNS = ("account_id", "username", "display_name", "role", "programs", "actor")
+_COLUMNS = ", ".join(ACCOUNT_COLUMNS)
 
 
-def _account(row: asyncpg.Record) -> Account:
+def account_from_row(row: asyncpg.Record) -> Account:
     return Account(
         account_id=row["account_id"],
         username=row["username"],
@@ -107,7 +108,7 @@ class PostgresAccounts:
             await asyncio.to_thread(HASHER.hash, password),
         )
         assert row is not None
-        return _account(row)
+        return account_from_row(row)
 
     async def exists(self, username: str) -> bool:
         found = await self._pool.fetchval(
@@ -120,7 +121,7 @@ class PostgresAccounts:
             f"SELECT {_COLUMNS} FROM web_accounts WHERE account_id = $1 AND NOT disabled",
             account_id,
         )
-        return _account(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     async def verify(self, username: str, password: str, *, now: datetime) -> SignInResult:
         """Check a password, counting failures; the row is locked while it is decided."""
@@ -151,7 +152,7 @@ class PostgresAccounts:
                         account_id,
                         await asyncio.to_thread(HASHER.hash, password),
                     )
-                return SignInResult(SignInOutcome.OK, _account(row), account_id)
+                return SignInResult(SignInOutcome.OK, account_from_row(row), account_id)
             failures = (
                 1
                 if row["locked_until"] is not None  # an expired lock starts a new count

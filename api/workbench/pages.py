@@ -27,7 +27,8 @@ from rules.burn_rate import projected_exhaustion
 from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
-from store import queries, worklists
+from schemas.view import EpisodeView
+from store import worklists
 from store.models import EpisodeFilter, EpisodeRow
 
 # Policy numbers the cross-episode lists need (deadlines, thresholds). Each episode's own
@@ -80,28 +81,19 @@ async def today_worklists(
     # Through the end of the horizon's last day (a weekly review due a week from now shows).
     week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days + 1)
 
-    risk, due, week, aftercare = await records_call(
+    tomorrow = _start_of_day(now) + timedelta(days=1)
+    # Every list is a bounded page plus its count, in a few queries at once, so a program
+    # of 10,000 episodes costs about what a page of 25 costs.
+    lists, auths, requests, appeals = await records_call(
         asyncio.gather(
-            services.records.list_episodes(
-                EpisodeFilter(programs=programs, risk_flag=True), now=now, limit=limit, offset=0
-            ),
-            queries.reviews_due(pool, now=now, programs=programs),
-            services.records.list_episodes(
-                EpisodeFilter(programs=programs, review_due_before=week_end, overdue=False),
+            worklists.today_lists(
+                pool,
                 now=now,
+                tomorrow=tomorrow,
+                horizon_end=week_end,
+                programs=programs,
                 limit=limit,
-                offset=0,
             ),
-            services.records.list_episodes(
-                EpisodeFilter(programs=programs, phase=CarePhase.AFTERCARE),
-                now=now,
-                limit=limit,
-                offset=0,
-            ),
-        )
-    )
-    auths, requests, appeals = await records_call(
-        asyncio.gather(
             worklists.authorizations_ending_or_low(
                 pool,
                 today=today,
@@ -114,36 +106,22 @@ async def today_worklists(
             worklists.open_appeals(pool, programs=programs, limit=limit),
         )
     )
-    due_today = {e.episode_id for e in due.due_today}
-    later_this_week = [e for e in week.items if e.episode_id not in due_today]
+
+    def episodes(key: str, title: str, note: str | None = None) -> Worklist:
+        rows = [_episode_row(e) for e in lists.rows[key]]
+        return Worklist(key, title, rows, lists.counts[key], note=note)
+
     return [
-        Worklist("risk", "Open risk flags", [_episode_row(e) for e in risk.items], risk.total),
-        Worklist(
-            "overdue",
-            "Reviews overdue",
-            [_episode_row(e) for e in due.overdue[:limit]],
-            len(due.overdue),
-        ),
-        Worklist(
-            "due-today",
-            "Reviews due today",
-            [_episode_row(e) for e in due.due_today[:limit]],
-            len(due.due_today),
-        ),
-        Worklist(
-            "due-week",
-            f"Reviews due in the next {settings.review_horizon_days} days",
-            [_episode_row(e) for e in later_this_week],
-            max(week.total - len(due_today), len(later_this_week)),
-        ),
+        episodes("risk", "Open risk flags"),
+        episodes("overdue", "Reviews overdue"),
+        episodes("due-today", "Reviews due today"),
+        episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
         authorization_worklist(auths, today=today),
         payer_worklist(requests, now=now),
         appeal_worklist(appeals, now=now),
-        Worklist(
+        episodes(
             "aftercare",
             "In aftercare (check-ins and 7-/30-day follow-ups)",
-            [_episode_row(e) for e in aftercare.items],
-            aftercare.total,
             note="Each episode page shows its next check-in or follow-up date.",
         ),
     ]
@@ -230,6 +208,18 @@ def _scores(timeline: list[TimelineEntry]) -> list[ScorePoint]:
     ]
 
 
+async def episode_and_timeline(
+    workbench: Workbench, account: Account, episode_id: str
+) -> tuple[EpisodeView, list[TimelineEntry]]:
+    """The live view (Temporal) and the timeline (PostgreSQL), asked at once; the timeline
+    is only returned once the view shows the person may see the episode."""
+    view, timeline = await asyncio.gather(
+        visible_episode(workbench, account, episode_id),
+        records_call(workbench.services.records.timeline(episode_id)),
+    )
+    return view, timeline
+
+
 # Route dependencies (module level: annotations are resolved from the module's names).
 Today = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.TODAY]))]
 Census = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.CENSUS]))]
@@ -251,7 +241,10 @@ def build_pages_router() -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     async def today(request: Request, session: Today, program: ProgramQuery = None) -> HTMLResponse:
         workbench = workbench_of(request)
-        lists = await today_worklists(workbench, session.account, program or None)
+        lists, programs = await asyncio.gather(
+            today_worklists(workbench, session.account, program or None),
+            program_choices(workbench, session.account),
+        )
         return page(
             request,
             "today.html",
@@ -259,7 +252,7 @@ def build_pages_router() -> APIRouter:
                 "session": session,
                 "lists": lists,
                 "program": program or "",
-                "programs": await program_choices(workbench, session.account),
+                "programs": programs,
                 "as_of": workbench.clock(),
                 "refresh_seconds": workbench.settings.refresh_seconds,
             },
@@ -340,8 +333,7 @@ def build_pages_router() -> APIRouter:
     async def episode(request: Request, episode_id: str, session: Episode) -> HTMLResponse:
         workbench = workbench_of(request)
         try:
-            view = await visible_episode(workbench, session.account, episode_id)
-            timeline = await records_call(workbench.services.records.timeline(episode_id))
+            view, timeline = await episode_and_timeline(workbench, session.account, episode_id)
         except ApiProblem as problem:
             return problem_page(request, session, problem)
         today = workbench.clock().astimezone(UTC).date()
@@ -379,8 +371,7 @@ def build_pages_router() -> APIRouter:
     async def scores_chart(request: Request, episode_id: str, session: Episode) -> Response:
         workbench = workbench_of(request)
         try:
-            view = await visible_episode(workbench, session.account, episode_id)
-            timeline = await records_call(workbench.services.records.timeline(episode_id))
+            view, timeline = await episode_and_timeline(workbench, session.account, episode_id)
         except ApiProblem as problem:
             return Response(status_code=problem.status)
         svg = scores_svg(

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 import asyncpg
 
-from api.workbench.accounts import Account, PostgresAccounts
+from api.workbench.accounts import ACCOUNT_COLUMNS, Account, account_from_row
 
 
 class AuthEvent(StrEnum):
@@ -53,13 +53,11 @@ class PostgresSessions:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        accounts: PostgresAccounts,
         *,
         idle: timedelta,
         lifetime: timedelta,
     ) -> None:
         self._pool = pool
-        self._accounts = accounts
         self._idle = idle
         self._lifetime = lifetime
 
@@ -103,42 +101,52 @@ class PostgresSessions:
         return token, session
 
     async def touch(self, token: str, *, now: datetime, active: bool) -> Session | Ended | None:
-        """The live session for a cookie token, or Ended (it just timed out), or None."""
+        """The live session for a cookie token, or Ended (it just timed out), or None.
+
+        A live session costs one statement (it and its account, the idle clock moved when
+        `active`); only a session that has just ended is looked at again, to say why.
+        """
         hashed = token_hash(token)
+        live = """s.token_hash = $1 AND s.ended_at IS NULL AND a.account_id = s.account_id
+            AND NOT a.disabled AND $2 - s.created_at < $3 AND $2 - s.last_seen_at < $4"""
+        columns = ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS)
+        returned = f"{columns}, s.csrf_token, s.created_at, s.last_seen_at"
+        statement = (
+            f"""UPDATE web_sessions s SET last_seen_at = $2 FROM web_accounts a
+            WHERE {live} RETURNING {returned}"""
+            if active
+            else f"SELECT {returned} FROM web_sessions s, web_accounts a WHERE {live}"
+        )
+        row = await self._pool.fetchrow(statement, hashed, now, self._lifetime, self._idle)
+        if row is not None:
+            return Session(
+                account=account_from_row(row),
+                csrf_token=row["csrf_token"],
+                token_hash=hashed,
+                created_at=row["created_at"],
+                last_seen_at=row["last_seen_at"],
+            )
+        return await self._end_stale(hashed, now=now)
+
+    async def _end_stale(self, hashed: str, *, now: datetime) -> Ended | None:
+        """A session that is no longer live: end it (once), audit why; None if unknown."""
         row = await self._pool.fetchrow(
-            """SELECT account_id, csrf_token, created_at, last_seen_at FROM web_sessions
+            """SELECT account_id, created_at, last_seen_at FROM web_sessions
             WHERE token_hash = $1 AND ended_at IS NULL""",
             hashed,
         )
         if row is None:
             return None
-        reason = None
         if now - row["created_at"] >= self._lifetime:
             reason = AuthEvent.SESSION_EXPIRED
         elif now - row["last_seen_at"] >= self._idle:
             reason = AuthEvent.IDLE_TIMEOUT
-        account = await self._accounts.by_id(row["account_id"]) if reason is None else None
-        if reason is None and account is None:
+        else:
             reason = AuthEvent.SESSION_EXPIRED  # the account was disabled meanwhile
-        if reason is not None:
-            username = await self._end(hashed, reason, now=now)
-            if username is not None:
-                await self.audit(reason, at=now, username=username, account_id=row["account_id"])
-            return Ended(reason)
-        assert account is not None
-        last_seen = row["last_seen_at"]
-        if active:
-            await self._pool.execute(
-                "UPDATE web_sessions SET last_seen_at = $2 WHERE token_hash = $1", hashed, now
-            )
-            last_seen = now
-        return Session(
-            account=account,
-            csrf_token=row["csrf_token"],
-            token_hash=hashed,
-            created_at=row["created_at"],
-            last_seen_at=last_seen,
-        )
+        username = await self._end(hashed, reason, now=now)
+        if username is not None:
+            await self.audit(reason, at=now, username=username, account_id=row["account_id"])
+        return Ended(reason)
 
     async def close(self, session: Session, *, now: datetime, client: str | None) -> None:
         username = await self._end(session.token_hash, AuthEvent.SIGN_OUT, now=now)

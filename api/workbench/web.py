@@ -64,7 +64,6 @@ def build_workbench(services: Services, settings: WorkbenchSettings) -> Workbenc
     )
     sessions = PostgresSessions(
         pool,
-        accounts,
         idle=timedelta(seconds=settings.idle_timeout_seconds),
         lifetime=timedelta(seconds=settings.session_lifetime_seconds),
     )

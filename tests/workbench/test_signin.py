@@ -185,3 +185,18 @@ class MovableClock:
 
     def __call__(self) -> object:
         return self.now
+
+
+async def test_disabling_an_account_ends_its_session(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_pool: asyncpg.Pool
+) -> None:
+    who = await add_account(wb_app, person(PersonRole.CARE_TEAM))
+    assert (await sign_in(browser_client, who)).status_code == 303
+    assert (await browser_client.get("/app/")).status_code == 200
+    await api_pool.execute(
+        "UPDATE web_accounts SET disabled = true WHERE username = $1", who.username
+    )
+    ended = await browser_client.get("/app/")
+    assert ended.status_code == 303 and "/app/login" in ended.headers["location"]
+    assert (await events_of(api_pool, who.username))[-1] == "session_expired"
+    assert (await sign_in(browser_client, who)).status_code == 401

@@ -1,0 +1,95 @@
+"""The workbench's worklist reads agree with the general episode list on the same rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from store import queries, worklists
+from store.models import EpisodeFilter
+
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+TOMORROW = datetime(2026, 3, 11, tzinfo=UTC)
+HORIZON = datetime(2026, 3, 18, tzinfo=UTC)
+
+
+async def _seed(pool: asyncpg.Pool) -> None:
+    phases = ("in_treatment", "aftercare", "closed", "authorization")
+    rows = []
+    for i in range(240):
+        due = NOW + timedelta(hours=(i % 60) * 6 - 120) if i % 7 else None
+        rows.append(
+            (
+                f"e-{i:03d}",
+                f"care-episode-e-{i:03d}",
+                "p1" if i % 3 else "p2",
+                phases[i % 4],
+                "iop" if phases[i % 4] == "in_treatment" else None,
+                NOW - timedelta(days=20),
+                due,
+                i % 5 == 0,
+                NOW,
+            )
+        )
+    await pool.executemany(
+        """INSERT INTO episodes (episode_id, workflow_id, program_id, phase, level_delivered,
+            started_at, next_review_due, risk_flag, updated_at, last_seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)""",
+        rows,
+    )
+    await pool.execute(
+        """INSERT INTO authorizations (episode_id, authorization_number, level, status,
+            units_approved, units_used, start_date, end_date, recorded_at)
+        VALUES ('e-001', 'A1', 'iop', 'approved', 20, 18, '2026-03-01', '2026-04-30', $1),
+               ('e-005', 'A5', 'iop', 'approved', 20, 2, '2026-03-01', '2026-03-15', $1),
+               ('e-009', 'A9', 'iop', 'approved', 20, 2, '2026-03-01', '2026-05-30', $1),
+               ('e-013', NULL, 'iop', 'initial_requested', NULL, NULL, NULL, NULL, $1)""",
+        NOW,
+    )
+
+
+async def test_today_lists_count_and_page_like_the_episode_list(pool: asyncpg.Pool) -> None:
+    await _seed(pool)
+    for programs in (None, ["p1"], ["p2"]):
+        found = await worklists.today_lists(
+            pool, now=NOW, tomorrow=TOMORROW, horizon_end=HORIZON, programs=programs, limit=10
+        )
+        same = {
+            "risk": EpisodeFilter(programs=programs, risk_flag=True),
+            "overdue": EpisodeFilter(programs=programs, overdue=True),
+            "due-today": EpisodeFilter(
+                programs=programs, review_due_before=TOMORROW, overdue=False
+            ),
+            "aftercare": EpisodeFilter(programs=programs, phase="aftercare"),
+        }
+        for name, where in same.items():
+            page = await queries.list_episodes(pool, where, now=NOW, limit=10)
+            assert found.counts[name] == page.total, name
+            assert found.rows[name] == page.items, name
+        week = await queries.list_episodes(
+            pool,
+            EpisodeFilter(programs=programs, review_due_before=HORIZON, overdue=False),
+            now=NOW,
+            limit=10,
+            offset=found.counts["due-today"],
+        )
+        assert found.counts["due-week"] == week.total - found.counts["due-today"]
+        assert found.rows["due-week"] == week.items
+        assert found.counts["risk"] > 0 and found.counts["overdue"] > 0
+
+
+async def test_authorizations_ending_or_low_and_payer_requests(pool: asyncpg.Pool) -> None:
+    await _seed(pool)
+    soon = await worklists.authorizations_ending_or_low(
+        pool, today=date(2026, 3, 10), within_days=14, low_units=3, programs=None, limit=10
+    )
+    # e-001: 2 units left (low); e-005: ends in 5 days; e-009: neither.
+    assert [a.episode_id for a in soon] == ["e-005", "e-001"]
+    every = await worklists.authorizations_ending_or_low(
+        pool, today=date(2026, 3, 10), within_days=None, low_units=3, programs=None, limit=10
+    )
+    assert [a.episode_id for a in every] == ["e-005", "e-001", "e-009"]
+    pending = await worklists.pending_payer_requests(pool, programs=None, limit=10)
+    assert [p.episode_id for p in pending] == ["e-013"]
+    assert await worklists.pending_payer_requests(pool, programs=["p2"], limit=10) == []
