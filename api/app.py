@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.channels import build_channels_router
 from api.deps import ApiDeps, Services
 from api.groups import build_groups_router
 from api.metrics import install_metrics
@@ -65,6 +66,7 @@ def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> Fas
     install_outage_handlers(app)
     app.include_router(build_router(services))
     app.include_router(build_groups_router(services))
+    app.include_router(build_channels_router(services))
     mount_workbench(app, services, workbench or load_workbench_settings())
     install_metrics(  # GET /metrics, request counts and IDs (api/metrics.py)
         app, deps.pool, expiring_within_days=deps.settings.metrics_expiring_within_days

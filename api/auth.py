@@ -35,6 +35,8 @@ class Operation(StrEnum):
     ASSIGN_GROUPS = "assign_groups"
     RECORD_ATTENDANCE = "record_attendance"
     READ_BILLABLE_DAYS = "read_billable_days"
+    LIST_OUTBOX = "list_outbox"
+    RESEND_MESSAGE = "resend_message"
 
 
 R = Role
@@ -56,6 +58,8 @@ PERMISSIONS: Final[Mapping[Operation, frozenset[Role]]] = {
     Operation.READ_BILLABLE_DAYS: frozenset(
         {R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.UTILIZATION_REVIEW}
     ),
+    Operation.LIST_OUTBOX: frozenset({R.OPERATOR}),
+    Operation.RESEND_MESSAGE: frozenset({R.OPERATOR}),
 }
 
 

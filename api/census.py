@@ -18,9 +18,10 @@ from store.models import TimelineEntry as StoredTimelineEntry
 
 
 class TimelineEntry(StoredTimelineEntry):
-    """One line of the audit trail: a transition, a review, or a call made through the API."""
+    """One line of the audit trail: a transition, a review, a patient's messaging-consent
+    reply, or a call made through the API."""
 
-    kind: Literal["transition", "review", "api_call"]  # type: ignore[assignment]
+    kind: Literal["transition", "review", "messaging", "api_call"]  # type: ignore[assignment]
     operation: str | None = None
     submission_id: str | None = None
     status_code: int | None = None

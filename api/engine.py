@@ -86,7 +86,10 @@ class TemporalEngine:
         except RuntimeError as error:
             raise _unreachable(error) from error
         original = await self.original_start(start.episode_id)
-        if original != start:
+        # Starts recorded before contact details moved to PostgreSQL still hold them.
+        if original is None or (
+            original.without_contact_details() != start.without_contact_details()
+        ):
             raise ApiProblem(
                 409,
                 "episode-id-conflict",

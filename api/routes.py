@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from api import examples
 from api.auth import Operation, Principal, require
 from api.census import TimelineEntry
+from api.contacts import keep_contact_details
 from api.deps import Services
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
@@ -142,7 +143,9 @@ def build_router(services: Services) -> APIRouter:
         start = start.with_part2(start.program_id in services.deps.settings.part2_programs)
 
         async def work() -> tuple[int, BaseModel]:
-            created = await services.engine.start(start)
+            created = await services.engine.start(
+                await keep_contact_details(services.deps.pool, start)
+            )
             services.programs.remember(start.episode_id, start.program_id)
             view = await services.engine.state(start.episode_id)
             return (201 if created else 200), view

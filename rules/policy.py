@@ -22,6 +22,7 @@ from pydantic import (
 
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare, is_external
+from rules.messaging import MessagingPolicy
 from rules.payer_deadlines import DecisionClock, PlanType, default_decision_clocks
 
 Hours = Annotated[float, Field(ge=0, le=168)]
@@ -113,6 +114,9 @@ class ProgramPolicy(BaseModel):
 
     # 42 CFR Part 2: patient messages do not even name the program.
     part2_program: bool = False
+
+    # Messages to patients: quiet hours in the patient's time zone and a rate limit.
+    messaging: MessagingPolicy = Field(default_factory=MessagingPolicy)
 
     @field_validator("levels_delivered")
     @classmethod

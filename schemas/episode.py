@@ -53,6 +53,13 @@ class ContactPreferences(BaseModel):
     email: bool = False
     phone: PlainText | None = Field(default=None, max_length=32)
     email_address: PlainText | None = Field(default=None, max_length=200)
+    time_zone: PlainText | None = Field(
+        default=None, max_length=64, description="the patient's IANA time zone (quiet hours)"
+    )
+
+    def without_addresses(self) -> ContactPreferences:
+        """The preferences alone: addresses and zone live in PostgreSQL, never in Temporal."""
+        return ContactPreferences(sms=self.sms, email=self.email)
 
 
 class Consents(BaseModel):
@@ -77,6 +84,10 @@ class EpisodeStart(BaseModel):
     contact: ContactPreferences = Field(default_factory=ContactPreferences)
     consents: Consents = Field(default_factory=Consents)
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
+
+    def without_contact_details(self) -> EpisodeStart:
+        """This start as the workflow gets it: no phone, email address or time zone."""
+        return self.model_copy(update={"contact": self.contact.without_addresses()})
 
     def with_part2(self, part2: bool) -> EpisodeStart:
         """This start under the program's server-side 42 CFR Part 2 setting."""

@@ -54,9 +54,10 @@ class ExpiringAuthorization(_Row):
 
 
 class TimelineEntry(_Row):
-    """One line of an episode's audit trail: a transition or a review, in time order."""
+    """One line of an episode's audit trail: a transition, a review or a messaging-consent
+    change the patient made, in time order."""
 
-    kind: Literal["transition", "review"]
+    kind: Literal["transition", "review", "messaging"]
     at: datetime
     actor: str
     from_phase: CarePhase | None = None

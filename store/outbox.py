@@ -9,7 +9,6 @@ after a channel accepted it, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -66,6 +65,20 @@ class PermanentDeliveryError(DeliveryError):
     """The receiver refused the message itself; retrying cannot help."""
 
 
+class Undeliverable(PermanentDeliveryError):
+    """The recipient cannot be reached (no consent, no address, a number that does not
+    exist): the row ends `undeliverable`, which operators list beside `failed`."""
+
+
+class DeferDelivery(DeliveryError):
+    """Not now, and not a failure (quiet hours, a rate limit): try again at `until`,
+    without using up an attempt."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+
+
 class LogChannel:
     """The default channel: writes a log line naming the message, never its params."""
 
@@ -98,10 +111,11 @@ class DispatchReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    deferred: int = 0
 
     @property
     def claimed(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.deferred
 
 
 # Errors of a database that is away or restarting: the next pass tries again.
@@ -153,6 +167,10 @@ class Dispatcher:
         for message in await self._claim(list(routes)):
             try:
                 await routes[message.channel].deliver(message)
+            except DeferDelivery as held:
+                await self._defer(message, held)
+                report.deferred += 1
+                continue
             except Exception as error:
                 if not isinstance(error, DeliveryError):
                     # A channel bug: this message's attempt failed; the rest of the pass goes on.
@@ -173,9 +191,17 @@ class Dispatcher:
             report.sent += 1
         return report
 
-    async def run(self, stop: asyncio.Event, *, poll_interval: float = 1.0) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        poll_interval: float = 1.0,
+        wake: asyncio.Event | None = None,
+    ) -> None:
         """Dispatch until `stop` is set; a database outage is logged and waited out.
 
+        Between passes it waits `poll_interval`, or less when `wake` is set (a LISTEN on
+        the outbox, see `store.outbox_wake`): with a wake-up the poll is only a safety net.
         Any other error ends the loop: run it under `store.supervise.supervise`, which logs
         the traceback and starts it again.
         """
@@ -189,8 +215,7 @@ class Dispatcher:
                 log.warning("outbox dispatch pass failed: %s", type(error).__name__)
             if busy:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+            await _wait_for_either(stop, wake, poll_interval)
 
     async def _completed_pass(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -262,20 +287,48 @@ class Dispatcher:
             message.attempt,
         )
 
-    async def _mark_failed(self, message: OutboxMessage, error: Exception) -> None:
+    async def _defer(self, message: OutboxMessage, held: DeferDelivery) -> None:
         await self.pool.execute(
             """
-            UPDATE notification_outbox SET status = 'failed', last_error = $2
+            UPDATE notification_outbox
+            SET next_attempt_at = $2, attempts = greatest(attempts - 1, 0), last_error = $3
+            WHERE message_id = $1 AND status = 'pending'
+            """,
+            message.message_id,
+            held.until,
+            f"held: {held}"[:500],
+        )
+
+    async def _mark_failed(self, message: OutboxMessage, error: Exception) -> None:
+        status = "undeliverable" if isinstance(error, Undeliverable) else "failed"
+        await self.pool.execute(
+            """
+            UPDATE notification_outbox SET status = $3, last_error = $2
             WHERE message_id = $1 AND status = 'pending'
             """,
             message.message_id,
             _describe(error),
+            status,
         )
         log.warning(
             "notification message_id=%s failed after %d attempts",
             message.message_id,
             message.attempt,
         )
+
+
+async def _wait_for_either(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    """Until `stop` or `wake` is set, or `seconds` pass; clears `wake` for the next pass."""
+    waits = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waits.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        if wake is not None:
+            wake.clear()
 
 
 def _describe(error: Exception) -> str:

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from store.channels.routing import route_by_recipient
 from store.migrate import migrate
 from store.outbox import Channel, Dispatcher, LogChannel, RetryPolicy
+from store.outbox_wake import outbox_wakeups
 from store.postgres import PostgresRecordStore
 from store.supervise import Backoff, supervise
 from worker.settings import Settings
@@ -75,7 +77,9 @@ async def open_store(settings: Settings) -> StoreHandle:
     """Open the pool (starting the embedded server if needed) and build the record store."""
     dsn, embedded = await resolve_dsn(settings)
     pool = await open_pool(settings, dsn=dsn)
-    return StoreHandle(pool=pool, records=PostgresRecordStore(pool), embedded=embedded)
+    patient_channel = settings.sms_url is not None or settings.smtp_url is not None
+    records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
+    return StoreHandle(pool=pool, records=records, embedded=embedded)
 
 
 async def run_dispatcher(
@@ -86,21 +90,27 @@ async def run_dispatcher(
     poll_interval: float = 1.0,
     backoff: Backoff | None = None,
     retry: RetryPolicy | None = None,
+    listen: bool = False,
 ) -> None:
     """Deliver outbox messages until `stop` is set (default channel: `LogChannel`).
 
-    Supervised: an unexpected error is logged with its traceback and the dispatcher starts
-    again after a backoff; `SupervisedTaskFailed` when it keeps failing.
+    With `listen`, the dispatcher wakes on the outbox's NOTIFY and `poll_interval` is only
+    the safety net. Supervised: an unexpected error is logged with its traceback and the
+    dispatcher starts again (listening afresh) after a backoff; `SupervisedTaskFailed`
+    when it keeps failing.
     """
     dispatcher = Dispatcher(
         pool, channel if channel is not None else LogChannel(), retry=retry or RetryPolicy()
     )
-    await supervise(
-        "outbox dispatcher",
-        lambda: dispatcher.run(stop, poll_interval=poll_interval),
-        stop=stop,
-        backoff=backoff,
-    )
+
+    async def one_run() -> None:
+        if not listen:
+            await dispatcher.run(stop, poll_interval=poll_interval)
+            return
+        async with outbox_wakeups(pool) as wake:
+            await dispatcher.run(stop, poll_interval=poll_interval, wake=wake)
+
+    await supervise("outbox dispatcher", one_run, stop=stop, backoff=backoff)
 
 
 @asynccontextmanager

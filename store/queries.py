@@ -144,7 +144,8 @@ async def authorizations_expiring(
 
 
 async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
-    """Transitions and reviews of one episode in time order (a review before the move it caused)."""
+    """Transitions, reviews and messaging-consent changes of one episode in time order (a
+    review before the move it caused)."""
     rows = await db.fetch(
         """
         SELECT kind, at, actor, from_phase, to_phase, event, reason, level_delivered,
@@ -165,6 +166,14 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
                 kind, phq9_total, gad7_total, hours_attended, recommended_action, decision,
                 override_reason, reasons, seq, 0, ordinal
             FROM reviews WHERE episode_id = $1
+            UNION ALL
+            -- The patient's own STOP / START replies (store/channels/contacts.py).
+            SELECT 'messaging', at, 'patient', NULL, NULL,
+                CASE WHEN consented THEN 'messaging_consent_restored'
+                    ELSE 'messaging_consent_withdrawn' END,
+                channel || ' reply ' || keyword, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                NULL, NULL, NULL, '{}'::text[], 0, 2, id::integer
+            FROM messaging_consent_events WHERE episode_id = $1
         ) entries
         ORDER BY at, seq, rank, ordinal
         """,

@@ -18,11 +18,14 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from activities.care import CareActivities
-from store.outbox import RetryPolicy
+from store.channels.patient import PATIENT_CHANNEL
+from store.outbox import Channel, RetryPolicy
 from store.pool import open_store, run_dispatcher
+from store.postgres import DEFAULT_CHANNEL
 from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
 from worker.client import connect
 from worker.logs import configure_logging
+from worker.patient_channels import build_patient_channel, check_patient_channels
 from worker.runtime import build_worker
 from worker.settings import Settings, load_settings
 from worker.telemetry import telemetry_runtime
@@ -39,12 +42,18 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         stack.push_async_callback(store.close)
         payer = await build_payer(settings, stack)
         activities = CareActivities(store.records, fallback_notifier(), payer)
+        routes: dict[str, Channel] = {DEFAULT_CHANNEL: build_channel(settings)}
+        patients = await build_patient_channel(settings, store.pool, stack)
+        if patients is not None:
+            routes[PATIENT_CHANNEL] = patients
         dispatcher = asyncio.create_task(
             run_dispatcher(
                 store.pool,
-                build_channel(settings),
+                routes,
                 stop=stop,
                 retry=RetryPolicy(lease=timedelta(seconds=settings.outbox_lease_seconds)),
+                listen=True,
+                poll_interval=settings.outbox_poll_seconds,
             )
         )
         worker = build_worker(
@@ -93,6 +102,7 @@ def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     check_integrations(settings)  # fail closed before connecting to anything
+    check_patient_channels(settings)
 
     async def _main() -> int:
         stop = asyncio.Event()

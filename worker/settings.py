@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     notify: Literal["webhook", "log"] | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # Patients' own channels (store/channels/): email over SMTP and SMS through a gateway
+    # speaking Twilio's Messages API. Unset: patient messages take the route above.
+    public_url: str | None = None  # where patients and the SMS gateway reach the API
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:587 or smtps://...:465
+    email_from: str | None = None
+    sms_url: str | None = None
+    sms_account: str | None = None
+    sms_token: SecretStr | None = None
+    sms_from: str | None = None
+    # The dispatcher wakes on LISTEN/NOTIFY; this poll is only its safety net (and what
+    # sends a message held by quiet hours once they end).
+    outbox_poll_seconds: float = 10.0
 
     # Observability: where the worker's Temporal SDK metrics are served (host:port; unset:
     # off), and the window of the API's "authorizations expiring" gauge.
@@ -101,7 +113,20 @@ class Settings(BaseSettings):
                 self.database_url = urlunsplit(parts._replace(netloc=netloc))
         return self
 
-    @field_validator("payer", "notify", "payer_url", "webhook_url", mode="before")
+    @field_validator(
+        "payer",
+        "notify",
+        "payer_url",
+        "webhook_url",
+        "public_url",
+        "smtp_url",
+        "email_from",
+        "sms_url",
+        "sms_account",
+        "sms_token",
+        "sms_from",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """Compose passes `${VAR:-}` as an empty string: that means not chosen."""

@@ -1,0 +1,151 @@
+"""Routes for what comes back from the channels, and operators' outbox repairs.
+
+- `POST /v1/channels/sms/status` and `/v1/channels/sms/inbound`: the SMS gateway's
+  delivery-status callbacks and patients' replies, each verified with the gateway's
+  `X-Twilio-Signature` over our public URL (403 and nothing changed when it does not match).
+- `GET /v1/outbox/messages` and `POST /v1/outbox/messages/{message_id}/resend`: the failed
+  and undeliverable messages an operator sees, and a resend that keeps the message ID.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from api.auth import Operation, Principal, require
+from api.deps import Services
+from api.mutations import records_call
+from api.problems import ApiProblem
+from api.routes import problems
+from api.settings import ALL_PROGRAMS, ApiKey
+from store.channels.sms import INBOUND_PATH, STATUS_CALLBACK_PATH
+from store.channels.sms_events import record_delivery_status, record_reply
+from store.channels.twilio_signature import SIGNATURE_HEADER, valid_signature
+from store.outbox_admin import (
+    RESENDABLE,
+    AttentionStatus,
+    OutboxRow,
+    get_message,
+    needing_attention,
+    resend,
+)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+MessageId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def _keys(request: Request) -> dict[str, ApiKey]:
+    services: Services = request.app.state.services
+    return services.deps.settings.api_keys
+
+
+OutboxReader = Annotated[Principal, Depends(require(Operation.LIST_OUTBOX, _keys))]
+Resender = Annotated[Principal, Depends(require(Operation.RESEND_MESSAGE, _keys))]
+
+
+class OutboxList(BaseModel):
+    items: list[OutboxRow]
+
+
+def _signed_url(services: Services, request: Request) -> str:
+    """The URL the gateway signed: ours as the public sees it, not as the proxy passed it."""
+    public = services.deps.settings.public_url
+    if not public:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{public.rstrip('/')}{request.url.path}{query}"
+
+
+async def _verified_form(services: Services, request: Request) -> dict[str, str]:
+    form = await request.form()
+    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    token = services.deps.settings.sms_token
+    if not valid_signature(
+        token.get_secret_value() if token else "",
+        _signed_url(services, request),
+        params,
+        request.headers.get(SIGNATURE_HEADER),
+    ):
+        raise ApiProblem(403, "bad-signature", "the request signature does not match")
+    return dict(params)
+
+
+def build_channels_router(services: Services) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(STATUS_CALLBACK_PATH, include_in_schema=False)
+    async def sms_status(request: Request) -> Response:
+        form = await _verified_form(services, request)
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        status = form.get("MessageStatus") or form.get("SmsStatus")
+        if not sid or not status:
+            raise ApiProblem(422, "invalid-callback", "MessageSid and MessageStatus are required")
+        await record_delivery_status(
+            services.deps.pool,
+            provider_id=sid,
+            gateway_status=status,
+            error_code=form.get("ErrorCode"),
+        )
+        return Response(status_code=204)
+
+    @router.post(INBOUND_PATH, include_in_schema=False)
+    async def sms_inbound(request: Request) -> Response:
+        form = await _verified_form(services, request)
+        sender = form.get("From")
+        if not sender:
+            raise ApiProblem(422, "invalid-callback", "From is required")
+        await record_reply(services.deps.pool, from_number=sender, body=form.get("Body", ""))
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    @router.get(
+        "/v1/outbox/messages",
+        response_model=OutboxList,
+        responses=problems(401, 403, 422, 503),
+        tags=["operators"],
+        summary="Failed (dead-lettered) and undeliverable messages, newest first",
+    )
+    async def list_outbox(
+        principal: OutboxReader,
+        status: Annotated[list[AttentionStatus] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> OutboxList:
+        seen = principal.key.programs
+        programs = None if ALL_PROGRAMS in seen else sorted(seen)
+        rows = await records_call(
+            needing_attention(
+                services.deps.pool,
+                statuses=status or list(AttentionStatus),
+                programs=programs,
+                limit=limit,
+            )
+        )
+        return OutboxList(items=rows)
+
+    @router.post(
+        "/v1/outbox/messages/{message_id}/resend",
+        response_model=OutboxRow,
+        responses=problems(401, 403, 404, 409, 422, 503),
+        tags=["operators"],
+        summary="Queue a failed or undeliverable message again (same message ID)",
+    )
+    async def resend_message(principal: Resender, message_id: MessageId) -> OutboxRow:
+        current = await records_call(get_message(services.deps.pool, message_id))
+        if current is None or not principal.key.sees(current.program_id):
+            raise ApiProblem(404, "message-not-found", f"no message '{message_id}'")
+        queued = await records_call(
+            resend(services.deps.pool, message_id, due=services.deps.clock())
+        )
+        if queued is None:
+            raise ApiProblem(
+                409,
+                "message-not-resendable",
+                f"message is {current.status}; resend is allowed when it is "
+                + " or ".join(s.value for s in RESENDABLE),
+                allowed_actions=[],
+            )
+        return queued
+
+    return router

@@ -1,0 +1,28 @@
+"""Contact details leave the episode start here: stored in PostgreSQL, stripped from what
+Temporal receives (the workflow only needs to know that a patient message is due)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from api.problems import ApiProblem
+from schemas.episode import EpisodeStart
+from store.channels.contacts import ContactConflict, PostgresContacts
+
+
+async def keep_contact_details(pool: asyncpg.Pool, start: EpisodeStart) -> EpisodeStart:
+    """Store the start's contact details; return the start the workflow may see.
+
+    A retry with the same details passes; different details for a started episode are the
+    same conflict as any other different body (409), and nothing is changed.
+    """
+    try:
+        contacts = PostgresContacts(pool)
+        await contacts.save_new(start.episode_id, start.contact, start.policy.messaging)
+    except ContactConflict:
+        raise ApiProblem(
+            409,
+            "episode-id-conflict",
+            f"episode '{start.episode_id}' was already started with a different body",
+        ) from None
+    return start.without_contact_details()

@@ -1,0 +1,16 @@
+"""The words a patient receives: the same content-free line whatever happened, with no
+clinical detail and no program name (42 CFR Part 2 programs included)."""
+
+from __future__ import annotations
+
+import hashlib
+
+SUBJECT = "A message from your care team"
+TEXT = "You have a new message from your care team."
+SMS_TEXT = TEXT + " Reply STOP to opt out."
+
+
+def opaque_reference(message_id: str) -> str:
+    """A stable reference to the outbox row for headers a gateway keeps (Message-ID), that
+    does not carry the episode ID outside our walls."""
+    return hashlib.sha256(message_id.encode()).hexdigest()[:32]

@@ -1,0 +1,92 @@
+"""The patient channel: reads the patient's contact details and consent at delivery time,
+keeps to quiet hours and the rate limit, and hands the message to SMS or email.
+
+A message held by quiet hours or the rate limit is deferred to the instant it may go (no
+attempt used up); a patient with no consented, configured channel is `undeliverable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from rules.messaging import quiet_until, rate_limited_until, zone
+from store.channels.contacts import MessagingChannel, PatientContact, PostgresContacts
+from store.dbtypes import Db
+from store.outbox import DeferDelivery, OutboxMessage, Undeliverable
+
+PATIENT_CHANNEL = "patient"
+
+
+class Sender(Protocol):
+    async def send(self, message: OutboxMessage, address: str) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def choose_route(
+    contact: PatientContact, senders: dict[MessagingChannel, Sender]
+) -> tuple[MessagingChannel, str] | None:
+    """SMS when preferred, consented, known and configured; else email likewise."""
+    if (
+        contact.prefers_sms
+        and contact.sms_consent
+        and contact.phone
+        and MessagingChannel.SMS in senders
+    ):
+        return MessagingChannel.SMS, contact.phone
+    if (
+        contact.prefers_email
+        and contact.email_consent
+        and contact.email_address
+        and MessagingChannel.EMAIL in senders
+    ):
+        return MessagingChannel.EMAIL, contact.email_address
+    return None
+
+
+@dataclass
+class PatientChannel:
+    db: Db
+    senders: dict[MessagingChannel, Sender]
+    clock: Callable[[], datetime] = utc_now
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        contact = await PostgresContacts(self.db).get(message.episode_id)
+        if contact is None:
+            raise Undeliverable("no contact details on file")
+        route = choose_route(contact, self.senders)
+        if route is None:
+            raise Undeliverable("no consented channel with an address")
+        now = self.clock()
+        policy = contact.messaging
+        held = quiet_until(now, zone(contact.time_zone), policy)
+        if held is not None:
+            raise DeferDelivery(held, "quiet hours")
+        recent = await self._recent_sends(message, now, policy.rate_window)
+        limited = rate_limited_until(recent, now, policy)
+        if limited is not None:
+            raise DeferDelivery(limited, "rate limit")
+        channel, address = route
+        await self.senders[channel].send(message, address)
+
+    async def _recent_sends(
+        self, message: OutboxMessage, now: datetime, window: timedelta
+    ) -> list[datetime]:
+        """When this patient's other messages went out within the window."""
+        rows = await self.db.fetch(
+            """
+            SELECT sent_at FROM notification_outbox
+            WHERE episode_id = $1 AND recipient_role = $2 AND sent_at > $3
+                AND message_id <> $4
+            """,
+            message.episode_id,
+            message.recipient_role,
+            now - window,
+            message.message_id,
+        )
+        return [r["sent_at"] for r in rows]
