@@ -16,9 +16,12 @@ async def keep_contact_details(pool: asyncpg.Pool, start: EpisodeStart) -> Episo
     A retry with the same details passes; different details for a started episode are the
     same conflict as any other different body (409), and nothing is changed.
     """
+    contact = start.contact
+    if contact.time_zone is None:  # quiet hours then follow the program's own zone
+        contact = contact.model_copy(update={"time_zone": start.policy.time_zone})
     try:
         contacts = PostgresContacts(pool)
-        await contacts.save_new(start.episode_id, start.contact, start.policy.messaging)
+        await contacts.save_new(start.episode_id, contact, start.policy.messaging)
     except ContactConflict:
         raise ApiProblem(
             409,

@@ -6,8 +6,9 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rules import localtime
 from rules.levels import AgeGroup
 from rules.payer_deadlines import PlanType
 from rules.policy import ProgramPolicy
@@ -56,6 +57,13 @@ class ContactPreferences(BaseModel):
     time_zone: PlainText | None = Field(
         default=None, max_length=64, description="the patient's IANA time zone (quiet hours)"
     )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            localtime.zone(name)  # ValueError (422 naming the field) for an unknown zone
+        return name
 
     def without_addresses(self) -> ContactPreferences:
         """The preferences alone: addresses and zone live in PostgreSQL, never in Temporal."""
