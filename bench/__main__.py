@@ -30,6 +30,7 @@ TIMEOUTS_S = {
     "store": 120.0,
     "api": 120.0,
     "codec": 60.0,
+    "channels": 120.0,
 }
 
 
@@ -129,6 +130,13 @@ async def collect() -> Run:
         await run.part("workflow", _workflow)
         await run.part("workflow_history", _workflow_history)
         await run.part("api", api)
+
+        async def channels() -> dict[str, Any]:
+            from bench.channels_bench import run_channels_bench
+
+            return dict(await run_channels_bench(await database()))
+
+        await run.part("channels", channels)
     await run.part("codec", _codec)
     return run
 
