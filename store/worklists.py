@@ -180,19 +180,27 @@ async def today_lists(
     programs: list[str] | None,
     limit: int,
 ) -> TodayLists:
-    scope = f"phase <> '{_CLOSED}' AND ($4::text[] IS NULL OR program_id = ANY($4))"
+    """Each list's first `limit` rows and its count, in two statements.
+
+    For every program (None) the partial indexes of migration 0201 serve each list in
+    order; for named programs `episodes_open_review_due` (0002) does.
+    """
+    args: list[object] = [now, tomorrow, horizon_end]
+    scope = f"phase <> '{_CLOSED}'"
+    if programs is not None:
+        args.append(programs)
+        scope += f" AND program_id = ANY(${len(args)}::text[])"
     counts_sql = ", ".join(
-        f'count(*) FILTER (WHERE {condition})::int AS "{name}"'
+        f'(SELECT count(*) FROM episodes WHERE {scope} AND {condition})::int AS "{name}"'
         for name, condition in TODAY_LISTS.items()
     )
     pages_sql = " UNION ALL ".join(
         f"""(SELECT '{name}' AS list, {_ROW_COLUMNS} FROM episodes
             WHERE {scope} AND {condition}
-            ORDER BY next_review_due NULLS LAST, episode_id LIMIT $5)"""
+            ORDER BY next_review_due NULLS LAST, episode_id LIMIT ${len(args) + 1})"""
         for name, condition in TODAY_LISTS.items()
     )
-    args = (now, tomorrow, horizon_end, programs)
-    counted = await db.fetchrow(f"SELECT {counts_sql} FROM episodes WHERE {scope}", *args)
+    counted = await db.fetchrow(f"SELECT {counts_sql}", *args)
     found = await db.fetch(pages_sql, *args, limit)
     rows: dict[str, list[EpisodeRow]] = {name: [] for name in TODAY_LISTS}
     for row in found:
