@@ -1,7 +1,8 @@
 """Record CareEpisode histories from synthetic scenarios, for the replay test.
 
-Run `python -m tests.replay.record_histories` after a deliberate, versioned change to the
-workflow (use `workflow.patched` for running episodes), and commit the JSON it writes.
+Run `python -m tests.replay.record_histories [scenario ...]` after a deliberate, versioned
+change to the workflow (use `workflow.patched` for running episodes), and commit the JSON
+it writes. Name the new scenarios only: the histories of older engines stay as recorded.
 Synthetic patients only: nothing here is real health information.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -76,15 +78,41 @@ async def long_episode(clinic: Clinic) -> None:
     await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
 
 
+async def clinical_v2_safety(clinic: Clinic) -> None:
+    """Engine V2's safety path: intake hold, evaluation, escalation ladder, FUH visit."""
+    high = [True, True, True, True, False, False]
+    await clinic.assess(LevelOfCare.IOP, total=17, cssrs=high)
+    await clinic.assess(LevelOfCare.IOP, total=17, cssrs=high, evaluated=True)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=20)
+    await clinic.until_review()
+    await clinic.review(12, item9=1)
+    await clinic.wait(days=1)
+    await clinic.decide(
+        DecisionAction.CONTINUE, override_reason="C-SSRS full scale: low risk; safety plan"
+    )
+    await clinic.until_review()
+    await clinic.review(14, cssrs=[True, True, True, False, False, False])
+    await clinic.decide(DecisionAction.STEP_UP, LevelOfCare.INPATIENT)
+    await clinic.event(EpisodeEventKind.ADMITTED)
+    await clinic.wait(days=5)
+    await clinic.event(EpisodeEventKind.DISCHARGED)
+    await clinic.wait(days=2)
+    await clinic.visit(kind="outpatient")
+    await clinic.wait(days=91)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
     "denial_and_overdue": ("DENY-300", 1000, denial_and_overdue),
     "long_episode": ("M400", 120, long_episode),
+    "clinical_v2_safety": ("M500", 1000, clinical_v2_safety),
 }
 
 
-async def record() -> None:
+async def record(names: list[str]) -> None:
+    """Record the named scenarios (all when none are named); never rewrite the others."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=shutil.which("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -94,6 +122,8 @@ async def record() -> None:
     try:
         async with running_worker(env) as (queue, _):
             for name, (member, limit, scenario) in SCENARIOS.items():
+                if names and name not in names:
+                    continue
                 clinic = await Clinic.admit(env, queue, member_id=member, history_event_limit=limit)
                 await scenario(clinic)
                 histories = await chain_histories(clinic)
@@ -105,4 +135,4 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))

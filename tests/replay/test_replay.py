@@ -19,6 +19,11 @@ def test_histories_are_recorded() -> None:
     names = {path.name.split(".")[0] for path in HISTORIES}
     assert names >= {"happy_path", "safety_and_step_up", "denial_and_overdue", "long_episode"}
     assert any(".run1." in path.name for path in HISTORIES), "no continue-as-new run recorded"
+    # Engine V2 (issue 14's safety timers) has a history of its own, recorded by V2: its
+    # patch marker is there (the older histories have none).
+    v2 = RECORDED["clinical_v2_safety.run0.json"]
+    assert '"core_patch"' in v2
+    assert '"core_patch"' not in RECORDED["happy_path.run0.json"]
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])

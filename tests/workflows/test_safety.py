@@ -86,3 +86,34 @@ async def test_item9_at_intake_flags_but_still_enrolls(ts_env: WorkflowEnvironme
         assert decision.phase is CarePhase.INSURANCE_VERIFICATION
         await clinic.wait(hours=1)
         assert "safety_alert" in adapters.notifier.templates(clinic.episode_id, "care_team")
+
+
+async def test_unassessed_risk_escalates_on_durable_timers(ts_env: WorkflowEnvironment) -> None:
+    """Issue 14 item 5 on the time-skipping server: the ladder's timers really fire."""
+    async with running_worker(ts_env) as (queue, adapters):
+        clinic = await Clinic.admit(ts_env, queue)
+        await enrolled(clinic)
+        await clinic.until_review()
+        await clinic.review(10, item9=1)
+        await clinic.wait(hours=3)
+        assert "risk_unassessed" not in adapters.notifier.templates(clinic.episode_id, "supervisor")
+        await clinic.wait(hours=2)
+        supervisor = [
+            n
+            for n in adapters.notifier.for_episode(clinic.episode_id)
+            if n.template == "risk_unassessed" and n.recipient.value == "supervisor"
+        ]
+        assert len(supervisor) == 1 and supervisor[0].urgency.value == "urgent"
+        await clinic.wait(days=1)
+        assert (
+            adapters.notifier.templates(clinic.episode_id, "care_team").count("risk_unassessed")
+            == 1
+        )
+        reasons = [r for (_, _, r) in adapters.store.transitions(clinic.handle.id)]
+        assert "risk_unassessed_escalated_to_supervisor" in reasons
+        assert "risk_unassessed_at_end_of_local_day" in reasons
+
+        await clinic.decide(
+            DecisionAction.CONTINUE, override_reason="C-SSRS full scale: low risk; safety plan"
+        )
+        assert Flag.RISK not in (await clinic.state()).flags
