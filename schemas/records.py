@@ -96,6 +96,7 @@ class Recipient(StrEnum):
     SUPERVISOR = "supervisor"
     UTILIZATION_REVIEW = "utilization_review"
     FINANCIAL_COUNSELING = "financial_counseling"
+    OPERATOR = "operator"
 
 
 class Urgency(StrEnum):

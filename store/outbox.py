@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from store.dbtypes import Conn
 from store.health import DISPATCHER, beat, instance_name
 from store.postgres import DEFAULT_CHANNEL
 
@@ -300,21 +301,59 @@ class Dispatcher:
         )
 
     async def _mark_failed(self, message: OutboxMessage, error: Exception) -> None:
+        """Give up on a message; an urgent one raises an alert to operators and supervisors."""
         status = "undeliverable" if isinstance(error, Undeliverable) else "failed"
-        await self.pool.execute(
-            """
-            UPDATE notification_outbox SET status = $3, last_error = $2
-            WHERE message_id = $1 AND status = 'pending'
-            """,
-            message.message_id,
-            _describe(error),
-            status,
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            marked = await conn.execute(
+                """
+                UPDATE notification_outbox SET status = $3, last_error = $2
+                WHERE message_id = $1 AND status = 'pending'
+                """,
+                message.message_id,
+                _describe(error),
+                status,
+            )
+            alert = message.urgency == "urgent" and message.template != UNDELIVERABLE_TEMPLATE
+            if alert and marked.endswith(" 1"):
+                await _queue_undeliverable_alert(conn, message)
         log.warning(
             "notification message_id=%s failed after %d attempts",
             message.message_id,
             message.attempt,
         )
+        if alert:
+            log.error(
+                "urgent notification message_id=%s undeliverable; operator and supervisor alerted",
+                message.message_id,
+            )
+
+
+# An urgent message that cannot be delivered is itself news: operators and the program's
+# supervisors are told (content-free: which message and template, nothing about the patient).
+UNDELIVERABLE_TEMPLATE = "urgent_message_undeliverable"
+UNDELIVERABLE_RECIPIENTS = ("operator", "supervisor")
+
+
+async def _queue_undeliverable_alert(conn: Conn, message: OutboxMessage) -> None:
+    await conn.executemany(
+        """
+        INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id, seq,
+            channel, template, recipient_role, urgency, params)
+        SELECT $1 || ':undeliverable:' || $2, episode_id, program_id, workflow_id, seq,
+            channel, $3, $2, 'urgent', $4::jsonb
+        FROM notification_outbox WHERE message_id = $1
+        ON CONFLICT (message_id) DO NOTHING
+        """,
+        [
+            (
+                message.message_id,
+                role,
+                UNDELIVERABLE_TEMPLATE,
+                json.dumps({"message_id": message.message_id, "template": message.template}),
+            )
+            for role in UNDELIVERABLE_RECIPIENTS
+        ],
+    )
 
 
 async def _wait_for_either(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -216,3 +217,40 @@ async def test_urgent_messages_are_dispatched_before_routine_ones(pool: asyncpg.
     dispatcher = Dispatcher(pool, Recording(), clock=Clock(await _db_now(pool)), batch_size=2)
     await dispatcher.dispatch_due()
     assert delivered[0] == urgent.message_id
+
+
+async def test_an_undeliverable_urgent_message_alerts_operators_and_supervisors(
+    pool: asyncpg.Pool, receiver: tuple[Receiver, str]
+) -> None:
+    """Issue 14 item 5: not a log line only; the alerts give up quietly, with no chain."""
+    _, url = receiver
+    store = PostgresRecordStore(pool)
+    urgent = note("care-episode-ep1:1:0", urgency=Urgency.URGENT, template="safety_alert")
+    routine = note("care-episode-ep1:1:1")
+    await store.apply(batch(1, snapshot(), notifications=[urgent, routine]))
+    channel = WebhookChannel(url, "the-wrong-secret")
+    clock = Clock(await _db_now(pool))
+    dispatcher = Dispatcher(pool, channel, clock=clock)
+
+    assert (await dispatcher.dispatch_due()).failed == 2
+    alerts = await pool.fetch(
+        "SELECT recipient_role, urgency, status, params FROM notification_outbox"
+        " WHERE template = 'urgent_message_undeliverable' ORDER BY recipient_role"
+    )
+    assert [(a["recipient_role"], a["urgency"], a["status"]) for a in alerts] == [
+        ("operator", "urgent", "pending"),
+        ("supervisor", "urgent", "pending"),
+    ]
+    assert json.loads(alerts[0]["params"]) == {
+        "message_id": urgent.message_id,
+        "template": "safety_alert",
+    }
+    # The alerts fail too on this channel: they are marked failed and raise nothing more.
+    clock.now = await _db_now(pool)
+    assert (await dispatcher.dispatch_due()).failed == 2
+    assert await pool.fetchval("SELECT count(*) FROM notification_outbox") == 4
+    assert (
+        await pool.fetchval("SELECT count(*) FROM notification_outbox WHERE status = 'pending'")
+        == 0
+    )
+    await channel.aclose()
