@@ -7,11 +7,13 @@ import asyncio
 from api.serve import serve
 from api.settings import load_api_settings
 from worker.logs import configure_logging
+from worker.tracing import configure_tracing
 
 
 def main() -> None:
     settings = load_api_settings()
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings, "carepath-api")
     asyncio.run(serve(settings))
 
 

@@ -16,6 +16,7 @@ from api.deps import ApiDeps
 from api.settings import ApiSettings
 from store.pool import open_pool, resolve_dsn
 from worker.client import connect
+from worker.tracing import trace_app
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
     try:
         client = await connect(settings)
         app = create_app(ApiDeps(client=client, pool=pool, settings=settings))
+        if settings.otel_traces_endpoint:
+            trace_app(app)  # request spans, parents of the Temporal spans (worker/tracing.py)
         config = uvicorn.Config(
             app,
             host=settings.api_host,

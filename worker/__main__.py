@@ -29,6 +29,7 @@ from worker.patient_channels import build_patient_channel, check_patient_channel
 from worker.runtime import build_worker
 from worker.settings import Settings, load_settings
 from worker.telemetry import telemetry_runtime
+from worker.tracing import configure_tracing
 
 log = logging.getLogger("carepath.worker")
 
@@ -101,6 +102,7 @@ def _failures(**tasks: asyncio.Task[None]) -> int:
 def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings, "carepath-worker")
     check_integrations(settings)  # fail closed before connecting to anything
     check_patient_channels(settings)
 

@@ -14,6 +14,7 @@ from codec.settings import CodecSettings
 from schemas.episode import EpisodeStart, workflow_id_for
 from worker.settings import Settings
 from worker.tls import temporal_tls
+from worker.tracing import tracing_interceptors
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
@@ -46,6 +47,7 @@ async def connect(
         data_converter=data_converter or encrypted_data_converter(),
         tls=temporal_tls(settings),
         runtime=runtime,
+        interceptors=tracing_interceptors(settings),
     )
 
 

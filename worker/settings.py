@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     metrics_address: str | None = None
     metrics_expiring_within_days: int = 7
     log_format: Literal["text", "json"] = "text"
+    # OTLP/HTTP endpoint for traces (worker/tracing.py); unset: no tracing.
+    otel_traces_endpoint: str | None = None
 
     # Temporal frontend over TLS; with a client certificate and key, mutual TLS.
     temporal_tls: bool = False
@@ -125,6 +127,7 @@ class Settings(BaseSettings):
         "sms_account",
         "sms_token",
         "sms_from",
+        "otel_traces_endpoint",
         mode="before",
     )
     @classmethod
