@@ -35,4 +35,8 @@ put api_keys.json "{\"$(random)\": {\"role\": \"operator\", \"programs\": [\"*\"
 put grafana_admin_password "$(random)"
 put payer_api_key ""
 put webhook_secret ""
+# Optional patient channels: smtp://user:password@host:587 (or smtps://...:465), the SMS
+# gateway's auth token. Left empty: not configured.
+put smtp_url ""
+put sms_token ""
 echo "make-secrets: fill in $dir/payer_api_key and $dir/webhook_secret before starting"

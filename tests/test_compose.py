@@ -356,6 +356,9 @@ SAMPLE_SECRETS = {
     "CAREPATH_DATABASE_PASSWORD": "records/password:1",
     "CAREPATH_PAYER_API_KEY": "payer-key-1",
     "CAREPATH_WEBHOOK_SECRET": "webhook-secret-1",
+    # Optional patient channels: an empty file is "not configured".
+    "CAREPATH_SMTP_URL": "",
+    "CAREPATH_SMS_TOKEN": "",
 }
 
 
