@@ -22,7 +22,7 @@ from api.problems import ApiProblem, FieldError
 from api.routes import problems
 from api.settings import ALL_PROGRAMS, ApiKey
 from rules.attendance_policy import AttendancePolicy
-from rules.transitions import CarePhase
+from rules.transitions import Action, CarePhase
 from schemas.groups import (
     AdHocSession,
     Assignment,
@@ -33,16 +33,19 @@ from schemas.groups import (
     GroupChange,
     GroupSpec,
     Roster,
+    RosterOutcome,
     RosterResult,
     Session,
 )
 from schemas.text import PlainText
 from store import attendance as attendance_store
+from store import attendance_notices as notices
 from store import billing
 from store import groups as store
 from store.attendance import RosterRefused
 from store.groups import GroupsRefused
 
+UNCHANGED = RosterOutcome.UNCHANGED
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -369,15 +372,48 @@ def build_groups_router(services: Services) -> APIRouter:
         policy = await records_call(store.get_policy(pool, session.program_id))
 
         async def work() -> RosterResult:
+            now = clock()
             async with pool.acquire() as conn, conn.transaction():
-                return await attendance_store.record_roster(
-                    conn, session_id, roster, policy=policy, now=clock()
+                result = await attendance_store.record_roster(
+                    conn, session_id, roster, policy=policy, now=now
                 )
+                changed = [x.episode_id for x in result.lines if x.outcome is not UNCHANGED]
+                row = await conn.fetchrow(
+                    "SELECT * FROM group_sessions WHERE session_id = $1", session_id
+                )
+                assert row is not None
+                await notices.derive_notices(
+                    conn, row, changed, recorded_by=roster.recorded_by, policy=policy, now=now
+                )
+            return result
 
         try:
-            return await records_call(work())
+            result = await records_call(work())
         except RosterRefused as error:
             raise _refused(error) from None
+        sent, pending = await deliver([e.episode_id for e in roster.entries])
+        return result.model_copy(update={"notices_sent": sent, "notices_pending": pending})
+
+    async def deliver(episode_ids: list[str]) -> tuple[int, int]:
+        """Hand the pending notices to the episodes' engines; a refusal is kept with its
+        reason, an unreachable engine leaves the notice pending for the next roster."""
+        sent = pending = 0
+        for episode_id, notice in await records_call(notices.pending_notices(pool, episode_ids)):
+            try:
+                await services.engine.submit(
+                    episode_id, Action.RECORD_ATTENDANCE, notice, notice.notice_id
+                )
+                outcome = "taken"
+            except ApiProblem as problem:
+                if problem.status >= 500:
+                    pending += 1
+                    continue
+                outcome = f"refused:{problem.slug}"
+            await records_call(
+                notices.mark_sent(pool, episode_id, notice.notice_id, outcome=outcome, now=clock())
+            )
+            sent += outcome == "taken"
+        return sent, pending
 
     @router.get(
         "/episodes/{episode_id}/attendance",

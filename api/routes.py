@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import examples
+from api.attendance_check import review_matches_attendance
 from api.auth import Operation, Principal, require
 from api.census import TimelineEntry
 from api.contacts import keep_contact_details
@@ -342,6 +343,11 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[ReviewSubmission, Body(openapi_examples=examples.REVIEW)],
         principal: Reviewer,
     ) -> JSONResponse:
+        program = await services.programs.program_of(episode_id)
+        principal.require_episode(episode_id, program)
+        await review_matches_attendance(  # the IOP week: a summary the rosters contradict
+            services.deps.pool, program, episode_id, body, services.deps.clock()
+        )
         return await _submit(
             request,
             principal,

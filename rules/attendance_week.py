@@ -223,3 +223,17 @@ def authorized_flags(sessions: Sequence[tuple[date, bool]], grant: Grant | None)
             used += 1
         flags.append(used <= grant.units_approved)
     return flags
+
+
+def review_contradiction(
+    typed_hours: float, typed_units: int, recorded_hours: float, recorded_units: int
+) -> str | None:
+    """Why a review's weekly summary contradicts the rosters (both numbers), or None."""
+    problems = []
+    if abs(typed_hours - recorded_hours) > 0.01:
+        problems.append(
+            f"hours_attended {typed_hours:g} but the rosters record {recorded_hours:g} h"
+        )
+    if typed_units != recorded_units:
+        problems.append(f"units_attended {typed_units} but the rosters record {recorded_units}")
+    return "; ".join(problems) or None

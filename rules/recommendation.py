@@ -45,6 +45,12 @@ class Flag(StrEnum):
     FOLLOWUP_MISSED = "followup_missed"
     FOLLOWUP_30_MISSED = "followup_30_missed"
     MEASURES_MISSING = "measures_missing"
+    # The IOP week (workflows/attendance.py).
+    NO_SHOW_FOLLOWUP = "no_show_followup"
+    DISENGAGED = "disengaged"
+    LEVEL_REVIEW_RECOMMENDED = "level_review_recommended"
+    BELOW_MINIMUM = "below_minimum"
+    UNAUTHORIZED_SERVICE = "unauthorized_service"
 
 
 @dataclass(frozen=True)

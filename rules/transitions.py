@@ -34,6 +34,7 @@ class Action(StrEnum):
     SUBMIT_REVIEW = "submit_review"
     DECIDE = "decide"
     REPORT_EVENT = "report_event"
+    RECORD_ATTENDANCE = "record_attendance"
 
 
 class Event(StrEnum):
@@ -90,6 +91,12 @@ class Event(StrEnum):
     FOLLOWUP_VISIT_RECORDED = "followup_visit_recorded"
     # engine: the open risk flag's escalation ladder
     RISK_ESCALATED = "risk_escalated"
+    # record_attendance: only the exceptions of the IOP week reach the workflow
+    ATTENDANCE_NO_SHOW = "attendance_no_show"
+    ATTENDANCE_RESUMED = "attendance_resumed"
+    WEEK_BELOW_MINIMUM = "week_below_minimum"
+    UNITS_RUNNING_OUT = "units_running_out"
+    UNAUTHORIZED_SERVICE = "unauthorized_service"
     RISK_ESCALATED_END_OF_DAY = "risk_escalated_end_of_day"
 
 
@@ -172,6 +179,11 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
     ),
     (P.IN_TREATMENT, E.LEVEL_CHANGE_DENIED): Transition(P.IN_TREATMENT, "level_change_denied"),
     (P.IN_TREATMENT, E.REFER_OUT): Transition(P.EXTERNAL_CARE, "higher_level_referred_out"),
+    (P.IN_TREATMENT, E.ATTENDANCE_NO_SHOW): Transition(P.IN_TREATMENT, "no_show"),
+    (P.IN_TREATMENT, E.ATTENDANCE_RESUMED): Transition(P.IN_TREATMENT, "attended_after_no_show"),
+    (P.IN_TREATMENT, E.WEEK_BELOW_MINIMUM): Transition(P.IN_TREATMENT, "week_cannot_reach_minimum"),
+    (P.IN_TREATMENT, E.UNITS_RUNNING_OUT): Transition(P.IN_TREATMENT, "units_projected_to_run_out"),
+    (P.IN_TREATMENT, E.UNAUTHORIZED_SERVICE): Transition(P.IN_TREATMENT, "unauthorized_service"),
     (P.IN_TREATMENT, E.DISCHARGE): Transition(P.AFTERCARE, "discharged_treatment_complete"),
     (P.EXTERNAL_CARE, E.EXTERNAL_ADMITTED): Transition(P.EXTERNAL_CARE, "admitted_external"),
     (P.EXTERNAL_CARE, E.SELF_PAY): Transition(P.EXTERNAL_CARE, "self_pay"),
@@ -265,6 +277,15 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.DISCLOSURE_CONSENT_RECORDED,
             E.SAFETY_ASSESSMENT_RECORDED,
             E.FOLLOWUP_VISIT_RECORDED,
+        }
+    ),
+    Action.RECORD_ATTENDANCE: frozenset(
+        {
+            E.ATTENDANCE_NO_SHOW,
+            E.ATTENDANCE_RESUMED,
+            E.WEEK_BELOW_MINIMUM,
+            E.UNITS_RUNNING_OUT,
+            E.UNAUTHORIZED_SERVICE,
         }
     ),
 }

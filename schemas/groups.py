@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rules.attendance_week import AttendanceStatus, Modality
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from schemas.episode import OpaqueId
 from schemas.text import PlainText
 
 GROUP_LEVELS = (LevelOfCare.OP, LevelOfCare.IOP, LevelOfCare.PHP)
+
+
+def _local_time_schema(schema: dict[str, Any]) -> None:
+    """A wall-clock time with no offset: JSON Schema's "time" format demands one."""
+    schema.pop("format", None)
+    schema["pattern"] = r"^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"
 
 
 class GroupSpec(BaseModel):
@@ -30,13 +36,16 @@ class GroupSpec(BaseModel):
     )
     start_time: time = Field(
         description="local start time in time_zone, HH:MM or HH:MM:SS",
-        json_schema_extra={"pattern": r"^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"},
+        json_schema_extra=_local_time_schema,
     )
     duration_minutes: int = Field(ge=15, le=720)
     modality: Modality = Modality.IN_PERSON
     capacity: int = Field(ge=1, le=100)
     facilitator_ref: OpaqueId = Field(description="opaque reference to the facilitator")
     time_zone: PlainText = Field(default="UTC", min_length=1, max_length=64)
+    age_group: AgeGroup = Field(
+        default=AgeGroup.ADULT, description="the population served (picks the weekly minimum)"
+    )
 
     @field_validator("weekdays")
     @classmethod
@@ -201,3 +210,7 @@ class RosterLine(BaseModel):
 class RosterResult(BaseModel):
     session_id: str
     lines: list[RosterLine]
+    notices_sent: int = Field(default=0, description="exceptions the episodes' engines took")
+    notices_pending: int = Field(
+        default=0, description="exceptions kept for the next delivery (the engine did not answer)"
+    )

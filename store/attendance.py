@@ -245,3 +245,28 @@ async def attendance_audit(db: Db, session_id: str, episode_id: str) -> list[Aud
         episode_id,
     )
     return [AuditEntry.model_validate(dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the rosters record for an episode over a period (derived, never typed)."""
+
+    lines: int
+    hours: float
+    days: int
+    sessions: int
+
+
+async def delivered_between(db: Db, episode_id: str, since: datetime, until: datetime) -> Delivered:
+    row = await db.fetchrow(
+        """SELECT count(*) AS lines, coalesce(sum(a.minutes), 0) AS minutes,
+                  count(DISTINCT s.session_date) FILTER (WHERE a.minutes > 0) AS days,
+                  count(*) FILTER (WHERE a.minutes > 0) AS sessions
+             FROM attendance a JOIN group_sessions s ON s.session_id = a.session_id
+            WHERE a.episode_id = $1 AND s.starts_at >= $2 AND s.starts_at < $3""",
+        episode_id,
+        since,
+        until,
+    )
+    assert row is not None
+    return Delivered(row["lines"], round(row["minutes"] / 60, 2), row["days"], row["sessions"])

@@ -23,10 +23,18 @@ from rules.attendance_week import (
     billable_days as decide_days,
 )
 from rules.levels import LevelOfCare
-from schemas.records import GRANTING_STATUSES
+from schemas.records import GRANTING_STATUSES, AuthorizationStatus
 from store.dbtypes import Db
 
-GRANTING = [s.value for s in GRANTING_STATUSES]
+# An approval stands while its extension is asked for or after the extension is denied.
+GRANT_STANDS = [
+    s.value
+    for s in (
+        *GRANTING_STATUSES,
+        AuthorizationStatus.CONCURRENT_REVIEW_REQUESTED,
+        AuthorizationStatus.EXTENSION_DENIED,
+    )
+]
 
 
 class BillableDay(BaseModel):
@@ -43,7 +51,7 @@ class BillableDay(BaseModel):
 
 
 async def grants_for(db: Db, episode_ids: Sequence[str]) -> dict[tuple[str, str], Grant]:
-    """The latest granting authorization per (episode, level)."""
+    """The latest standing approval per (episode, level): its dates and units."""
     rows = await db.fetch(
         """SELECT DISTINCT ON (episode_id, level) episode_id, level, authorization_number,
                   start_date, end_date, units_approved, unit_type
@@ -52,7 +60,7 @@ async def grants_for(db: Db, episode_ids: Sequence[str]) -> dict[tuple[str, str]
               AND start_date IS NOT NULL AND end_date IS NOT NULL AND units_approved IS NOT NULL
             ORDER BY episode_id, level, recorded_at DESC, id DESC""",
         list(episode_ids),
-        GRANTING,
+        GRANT_STANDS,
     )
     return {
         (r["episode_id"], r["level"]): Grant(

@@ -117,8 +117,9 @@ async def create_group(conn: Conn, spec: GroupSpec, *, now: datetime, ahead_days
         return False
     await conn.execute(
         """INSERT INTO care_groups (group_id, program_id, name, level, weekdays, start_time,
-               duration_minutes, modality, capacity, facilitator_ref, time_zone, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+               duration_minutes, modality, capacity, facilitator_ref, time_zone, created_at,
+               age_group)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
         spec.group_id,
         spec.program_id,
         spec.name,
@@ -131,6 +132,7 @@ async def create_group(conn: Conn, spec: GroupSpec, *, now: datetime, ahead_days
         spec.facilitator_ref,
         spec.time_zone,
         now,
+        spec.age_group.value,
     )
     await generate_sessions(conn, spec.group_id, through=now.date() + timedelta(days=ahead_days))
     return True

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.care import CareActivities
     from rules.transitions import Action, TransitionNotAllowed
+    from schemas.attendance import AttendanceNotice
     from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
     from schemas.submissions import (
         AssessmentSubmission,
@@ -263,6 +264,14 @@ class CareEpisode:
     @report_event.validator
     def _check_event(self, submission: EpisodeEvent) -> None:
         self._validate(Action.REPORT_EVENT, submission)
+
+    @workflow.update(name="record_attendance")
+    def record_attendance(self, submission: AttendanceNotice) -> EngineDecision:
+        return self._apply(Action.RECORD_ATTENDANCE, submission)
+
+    @record_attendance.validator
+    def _check_attendance(self, submission: AttendanceNotice) -> None:
+        self._validate(Action.RECORD_ATTENDANCE, submission)
 
     # ---------------------------------------------------------------- query
 

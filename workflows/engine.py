@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rules.transitions import Action, require_action
+from schemas.attendance import AttendanceNotice
 from schemas.submissions import (
     AssessmentSubmission,
     AuthorizationDecision,
@@ -25,6 +26,7 @@ from schemas.submissions import (
 )
 from schemas.view import EngineDecision
 from workflows.assessment import AssessmentMixin
+from workflows.attendance import AttendanceMixin
 from workflows.authorizations import AuthorizationMixin
 from workflows.deadlines import DeadlinesMixin
 from workflows.engine_core import (
@@ -41,7 +43,13 @@ __all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict", "submissi
 
 
 class EpisodeEngine(
-    AssessmentMixin, AuthorizationMixin, TreatmentMixin, EventsMixin, DeadlinesMixin, ViewMixin
+    AssessmentMixin,
+    AuthorizationMixin,
+    TreatmentMixin,
+    EventsMixin,
+    AttendanceMixin,
+    DeadlinesMixin,
+    ViewMixin,
 ):
     def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
         """One submission in, its decision out: a retry gets the first answer again."""
@@ -57,6 +65,7 @@ class EpisodeEngine(
             Action.SUBMIT_REVIEW: (ReviewSubmission, self.submit_review),
             Action.DECIDE: (ClinicianDecision, self.decide),
             Action.REPORT_EVENT: (EpisodeEvent, self.report_event),
+            Action.RECORD_ATTENDANCE: (AttendanceNotice, self.record_attendance),
         }
         kind, handler = handlers[action]
         decision = handler(expect_type(submission, kind), now)
@@ -79,3 +88,5 @@ class EpisodeEngine(
             self._decision_event(expect_type(submission, ClinicianDecision))
         elif action is Action.REPORT_EVENT:
             self._report_event(expect_type(submission, EpisodeEvent))
+        elif action is Action.RECORD_ATTENDANCE:
+            self._check_attendance(expect_type(submission, AttendanceNotice))

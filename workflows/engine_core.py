@@ -577,7 +577,14 @@ def answer_key(action: Action, submission: object) -> str:
 
 
 def submission_id(submission: object) -> str:
-    for name in ("review_id", "decision_id", "assessment_id", "submission_id", "event_id"):
+    for name in (
+        "review_id",
+        "decision_id",
+        "assessment_id",
+        "submission_id",
+        "event_id",
+        "notice_id",
+    ):
         value = getattr(submission, name, None)
         if isinstance(value, str):
             return value

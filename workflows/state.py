@@ -96,6 +96,16 @@ class ReviewClock(BaseModel):
     escalated: bool = False
 
 
+class AttendanceTrack(BaseModel):
+    """What the workflow keeps of the IOP week: only what its timers and flags need."""
+
+    model_config = ConfigDict(extra="forbid")
+    no_show_followup_due: datetime | None = None
+    absences: int = 0
+    below_minimum_until: datetime | None = None
+    unauthorized_sessions: int = 0
+
+
 class FollowupClock(BaseModel):
     """HEDIS FUH after an inpatient stay: a visit after the discharge date, within 7 / 30 days."""
 
@@ -167,6 +177,7 @@ class EpisodeState(BaseModel):
     level_entry_phq9: int | None = None
     reviews_without_measures: int = 0
     followup: FollowupClock | None = None
+    attendance: AttendanceTrack | None = None
 
     engine_version: int = ENGINE_V1
     seq: int = 0

@@ -227,6 +227,7 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
                 Action.SUBMIT_REVIEW,
                 Action.DECIDE,
                 Action.REPORT_EVENT,
+                Action.RECORD_ATTENDANCE,
             ],
         ),
         (P.EXTERNAL_CARE, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),

@@ -1,0 +1,240 @@
+"""Which recorded attendance the episode's engine must hear about, derived from the rosters.
+
+Called inside the roster's transaction, after its lines are written. Only exceptions make
+a notice: a no-show, a return after one, a week that can no longer reach the minimum, units
+about to run out, a session outside the authorization. Each notice has a stable ID and is
+kept in `attendance_notices` until the workflow took it (`pending_notices`, `mark_sent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import asyncpg
+
+from rules.attendance_policy import AttendancePolicy
+from rules.attendance_week import (
+    PRESENT,
+    AttendanceStatus,
+    SessionSlot,
+    authorized_flags,
+    projected_exhaustion,
+    trailing_no_shows,
+    week_progress,
+    week_start,
+)
+from rules.levels import AgeGroup, LevelOfCare
+from schemas.attendance import AttendanceNotice, AttendanceNoticeKind
+from store.billing import grants_for
+from store.dbtypes import Conn, Db
+
+K = AttendanceNoticeKind
+
+
+async def derive_notices(
+    conn: Conn,
+    session: asyncpg.Record,
+    episode_ids: Sequence[str],
+    *,
+    recorded_by: str,
+    policy: AttendancePolicy,
+    now: datetime,
+) -> list[tuple[str, AttendanceNotice]]:
+    """The notices the roster just recorded calls for (new ones only), stored as pending."""
+    found: list[tuple[str, AttendanceNotice]] = []
+    grants = await grants_for(conn, episode_ids)
+    group = await conn.fetchrow(
+        "SELECT level, age_group FROM care_groups WHERE group_id = $1", session["group_id"]
+    )
+    assert group is not None
+    level = LevelOfCare(group["level"])
+    minimum = policy.minimum_hours(level, AgeGroup(group["age_group"]))
+    for episode_id in episode_ids:
+        base = {
+            "recorded_by": recorded_by,
+            "session_id": session["session_id"],
+            "session_date": session["session_date"],
+            "disengaged_after": policy.consecutive_no_shows_disengaged,
+            "level_review_after": policy.absences_for_level_review,
+            "followup_hours": policy.no_show_followup_hours,
+        }
+        history = await conn.fetch(
+            """SELECT a.session_id, a.status, s.session_date, s.starts_at, g.level
+                 FROM attendance a
+                 JOIN group_sessions s ON s.session_id = a.session_id
+                 JOIN care_groups g ON g.group_id = s.group_id
+                WHERE a.episode_id = $1 ORDER BY s.starts_at, s.session_id""",
+            episode_id,
+        )
+        statuses = [AttendanceStatus(r["status"]) for r in history]
+        here = next(i for i, r in enumerate(history) if r["session_id"] == session["session_id"])
+        status = statuses[here]
+        absences = sum(1 for s in statuses if s is AttendanceStatus.NO_SHOW)
+        sid = session["session_id"]
+        if status is AttendanceStatus.NO_SHOW:
+            found.append(
+                _for(
+                    episode_id,
+                    AttendanceNotice(
+                        notice_id=f"ns.{sid}",
+                        kind=K.NO_SHOW,
+                        consecutive_no_shows=trailing_no_shows(statuses[: here + 1]),
+                        absences=absences,
+                        **base,
+                    ),
+                )
+            )
+        elif status in PRESENT and trailing_no_shows(statuses[:here]) > 0:
+            found.append(
+                _for(episode_id, AttendanceNotice(notice_id=f"rs.{sid}", kind=K.RESUMED, **base))
+            )
+        monday = week_start(session["session_date"])
+        progress = week_progress(await _week_slots(conn, episode_id, monday), minimum)
+        if progress.below_minimum:
+            found.append(
+                _for(
+                    episode_id,
+                    AttendanceNotice(
+                        notice_id=f"bm.{monday.isoformat()}",
+                        kind=K.BELOW_MINIMUM,
+                        week_start=monday,
+                        week_hours=progress.hours,
+                        week_hours_possible=progress.hours_still_possible,
+                        week_minimum=minimum,
+                        **base,
+                    ),
+                )
+            )
+        grant = grants.get((episode_id, level.value))
+        if grant is None:
+            continue
+        attended = [r for r in history if r["level"] == level.value and r["status"] in _PRESENT]
+        days = [r["session_date"] for r in attended]
+        new_day = [i == 0 or days[i - 1] != d for i, d in enumerate(days)]
+        flags = authorized_flags(list(zip(days, new_day, strict=True)), grant)
+        mine = [i for i, r in enumerate(attended) if r["session_id"] == sid]
+        if mine and not flags[mine[0]]:
+            found.append(
+                _for(
+                    episode_id,
+                    AttendanceNotice(notice_id=f"ua.{sid}", kind=K.UNAUTHORIZED_SERVICE, **base),
+                )
+            )
+        counted = [
+            (d, n)
+            for (d, n) in zip(days, new_day, strict=True)
+            if grant.start_date <= d <= grant.end_date and (n or not grant.counts_days)
+        ]
+        used = min(len(counted), grant.units_approved)
+        left = grant.units_approved - used
+        upcoming = await _upcoming_unit_days(conn, episode_id, now, counts_days=grant.counts_days)
+        exhaustion = projected_exhaustion(left, upcoming, end_date=grant.end_date)
+        today = now.date()
+        soon = (
+            exhaustion is not None
+            and exhaustion - timedelta(days=policy.exhaustion_lead_days) <= today
+        )
+        if left <= policy.low_units_threshold or soon:
+            found.append(
+                _for(
+                    episode_id,
+                    AttendanceNotice(
+                        notice_id=f"ur.{grant.authorization_number}",
+                        kind=K.UNITS_RUNNING_OUT,
+                        units_used=used,
+                        units_left=left,
+                        projected_exhaustion=exhaustion,
+                        **base,
+                    ),
+                )
+            )
+    return await _keep_new(conn, found, now)
+
+
+_PRESENT = tuple(s.value for s in PRESENT)
+
+
+async def _week_slots(conn: Conn, episode_id: str, monday: date) -> list[SessionSlot]:
+    """The episode's sessions that week (its groups, not cancelled), with what was recorded."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT s.session_id, s.starts_at, s.duration_minutes, a.minutes
+             FROM group_assignments ga
+             JOIN group_sessions s ON s.group_id = ga.group_id
+             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
+            WHERE ga.episode_id = $1 AND ga.assigned_at IS NOT NULL
+              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
+              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
+              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
+            ORDER BY s.starts_at""",
+        episode_id,
+        monday,
+        monday + timedelta(days=6),
+    )
+    return [SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"]) for r in rows]
+
+
+async def _upcoming_unit_days(
+    conn: Conn, episode_id: str, now: datetime, *, counts_days: bool
+) -> list[date]:
+    """One entry per unit the episode's schedule would use from now on, in order."""
+    rows = await conn.fetch(
+        """SELECT s.session_date FROM group_assignments ga
+             JOIN group_sessions s ON s.group_id = ga.group_id
+            WHERE ga.episode_id = $1 AND ga.status = 'assigned'
+              AND s.starts_at > $2 AND s.cancelled_at IS NULL
+            ORDER BY s.starts_at""",
+        episode_id,
+        now,
+    )
+    days = [r["session_date"] for r in rows]
+    if counts_days:
+        return sorted(set(days))
+    return days
+
+
+def _for(episode_id: str, notice: AttendanceNotice) -> tuple[str, AttendanceNotice]:
+    return episode_id, notice
+
+
+async def _keep_new(
+    conn: Conn, notices: list[tuple[str, AttendanceNotice]], now: datetime
+) -> list[tuple[str, AttendanceNotice]]:
+    kept: list[tuple[str, AttendanceNotice]] = []
+    for episode_id, notice in notices:
+        inserted = await conn.fetchval(
+            """INSERT INTO attendance_notices (notice_id, episode_id, kind, body, created_at)
+               VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT DO NOTHING RETURNING true""",
+            notice.notice_id,
+            episode_id,
+            notice.kind.value,
+            notice.model_dump_json(),
+            now,
+        )
+        if inserted:
+            kept.append((episode_id, notice))
+    return kept
+
+
+async def pending_notices(db: Db, episode_ids: Sequence[str]) -> list[tuple[str, AttendanceNotice]]:
+    """Notices not yet taken by the episodes' engines, oldest first."""
+    rows = await db.fetch(
+        """SELECT episode_id, body FROM attendance_notices
+           WHERE delivered_at IS NULL AND episode_id = ANY($1::text[])
+           ORDER BY created_at, notice_id""",
+        list(episode_ids),
+    )
+    return [(r["episode_id"], AttendanceNotice.model_validate_json(r["body"])) for r in rows]
+
+
+async def mark_sent(
+    db: Db, episode_id: str, notice_id: str, *, outcome: str, now: datetime
+) -> None:
+    await db.execute(
+        """UPDATE attendance_notices SET delivered_at = $3, outcome = $4
+           WHERE episode_id = $1 AND notice_id = $2""",
+        episode_id,
+        notice_id,
+        now,
+        outcome,
+    )
