@@ -104,7 +104,8 @@ class TreatmentMixin(SafetyMixin):
                 raise InvalidSubmission(
                     self._needs_assessment_message("continuing at the same level")
                 )
-            if Flag.ATTENDANCE_PLAN_REQUIRED in s.flags and not (sub.reason or sub.override_reason):
+            plan = (sub.reason or "").strip() or (sub.override_reason or "").strip()
+            if Flag.ATTENDANCE_PLAN_REQUIRED in s.flags and not plan:
                 raise InvalidSubmission(
                     "attendance was below the minimum two weeks running: "
                     "continuing needs a reason (the plan), or choose a level change"

@@ -104,3 +104,40 @@ async def test_transitions_are_append_only(pool: asyncpg.Pool) -> None:
         await pool.execute("UPDATE transitions SET actor = 'someone else'")
     with pytest.raises(asyncpg.RestrictViolationError):
         await pool.execute("DELETE FROM transitions")
+
+
+async def test_clinical_detail_on_review_rows_is_kept(pool: asyncpg.Pool) -> None:
+    """Issue 14: C-SSRS answers and triage, the safety assessment, a FUH visit — not dropped."""
+    store = PostgresRecordStore(pool)
+    screened = review(
+        "r1",
+        T0,
+        9,
+        cssrs_answers=[True, True, True, False, False, False],
+        cssrs_behaviour_past_3_months=None,
+        cssrs_risk="moderate",
+        cssrs_high_risk=False,
+    )
+    assessed = review(
+        "d1",
+        T0,
+        9,
+        kind="decision",
+        safety_instrument="C-SSRS",
+        safety_result="low",
+        safety_plan="safety plan reviewed",
+    )
+    visit = review("v1", T0, 9, kind="followup_visit", visit_date=T0.date(), visit_kind="iop")
+    await store.apply(batch(1, snapshot(), reviews=[screened, assessed, visit]))
+    rows = {
+        r["review_id"]: r
+        for r in await pool.fetch(
+            "SELECT review_id, cssrs_answers, cssrs_risk, safety_instrument, safety_result,"
+            " safety_plan, visit_date, visit_kind FROM reviews"
+        )
+    }
+    assert rows["r1"]["cssrs_answers"] == [True, True, True, False, False, False]
+    assert rows["r1"]["cssrs_risk"] == "moderate"
+    assert (rows["d1"]["safety_instrument"], rows["d1"]["safety_result"]) == ("C-SSRS", "low")
+    assert rows["d1"]["safety_plan"] == "safety plan reviewed"
+    assert (rows["v1"]["visit_date"], rows["v1"]["visit_kind"]) == (T0.date(), "iop")
