@@ -56,6 +56,7 @@ class Services:
             deps.clock,
             lease_s=deps.settings.api_idempotency_lease_seconds,
             settler=Settler(deps.settings.api_settle_retry_seconds),
+            timeout_s=deps.settings.api_records_timeout_seconds,
         )
         return cls(
             deps=deps,

@@ -36,10 +36,16 @@ T = TypeVar("T")
 Work = Callable[[], Awaitable[tuple[int, BaseModel]]]
 
 
-async def records_call(call: Awaitable[T]) -> T:
-    """Await a PostgreSQL call; a lost database becomes a 503 problem."""
+# How long a client waits on PostgreSQL (the same as on a Temporal call by default): a
+# server that stopped answering without closing its connections is an outage too.
+RECORDS_TIMEOUT_S = 10.0
+
+
+async def records_call(call: Awaitable[T], *, timeout_s: float = RECORDS_TIMEOUT_S) -> T:
+    """Await a PostgreSQL call; a lost, or silent, database becomes a 503 problem."""
     try:
-        return await call
+        async with asyncio.timeout(timeout_s):
+            return await call
     except Exception as error:
         if is_records_outage(error):
             raise records_unavailable(
@@ -93,7 +99,8 @@ class Settler:
         while True:
             await asyncio.sleep(min(wait, max(deadline - clock(), 0)))
             try:
-                await step()
+                async with asyncio.timeout(RECORDS_TIMEOUT_S):
+                    await step()
                 log.info("%s done after PostgreSQL came back", what)
                 return
             except Exception as error:
@@ -114,10 +121,12 @@ class Mutations:
         *,
         lease_s: float,
         settler: Settler,
+        timeout_s: float = RECORDS_TIMEOUT_S,
     ) -> None:
         self._ledger = ledger
         self._clock = clock
         self._lease_s = lease_s
+        self._timeout_s = timeout_s
         self.settler = settler
 
     async def _key_request(self, request: Request, principal: Principal) -> KeyRequest | None:
@@ -151,7 +160,7 @@ class Mutations:
     ) -> JSONResponse:
         key = await self._key_request(request, principal)
         call = CallStart(episode_id, operation, submission_id, principal, self._clock())
-        opened = await records_call(self._ledger.open(call, key))
+        opened = await records_call(self._ledger.open(call, key), timeout_s=self._timeout_s)
         claim = opened.claim
         if claim.outcome is ClaimOutcome.REPLAY:
             assert claim.status_code is not None
@@ -192,10 +201,12 @@ class Mutations:
     async def _close(self, opened: Opened, status: int, body: Any, operation: Operation) -> None:
         at = self._clock()
         try:
-            await self._ledger.close(opened, status, body, at)
+            async with asyncio.timeout(self._timeout_s):
+                await self._ledger.close(opened, status, body, at)
         except Exception as error:
-            if not is_records_outage(error):
-                raise
+            if not is_records_outage(error):  # a bug: the answer still goes out
+                log.exception("answer to %s not stored", operation.value)
+                return
             log.warning("answer to %s not stored yet (PostgreSQL unreachable)", operation.value)
             self.settler.later(
                 f"storing the answer to {operation.value}",

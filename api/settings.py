@@ -51,6 +51,8 @@ class ApiSettings(Settings):
     api_keys: dict[str, ApiKey] = Field(default_factory=dict)
     # Deadline for one Temporal call made while a client waits; past it the answer is 503.
     api_temporal_timeout_seconds: float = 10.0
+    # Deadline for the bookkeeping of a mutating call (claim, audit) in PostgreSQL; past it 503.
+    api_records_timeout_seconds: float = Field(default=10.0, gt=0)
     # How long an Idempotency-Key claim holds with no answer stored; after it a retry of the
     # same request runs again. Longer than the slowest call (a start makes a few Temporal
     # calls, each up to api_temporal_timeout_seconds).

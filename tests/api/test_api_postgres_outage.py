@@ -290,3 +290,53 @@ def test_a_bug_is_not_taken_for_an_outage() -> None:
     assert outage_problem(asyncpg.exceptions.UndefinedTableError("no table")) is None
     assert outage_problem(ValueError("bug")) is None
     assert outage_problem(_rpc(RPCStatusCode.INVALID_ARGUMENT)) is None
+
+
+@pytest.fixture
+async def silent_postgres() -> AsyncIterator[int]:
+    """A port that accepts connections and never answers: PostgreSQL behind a dead link."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    try:
+        yield port
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_silent_postgres_is_503_not_a_hang(
+    api_env: WorkflowEnvironment,
+    api_settings: ApiSettings,
+    api_worker: None,
+    api: httpx.AsyncClient,
+    silent_postgres: int,
+) -> None:
+    start = bodies.episode()
+    assert (await api.post("/v1/episodes", json=start, headers=CLINIC)).status_code == 201
+    pool = await asyncpg.create_pool(
+        f"postgresql://postgres@127.0.0.1:{silent_postgres}/none", min_size=0, max_size=1
+    )
+    quick = api_settings.model_copy(update={"api_records_timeout_seconds": 0.5})
+    app = create_app(ApiDeps(client=api_env.client, pool=pool, settings=quick))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as silent:
+            episode = f"/v1/episodes/{start['episode_id']}"
+            assert (await silent.get(episode, headers=CARE)).status_code == 200  # engine only
+            # Guard well under asyncpg's own 60 s connect timeout: the deadline is ours.
+            async with asyncio.timeout(45):
+                answer = await silent.post(
+                    f"{episode}/assessment", json=bodies.assessment(), headers=CARE
+                )
+            assert_unavailable(answer, "assessment with PostgreSQL silent")
+        assert (await state_of(api_env, start["episode_id"])).phase == "assessment"
+    finally:
+        pool.terminate()
