@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rules import localtime
 from rules.levels import AgeGroup
@@ -87,6 +87,11 @@ class EpisodeStart(BaseModel):
     episode_id: OpaqueId = Field(default_factory=new_episode_id)
     program_id: OpaqueId
     age_group: AgeGroup = AgeGroup.ADULT
+    adult_on: date | None = Field(
+        default=None,
+        description="for an adolescent: the day the age group becomes adult (the 18th "
+        "birthday), so the engine follows it without the birth date",
+    )
     patient: PatientRef
     coverage: Coverage | None = None
     contact: ContactPreferences = Field(default_factory=ContactPreferences)
@@ -96,6 +101,12 @@ class EpisodeStart(BaseModel):
     def without_contact_details(self) -> EpisodeStart:
         """This start as the workflow gets it: no phone, email address or time zone."""
         return self.model_copy(update={"contact": self.contact.without_addresses()})
+
+    @model_validator(mode="after")
+    def _adult_on_for_adolescents(self) -> Self:
+        if self.adult_on is not None and self.age_group is not AgeGroup.ADOLESCENT:
+            raise ValueError("adult_on is for an adolescent's episode (age_group adolescent)")
+        return self
 
     def with_part2(self, part2: bool) -> EpisodeStart:
         """This start under the program's server-side 42 CFR Part 2 setting."""

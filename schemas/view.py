@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.outcomes import Trend
 from rules.recommendation import Flag, RecommendedAction
 from rules.schedule import ReviewStatus
@@ -89,6 +89,7 @@ class EpisodeView(BaseModel):
     program_id: str
     phase: CarePhase
     outcome: str | None = None
+    age_group: AgeGroup | None = None
     authorized_level: LevelOfCare | None = None
     delivered_level: LevelOfCare | None = None
     requested_level: LevelOfCare | None = None

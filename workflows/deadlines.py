@@ -29,6 +29,7 @@ class DeadlinesMixin(FollowupMixin):
             (self._risk_escalation_due, self._escalate_risk),
             (self._followup_7_due, self._followup_7_missed),
             (self._followup_30_due, self._followup_30_missed),
+            (self._becomes_adult_due, self._becomes_adult),
         ]
 
     def _authorization_lapses_at(self) -> datetime | None:

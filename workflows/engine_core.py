@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from rules import authorization as auth_rules
 from rules import localtime, schedule
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.payer_deadlines import Priority
 from rules.recommendation import Flag, Recommendation
 from rules.transitions import (
@@ -403,6 +403,22 @@ class EngineCore:
             self._raise(Flag.PAYER_OVERDUE)
             for who in (Recipient.SUPERVISOR, Recipient.UTILIZATION_REVIEW):
                 self._notify(who, "appeal_decision_overdue", urgent=True)
+
+    def age_group(self) -> AgeGroup:
+        """The patient's age group today: the start's, until an adolescent turns 18."""
+        return self.state.age_group or self.state.start.age_group
+
+    def _becomes_adult_due(self) -> datetime | None:
+        start = self.state.start
+        if self.age_group() is not AgeGroup.ADOLESCENT or start.adult_on is None:
+            return None
+        day_before = start.adult_on - timedelta(days=1)
+        return localtime.local_midnight_after(day_before, start.policy.time_zone)
+
+    def _becomes_adult(self, now: datetime) -> None:
+        """The 18th birthday: adult minimums from now on, and the care team is told."""
+        self.state.age_group = AgeGroup.ADULT
+        self._notify(Recipient.CARE_TEAM, "age_group_changed", age_group=AgeGroup.ADULT.value)
 
     def _stop_waiting_on_payer(self) -> None:
         """Whatever the payer answers to an earlier request from now on is not applied."""

@@ -21,6 +21,7 @@ class ViewMixin(EngineCore):
             program_id=s.start.program_id,
             phase=s.phase,
             outcome=s.outcome,
+            age_group=self.age_group(),
             authorized_level=s.authorized_level,
             delivered_level=s.delivered_level,
             requested_level=s.requested_level,

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.episode import Coverage, EpisodeStart
@@ -134,6 +134,8 @@ class EpisodeState(BaseModel):
     self_pay: bool = False
     # Part 2 consent recorded after the start (the start's consents stay as they were sent).
     payer_disclosure_consented: bool = False
+    # The age group now, once it moved on from the start's (an adolescent turned 18).
+    age_group: AgeGroup | None = None
     delivered_level: LevelOfCare | None = None
     authorized_level: LevelOfCare | None = None
     requested_level: LevelOfCare | None = None

@@ -35,7 +35,7 @@ class TreatmentMixin(SafetyMixin):
             s.baseline_phq9 = phq9
         rec = recommend_after_review(
             level=level,
-            age_group=s.start.age_group,
+            age_group=self.age_group(),
             baseline_phq9=s.baseline_phq9,
             level_index_phq9=s.level_entry_phq9,
             phq9_history=s.level_phq9,

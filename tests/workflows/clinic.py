@@ -115,6 +115,7 @@ class Clinic:
         history_event_limit: int = 1000,
         search_attributes: bool = True,
         payer_disclosure_consent: bool = True,
+        **start_fields: Any,
     ) -> Clinic:
         episode_id = f"ep-{uuid.uuid4().hex[:12]}"
         start = EpisodeStart(
@@ -124,6 +125,7 @@ class Clinic:
             patient=PatientRef(patient_ref="MRN-SYNTH-1", name="Synthetic Patient"),
             coverage=Coverage(payer_id="SANDBOX", member_id=member_id) if coverage else None,
             consents=Consents(payer_disclosure=payer_disclosure_consent),
+            **start_fields,
             policy=policy or ProgramPolicy(),
         )
         handle = await start_episode(

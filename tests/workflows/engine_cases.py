@@ -56,6 +56,7 @@ class Case:
         payer_disclosure: bool = True,
         coverage: bool = True,
         plan_type: PlanType | None = None,
+        **start_fields: Any,
     ) -> Case:
         start = EpisodeStart(
             episode_id=next_id("case"),
@@ -66,6 +67,7 @@ class Case:
             else None,
             consents=Consents(payer_disclosure=payer_disclosure),
             policy=policy or ProgramPolicy(),
+            **start_fields,
         )
         state = EpisodeState(
             start=start, started_at=T0, updated_at=T0, engine_version=ENGINE_LATEST

@@ -1,10 +1,13 @@
-"""A filed appeal keeps a denied episode open past the appeal window (time-skipping)."""
+"""Durable timers of the payer and age rules on the time-skipping server: a filed appeal
+keeps a denied episode open past the window; an adolescent becomes an adult on the day."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.testing import WorkflowEnvironment
 
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.submissions import AuthorizationKind
@@ -33,3 +36,23 @@ async def test_a_filed_appeal_outlives_the_window_and_is_chased_when_late(
         )
         enrolled = await clinic.approve_appeal()
         assert enrolled.phase is CarePhase.IN_TREATMENT
+
+
+async def test_an_adolescent_becomes_an_adult_on_the_birthday_by_a_durable_timer(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    async with running_worker(ts_env) as (queue, adapters):
+        today = (await ts_env.get_current_time()).date()
+        clinic = await Clinic.admit(
+            ts_env,
+            queue,
+            member_id="NOAUTH-18",
+            age_group=AgeGroup.ADOLESCENT,
+            adult_on=today + timedelta(days=3),
+        )
+        await clinic.assess(LevelOfCare.IOP)
+        await clinic.wait(hours=1)
+        assert (await clinic.state()).age_group is AgeGroup.ADOLESCENT
+        await clinic.wait(days=3)
+        assert (await clinic.state()).age_group is AgeGroup.ADULT
+        assert "age_group_changed" in adapters.notifier.templates(clinic.episode_id, "care_team")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.payer_deadlines import DecisionClock, PlanType
 from rules.policy import ProgramPolicy
 from rules.recommendation import Flag
@@ -20,7 +20,7 @@ from schemas.submissions import (
     DecisionAction,
     EpisodeEventKind,
 )
-from tests.workflows.engine_cases import Case, next_id
+from tests.workflows.engine_cases import T0, Case, next_id
 from workflows.engine import InvalidSubmission
 from workflows.state import ENGINE_V1, CommandKind
 
@@ -654,3 +654,28 @@ def test_a_policy_whose_warning_is_shorter_than_the_decision_time_is_refused() -
             )
         },
     )
+
+
+# --------------------------------------- issue 14, item 17: adolescents turning 18
+
+
+def test_an_adolescent_turning_18_gets_the_adult_minimum_and_the_care_team_is_told() -> None:
+    birthday = T0.date() + timedelta(days=10)
+    case = Case.new(age_group=AgeGroup.ADOLESCENT, adult_on=birthday)
+    case.enrolled()
+    case.later(days=6)
+    before = case.review(12, hours=7)  # the adolescent IOP minimum is 6 h
+    assert "attendance_below_minimum" not in before.reasons
+    assert case.engine.view(case.now).age_group is AgeGroup.ADOLESCENT
+
+    case.later(days=6)  # past the birthday
+    assert case.engine.age_group() is AgeGroup.ADULT
+    told = [n for n in case.state.notifications if n.template == "age_group_changed"]
+    assert [(n.recipient.value, n.params) for n in told] == [("care_team", {"age_group": "adult"})]
+    after = case.review(12, hours=7)  # now below the adult 9 h
+    assert "attendance_below_minimum" in after.reasons
+
+
+def test_adult_on_is_refused_for_an_adult_episode() -> None:
+    with pytest.raises(ValidationError, match="adult_on"):
+        Case.new(age_group=AgeGroup.ADULT, adult_on=T0.date())
