@@ -42,6 +42,7 @@ from store import attendance as attendance_store
 from store import attendance_notices as notices
 from store import billing
 from store import groups as store
+from store import week_view as weeks
 from store.attendance import RosterRefused
 from store.groups import GroupsRefused
 
@@ -414,6 +415,24 @@ def build_groups_router(services: Services) -> APIRouter:
             )
             sent += outcome == "taken"
         return sent, pending
+
+    @router.get(
+        "/episodes/{episode_id}/week",
+        response_model=weeks.WeekView,
+        responses=_READ,
+        summary="This week's sessions, hours against the minimum, units used / left and the "
+        "projected exhaustion day (derived from the rosters)",
+    )
+    async def episode_week(
+        episode_id: Id,
+        principal: Reader,
+        day: Annotated[date | None, Query(description="any day of the week; default today")] = None,
+    ) -> weeks.WeekView:
+        program = await services.programs.program_of(episode_id)
+        principal.require_episode(episode_id, program)
+        policy = await records_call(store.get_policy(pool, program))
+        now = clock()
+        return await records_call(weeks.week_view(pool, episode_id, day or now.date(), policy, now))
 
     @router.get(
         "/episodes/{episode_id}/attendance",

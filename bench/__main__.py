@@ -141,6 +141,21 @@ async def collect() -> Run:
     return run
 
 
+# What one attendance notice can cost the workflow at most: the update, its record batch,
+# and one durable timer (a no-show's follow-up).
+ACTIONS_PER_NOTICE = 3
+
+
+def iop_week_figure(figures: dict[str, Any]) -> dict[str, float]:
+    """`actions_per_iop_week_4_sessions`: an IOP week's own cost (52-week histories) plus
+    what 4 attended sessions add, measured as the notices the rosters sent the workflow."""
+    week = figures.get("actions_per_week_in_iop_52w")
+    notices = figures.get("iop_notices_per_patient_4_sessions")
+    if not isinstance(week, float) or not isinstance(notices, float):
+        return {}
+    return {"actions_per_iop_week_4_sessions": week + notices * ACTIONS_PER_NOTICE}
+
+
 def main() -> int:
     json_out = os.dup(1)
     os.dup2(2, 1)  # from here on, anything written to stdout lands on stderr
@@ -148,6 +163,7 @@ def main() -> int:
     run = asyncio.run(collect())
     report = {
         **run.figures,
+        **iop_week_figure(run.figures),
         "machine": machine(),
         "measured_at": measured_at,
         "part_seconds": run.timings,

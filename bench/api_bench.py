@@ -28,6 +28,7 @@ from api.deps import ApiDeps
 from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from bench.app_bench import measure_app_pages
+from bench.roster_bench import SEATS, enrolled, measure_rosters
 from schemas.episode import Coverage, EpisodeStart, PatientRef
 from store.embedded import scratch_database
 from store.pool import scratch_schema_pool
@@ -40,6 +41,7 @@ PROGRAM = "bench-program"
 CARE = {"Authorization": "Bearer bench-care"}
 KEYS = {
     "bench-care": ApiKey(role=Role.CARE_TEAM, programs=frozenset({"*"}), actor="clin-bench"),
+    "bench-admin": ApiKey(role=Role.PROGRAM_ADMIN, programs=frozenset({"*"}), actor="admin-bench"),
 }
 
 
@@ -136,6 +138,9 @@ async def run_api_bench(
                     httpx.AsyncClient(base_url=url, headers=CARE, timeout=60) as http,
                 ):
                     figures = await _measure(http, ids, reviews, gets, concurrency)
+                    seated = ids[1 : 1 + SEATS]
+                    await enrolled(http, seated)
+                    figures.update(await measure_rosters(http, PROGRAM, seated))
                     figures.update(await measure_app_pages(app, url, http, ids))
                     return figures
     finally:

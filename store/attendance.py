@@ -156,6 +156,7 @@ async def record_roster(
         raise RosterRefused(status, slug, "the roster was not recorded", errors)
     result: list[RosterLine] = []
     audit: list[tuple[object, ...]] = []
+    current: list[tuple[object, ...]] = []
     for line in lines:
         before = earlier.get(line.episode_id)
         if before is not None and _same(before, line):
@@ -168,21 +169,17 @@ async def record_roster(
             )
             continue
         revision = 1 if before is None else before["revision"] + 1
-        await conn.execute(
-            """INSERT INTO attendance (session_id, episode_id, status, minutes, modality,
-                   revision, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (session_id, episode_id) DO UPDATE SET status = EXCLUDED.status,
-                   minutes = EXCLUDED.minutes, modality = EXCLUDED.modality,
-                   revision = EXCLUDED.revision, recorded_by = EXCLUDED.recorded_by,
-                   recorded_at = EXCLUDED.recorded_at""",
-            session_id,
-            line.episode_id,
-            line.status.value,
-            line.minutes,
-            line.modality.value,
-            revision,
-            roster.recorded_by,
-            now,
+        current.append(
+            (
+                session_id,
+                line.episode_id,
+                line.status.value,
+                line.minutes,
+                line.modality.value,
+                revision,
+                roster.recorded_by,
+                now,
+            )
         )
         audit.append(
             (
@@ -199,6 +196,15 @@ async def record_roster(
         )
         outcome = RosterOutcome.RECORDED if before is None else RosterOutcome.CORRECTED
         result.append(RosterLine(episode_id=line.episode_id, outcome=outcome, revision=revision))
+    await conn.executemany(
+        """INSERT INTO attendance (session_id, episode_id, status, minutes, modality,
+               revision, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (session_id, episode_id) DO UPDATE SET status = EXCLUDED.status,
+               minutes = EXCLUDED.minutes, modality = EXCLUDED.modality,
+               revision = EXCLUDED.revision, recorded_by = EXCLUDED.recorded_by,
+               recorded_at = EXCLUDED.recorded_at""",
+        current,
+    )
     await conn.executemany(
         """INSERT INTO attendance_audit (session_id, episode_id, revision, status, minutes,
                modality, recorded_by, recorded_at, reason)

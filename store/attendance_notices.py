@@ -50,6 +50,19 @@ async def derive_notices(
     assert group is not None
     level = LevelOfCare(group["level"])
     minimum = policy.minimum_hours(level, AgeGroup(group["age_group"]))
+    histories: dict[str, list[asyncpg.Record]] = {e: [] for e in episode_ids}
+    for row in await conn.fetch(
+        """SELECT a.episode_id, a.session_id, a.status, a.minutes, s.session_date, s.starts_at,
+                  s.duration_minutes, g.level
+             FROM attendance a
+             JOIN group_sessions s ON s.session_id = a.session_id
+             JOIN care_groups g ON g.group_id = s.group_id
+            WHERE a.episode_id = ANY($1::text[]) ORDER BY s.starts_at, s.session_id""",
+        list(episode_ids),
+    ):
+        histories[row["episode_id"]].append(row)
+    with_grants = sorted({e for e, lv in grants if lv == level.value})
+    upcoming_all = await _upcoming_sessions(conn, with_grants, now)
     for episode_id in episode_ids:
         base = {
             "recorded_by": recorded_by,
@@ -59,14 +72,7 @@ async def derive_notices(
             "level_review_after": policy.absences_for_level_review,
             "followup_hours": policy.no_show_followup_hours,
         }
-        history = await conn.fetch(
-            """SELECT a.session_id, a.status, s.session_date, s.starts_at, g.level
-                 FROM attendance a
-                 JOIN group_sessions s ON s.session_id = a.session_id
-                 JOIN care_groups g ON g.group_id = s.group_id
-                WHERE a.episode_id = $1 ORDER BY s.starts_at, s.session_id""",
-            episode_id,
-        )
+        history = histories[episode_id]
         statuses = [AttendanceStatus(r["status"]) for r in history]
         here = next(i for i, r in enumerate(history) if r["session_id"] == session["session_id"])
         status = statuses[here]
@@ -90,8 +96,12 @@ async def derive_notices(
                 _for(episode_id, AttendanceNotice(notice_id=f"rs.{sid}", kind=K.RESUMED, **base))
             )
         monday = week_start(session["session_date"])
-        progress = week_progress(await _week_slots(conn, episode_id, monday), minimum)
-        if progress.below_minimum:
+        # A whole session attended takes nothing from what the week can still reach.
+        full = history[here]["minutes"] >= history[here]["duration_minutes"]
+        progress = (
+            None if full else week_progress(await _week_slots(conn, episode_id, monday), minimum)
+        )
+        if progress is not None and progress.below_minimum:
             found.append(
                 _for(
                     episode_id,
@@ -128,7 +138,8 @@ async def derive_notices(
         ]
         used = min(len(counted), grant.units_approved)
         left = grant.units_approved - used
-        upcoming = await _upcoming_unit_days(conn, episode_id, now, counts_days=grant.counts_days)
+        planned = upcoming_all.get(episode_id, [])
+        upcoming = sorted(set(planned)) if grant.counts_days else planned
         exhaustion = projected_exhaustion(left, upcoming, end_date=grant.end_date)
         today = now.date()
         soon = (
@@ -174,23 +185,25 @@ async def _week_slots(conn: Conn, episode_id: str, monday: date) -> list[Session
     return [SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"]) for r in rows]
 
 
-async def _upcoming_unit_days(
-    conn: Conn, episode_id: str, now: datetime, *, counts_days: bool
-) -> list[date]:
-    """One entry per unit the episode's schedule would use from now on, in order."""
+async def _upcoming_sessions(
+    conn: Conn, episode_ids: Sequence[str], now: datetime
+) -> dict[str, list[date]]:
+    """Per episode, the day of every session its groups still hold from now on, in order."""
+    found: dict[str, list[date]] = {}
+    if not episode_ids:
+        return found
     rows = await conn.fetch(
-        """SELECT s.session_date FROM group_assignments ga
+        """SELECT ga.episode_id, s.session_date FROM group_assignments ga
              JOIN group_sessions s ON s.group_id = ga.group_id
-            WHERE ga.episode_id = $1 AND ga.status = 'assigned'
+            WHERE ga.episode_id = ANY($1::text[]) AND ga.status = 'assigned'
               AND s.starts_at > $2 AND s.cancelled_at IS NULL
             ORDER BY s.starts_at""",
-        episode_id,
+        list(episode_ids),
         now,
     )
-    days = [r["session_date"] for r in rows]
-    if counts_days:
-        return sorted(set(days))
-    return days
+    for r in rows:
+        found.setdefault(r["episode_id"], []).append(r["session_date"])
+    return found
 
 
 def _for(episode_id: str, notice: AttendanceNotice) -> tuple[str, AttendanceNotice]:

@@ -286,6 +286,11 @@ async def test_units_running_out_ahead_of_the_end_date_open_the_concurrent_revie
     assert answer["notices_sent"] == 1
     assert "authorization_low" in await week.flags()
     await week.until_message("utilization_review", "units_running_out")
+    view = (await week.api.get(f"/v1/episodes/{week.episode_id}/week", headers=CARE)).json()
+    assert (view["attended"], view["hours"], view["minimum_hours"]) == (1, 3.0, 9.0)
+    units = view["units"]
+    assert (units["units_used"], units["units_left"]) == (5, 3)
+    assert units["projected_exhaustion"] == week.sessions[7]["session_date"]
     state = (await week.api.get(f"/v1/episodes/{week.episode_id}", headers=CARE)).json()
     assert state["pending_payer_request"] is not None
 

@@ -1,0 +1,151 @@
+"""One episode's IOP week, derived from the rosters: its sessions, hours against the
+minimum, and units used / left with the projected exhaustion day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel
+
+from rules.attendance_policy import AttendancePolicy
+from rules.attendance_week import (
+    PRESENT,
+    AttendanceStatus,
+    SessionSlot,
+    authorized_flags,
+    projected_exhaustion,
+    week_progress,
+    week_start,
+)
+from rules.levels import AgeGroup, LevelOfCare
+from store.billing import grants_for
+from store.dbtypes import Db
+
+
+class WeekSession(BaseModel):
+    session_id: str
+    group_id: str
+    starts_at: datetime
+    duration_minutes: int
+    status: AttendanceStatus | None
+    minutes: int | None
+
+
+class UnitsView(BaseModel):
+    authorization_number: str
+    units_approved: int
+    units_used: int
+    units_left: int
+    end_date: date
+    projected_exhaustion: date | None
+
+
+class WeekView(BaseModel):
+    episode_id: str
+    week_start: date
+    level: LevelOfCare | None
+    sessions: list[WeekSession]
+    scheduled: int
+    attended: int
+    missed: int
+    hours: float
+    hours_still_possible: float
+    minimum_hours: float
+    below_minimum: bool
+    units: UnitsView | None
+
+
+async def week_view(
+    db: Db, episode_id: str, day: date, policy: AttendancePolicy, now: datetime
+) -> WeekView:
+    monday = week_start(day)
+    rows = await db.fetch(
+        """SELECT DISTINCT s.session_id, s.group_id, s.starts_at, s.duration_minutes,
+                  a.status, a.minutes, g.level, g.age_group
+             FROM group_assignments ga
+             JOIN care_groups g ON g.group_id = ga.group_id
+             JOIN group_sessions s ON s.group_id = ga.group_id
+             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
+            WHERE ga.episode_id = $1 AND ga.assigned_at IS NOT NULL
+              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
+              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
+              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
+            ORDER BY s.starts_at""",
+        episode_id,
+        monday,
+        monday + timedelta(days=6),
+    )
+    level = LevelOfCare(rows[0]["level"]) if rows else None
+    age = AgeGroup(rows[0]["age_group"]) if rows else AgeGroup.ADULT
+    minimum = policy.minimum_hours(level, age) if level else 0.0
+    progress = week_progress(
+        [SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"]) for r in rows], minimum
+    )
+    return WeekView(
+        episode_id=episode_id,
+        week_start=monday,
+        level=level,
+        sessions=[
+            WeekSession(
+                session_id=r["session_id"],
+                group_id=r["group_id"],
+                starts_at=r["starts_at"],
+                duration_minutes=r["duration_minutes"],
+                status=r["status"],
+                minutes=r["minutes"],
+            )
+            for r in rows
+        ],
+        scheduled=progress.sessions_scheduled,
+        attended=progress.sessions_attended,
+        missed=progress.sessions_missed,
+        hours=progress.hours,
+        hours_still_possible=progress.hours_still_possible,
+        minimum_hours=minimum,
+        below_minimum=progress.below_minimum,
+        units=await _units(db, episode_id, level, now) if level else None,
+    )
+
+
+async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> UnitsView | None:
+    grant = (await grants_for(db, [episode_id])).get((episode_id, level.value))
+    if grant is None:
+        return None
+    attended = await db.fetch(
+        """SELECT s.session_date FROM attendance a
+             JOIN group_sessions s ON s.session_id = a.session_id
+             JOIN care_groups g ON g.group_id = s.group_id
+            WHERE a.episode_id = $1 AND g.level = $2 AND a.status = ANY($3::text[])
+            ORDER BY s.starts_at""",
+        episode_id,
+        level.value,
+        [p.value for p in PRESENT],
+    )
+    days = [r["session_date"] for r in attended]
+    new_day = [i == 0 or days[i - 1] != d for i, d in enumerate(days)]
+    flags = authorized_flags(list(zip(days, new_day, strict=True)), grant)
+    used = sum(
+        1 for (ok, n) in zip(flags, new_day, strict=True) if ok and (n or not grant.counts_days)
+    )
+    upcoming = [
+        r["session_date"]
+        for r in await db.fetch(
+            """SELECT s.session_date FROM group_assignments ga
+                 JOIN group_sessions s ON s.group_id = ga.group_id
+                WHERE ga.episode_id = $1 AND ga.status = 'assigned'
+                  AND s.starts_at > $2 AND s.cancelled_at IS NULL ORDER BY s.starts_at""",
+            episode_id,
+            now,
+        )
+    ]
+    if grant.counts_days:
+        upcoming = sorted(set(upcoming))
+    left = grant.units_approved - used
+    return UnitsView(
+        authorization_number=grant.authorization_number,
+        units_approved=grant.units_approved,
+        units_used=used,
+        units_left=left,
+        end_date=grant.end_date,
+        projected_exhaustion=projected_exhaustion(left, upcoming, end_date=grant.end_date),
+    )
