@@ -18,9 +18,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
+from schemas.attendance import AttendanceNotice
 from schemas.submissions import DecisionAction, EpisodeEventKind
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
 from worker.registration import register_search_attributes
+from workflows.care_episode import CareEpisode
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -102,12 +104,45 @@ async def clinical_v2_safety(clinic: Clinic) -> None:
     await clinic.wait(days=91)
 
 
+async def iop_week_attendance(clinic: Clinic) -> None:
+    """Engine V2's IOP week: every kind of attendance exception, and the follow-up timer."""
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=6)
+    today = (await clinic.env.get_current_time()).date()
+    notices: list[dict[str, object]] = [
+        {"kind": "no_show", "consecutive_no_shows": 1, "absences": 1},
+        {"kind": "no_show", "consecutive_no_shows": 2, "absences": 2},
+        {"kind": "below_minimum", "week_start": today, "week_hours": 0, "week_minimum": 9},
+        {"kind": "resumed"},
+        {"kind": "units_running_out", "units_used": 3, "units_left": 3},
+        {"kind": "unauthorized_service"},
+    ]
+    for n, fields in enumerate(notices):
+        await clinic.handle.execute_update(
+            CareEpisode.record_attendance,
+            AttendanceNotice.model_validate(
+                {
+                    "notice_id": f"notice-{n}",
+                    "recorded_by": "clin-1",
+                    "session_id": f"grp-1.s{n}",
+                    "session_date": today,
+                    **fields,
+                }
+            ),
+        )
+        await clinic.wait(hours=26 if n == 0 else 2)
+    await clinic.wait(days=8)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
     "denial_and_overdue": ("DENY-300", 1000, denial_and_overdue),
     "long_episode": ("M400", 120, long_episode),
     "clinical_v2_safety": ("M500", 1000, clinical_v2_safety),
+    "iop_week_attendance": ("M600", 1000, iop_week_attendance),
 }
 
 

@@ -24,6 +24,8 @@ def test_histories_are_recorded() -> None:
     v2 = RECORDED["clinical_v2_safety.run0.json"]
     assert '"core_patch"' in v2
     assert '"core_patch"' not in RECORDED["happy_path.run0.json"]
+    # The IOP week's exceptions (issue 10), recorded by engine V2.
+    assert RECORDED["iop_week_attendance.run0.json"].count('"record_attendance"') == 6
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
