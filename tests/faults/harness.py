@@ -74,6 +74,7 @@ class FaultStack:
     temporal_address: str
     keys: dict[str, str] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)
+    dropped: int = 0  # calls that got no answer (connection refused or cut mid-request)
 
     # ---------------------------------------------------------------- processes
 
@@ -173,6 +174,7 @@ class FaultStack:
                 )
             except httpx.TransportError:
                 seen.append(0)  # no answer: connection refused or dropped mid-request
+                self.dropped += 1
             else:
                 seen.append(response.status_code)
                 self.statuses.append(response.status_code)
@@ -224,8 +226,10 @@ async def fault_stack(root: Path) -> AsyncIterator[FaultStack]:
                 "CAREPATH_WEBHOOK_URL": hook_url,
                 "CAREPATH_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "CAREPATH_PAYER": "sandbox",
-                # A dead dispatcher's claimed messages go out again after 10 s, not 2 min.
+                # A dead dispatcher's claimed messages go out again after 10 s, not 2 min;
+                # a dead API's Idempotency-Key claims are free again after 5 s, not 60 s.
                 "CAREPATH_OUTBOX_LEASE_SECONDS": "10",
+                "CAREPATH_API_IDEMPOTENCY_LEASE_SECONDS": "5",
                 # A short API deadline: a call that cannot be answered says 503 quickly.
                 "CAREPATH_API_TEMPORAL_TIMEOUT_SECONDS": "5",
             }
