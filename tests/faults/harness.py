@@ -36,6 +36,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
+from store.embedded import EmbeddedPostgres
 from tests.store.store_receiver import Receiver, serving
 from tests.test_stack import free_ports
 from worker.settings import Settings
@@ -144,6 +145,28 @@ class FaultStack:
         )
         timeout: timedelta = described.execution_config.default_workflow_task_timeout.ToTimedelta()
         return timeout
+
+    async def stop_postgres(self) -> None:
+        await asyncio.to_thread(self._embedded().stop)
+
+    async def start_postgres(self) -> None:
+        """Start PostgreSQL again; a start that fails on a loaded machine is tried again."""
+        embedded = self._embedded()
+        for attempt in range(3):
+            try:
+                await asyncio.to_thread(embedded.start)
+                return
+            except subprocess.CalledProcessError:
+                log = embedded.pgdata / "log"
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+                if attempt == 2:
+                    raise AssertionError(f"PostgreSQL did not start again:\n{tail}") from None
+                print(f"PostgreSQL start failed, trying again:\n{tail}")
+                await asyncio.sleep(1.0)
+
+    def _embedded(self) -> EmbeddedPostgres:
+        assert self.stack.embedded is not None
+        return self.stack.embedded
 
     async def pool(self) -> asyncpg.Pool:
         return await asyncpg.create_pool(self.stack.env["DATABASE_URL"], min_size=1, max_size=2)

@@ -99,14 +99,12 @@ async def test_postgres_stopped_while_episodes_run_and_the_api_is_called(
     faults: FaultStack, http: httpx.AsyncClient
 ) -> None:
     episodes = await running_episodes(faults, http, 12)
-    embedded = faults.stack.embedded
-    assert embedded is not None
     unavailable = faults.statuses.count(503)
-    await asyncio.to_thread(embedded.stop)
+    await faults.stop_postgres()
     # Calls during the outage are answered 503 and retried (same key) until it is over.
     calls = [asyncio.create_task(review(faults, http, e, 9, item9=1)) for e in episodes]
     await asyncio.sleep(OUTAGE_S)
-    await asyncio.to_thread(embedded.start)
+    await faults.start_postgres()
     back_at = await database_now(faults)
     await asyncio.gather(*calls)
     assert faults.statuses.count(503) > unavailable  # the outage was seen, and waited out
