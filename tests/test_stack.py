@@ -30,10 +30,12 @@ import base64
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -431,7 +433,18 @@ async def check_after_restart(config: StackConfig) -> None:
         assert rows.get(EPISODE, {}).get("phase") == "authorization", rows
 
 
-async def test_make_run_stack_serves_stops_cleanly_and_keeps_state(tmp_path: Path) -> None:
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    """Not pytest's tmp_path: the embedded PostgreSQL runs as its own system user, and any
+    pytest session on the machine resets /tmp/pytest-of-<user> to mode 0700 (initdb and
+    pg_ctl then fail with "Permission denied")."""
+    root = Path(tempfile.mkdtemp(prefix="carepath-stack-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_make_run_stack_serves_stops_cleanly_and_keeps_state(data_root: Path) -> None:
+    tmp_path = data_root
     temporal_port, ui_port, api_port, codec_port = free_ports(4)
     config = StackConfig(
         data_dir=tmp_path / "data",
