@@ -61,11 +61,12 @@ async def record_roster(
     policy: AttendancePolicy,
     now: datetime,
 ) -> RosterResult:
-    """Record one session's roster in the caller's transaction, all or nothing."""
+    """Record one session's roster in the caller's transaction, all or nothing. The session
+    row is locked, so two rosters for one session are recorded one after the other."""
     s = await conn.fetchrow(
         """SELECT s.*, g.program_id FROM group_sessions s
            JOIN care_groups g ON g.group_id = s.group_id
-           WHERE s.session_id = $1 FOR SHARE OF s""",
+           WHERE s.session_id = $1 FOR UPDATE OF s""",
         session_id,
     )
     if s is None:

@@ -4,6 +4,7 @@ sessions can be in the past or the future on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -456,3 +457,25 @@ async def test_a_step_down_ends_the_episodes_iop_groups_and_frees_the_seat(
     assert groups[0]["status"] == "ended" and groups[0]["end_reason"] == "level_changed"
     members = (await gapi.get(f"/v1/groups/{gid}/members", headers=CARE)).json()
     assert [(m["episode_id"], m["status"]) for m in members] == [(next_in_line, "assigned")]
+
+
+async def test_the_same_roster_sent_twice_at_once_is_recorded_once(
+    gapi: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock, api_pool: asyncpg.Pool
+) -> None:
+    _gid, (a, b, c), upcoming = await week_with_three(gapi, api_env, clock)
+    sid = upcoming[0]["session_id"]
+    clock.now = datetime.fromisoformat(upcoming[0]["starts_at"]) + timedelta(hours=4)
+    body = roster(*({"episode_id": e, "status": "attended"} for e in (a, b, c)))
+    first, second = await asyncio.gather(
+        *(gapi.post(f"/v1/sessions/{sid}/roster", json=body, headers=CARE) for _ in range(2))
+    )
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    outcomes = sorted(
+        {line["outcome"] for line in first.json()["lines"]}
+        | {line["outcome"] for line in second.json()["lines"]}
+    )
+    assert outcomes == ["recorded", "unchanged"]
+    audit = await api_pool.fetchval(
+        "SELECT count(*) FROM attendance_audit WHERE session_id = $1", sid
+    )
+    assert audit == 3
