@@ -83,7 +83,11 @@ async def enrolled(http: httpx.AsyncClient, episode_ids: list[str]) -> None:
             "phq9": {"items": [2, 2, 2, 2, 2, 2, 2, 2, 0]},
             "determination": {"instrument": "LOCUS", "level": "iop", "rationale": "bench"},
         }
-        answer = await http.post(f"/v1/episodes/{episode_id}/assessment", json=assessment)
+        for _ in range(5):  # a loaded machine may answer 503; the same ID again is a retry
+            answer = await http.post(f"/v1/episodes/{episode_id}/assessment", json=assessment)
+            if answer.status_code < 500:
+                break
+            await asyncio.sleep(1)
         answer.raise_for_status()
     for episode_id in episode_ids:
         for _ in range(200):
