@@ -19,6 +19,7 @@ from api.outages import install_outage_handlers
 from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
+from api.workbench.patient_page import PatientPageSettings, mount_patient_page
 from api.workbench.settings import WorkbenchSettings, load_workbench_settings
 from api.workbench.web import mount_workbench
 from store.health import StoreHealth, store_health
@@ -53,7 +54,11 @@ class Health(BaseModel):
     )
 
 
-def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> FastAPI:
+def create_app(
+    deps: ApiDeps,
+    workbench: WorkbenchSettings | None = None,
+    patient_page: PatientPageSettings | None = None,
+) -> FastAPI:
     services = Services.build(deps)
     app = FastAPI(
         title="carepath",
@@ -68,6 +73,7 @@ def create_app(deps: ApiDeps, workbench: WorkbenchSettings | None = None) -> Fas
     app.include_router(build_groups_router(services))
     app.include_router(build_channels_router(services))
     mount_workbench(app, services, workbench or load_workbench_settings())
+    mount_patient_page(app, services, patient_page)  # /p/{token}, the patient's questionnaire
     install_metrics(  # GET /metrics, request counts and IDs (api/metrics.py)
         app, deps.pool, expiring_within_days=deps.settings.metrics_expiring_within_days
     )

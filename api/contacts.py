@@ -21,7 +21,9 @@ async def keep_contact_details(pool: asyncpg.Pool, start: EpisodeStart) -> Episo
         contact = contact.model_copy(update={"time_zone": start.policy.time_zone})
     try:
         contacts = PostgresContacts(pool)
-        await contacts.save_new(start.episode_id, contact, start.policy.messaging)
+        await contacts.save_new(
+            start.episode_id, contact, start.policy.messaging, start.patient.birth_date
+        )
     except ContactConflict:
         raise ApiProblem(
             409,

@@ -21,10 +21,23 @@ class MessagingPolicy(BaseModel):
     quiet_hours_end: int = Field(default=8, ge=0, le=23, description="local hour quiet ends")
     max_messages: int = Field(default=3, ge=1, le=100, description="per patient per window")
     rate_window_hours: float = Field(default=24, gt=0, le=24 * 7)
+    questionnaire_link_days: float = Field(
+        default=4, gt=0, le=30, description="how long a questionnaire link stays open"
+    )
+    questionnaire_asks_birth_date: bool = Field(
+        default=True, description="the questionnaire page asks the date of birth first"
+    )
+    questionnaire_wrong_birth_dates: int = Field(
+        default=5, ge=1, le=20, description="wrong dates of birth that lock the link"
+    )
 
     @property
     def rate_window(self) -> timedelta:
         return timedelta(hours=self.rate_window_hours)
+
+    @property
+    def questionnaire_link_lifetime(self) -> timedelta:
+        return timedelta(days=self.questionnaire_link_days)
 
 
 def zone(name: str | None) -> ZoneInfo:

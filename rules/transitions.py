@@ -35,6 +35,7 @@ class Action(StrEnum):
     DECIDE = "decide"
     REPORT_EVENT = "report_event"
     RECORD_ATTENDANCE = "record_attendance"
+    SUBMIT_PATIENT_MEASURE = "submit_patient_measure"
 
 
 class Event(StrEnum):
@@ -98,6 +99,8 @@ class Event(StrEnum):
     UNITS_RUNNING_OUT = "units_running_out"
     UNAUTHORIZED_SERVICE = "unauthorized_service"
     RISK_ESCALATED_END_OF_DAY = "risk_escalated_end_of_day"
+    # submit_patient_measure: a questionnaire the patient answered by link
+    PATIENT_MEASURE_RECORDED = "patient_measure_recorded"
 
 
 class Transition(NamedTuple):
@@ -220,6 +223,10 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         for p in _OPEN_PHASES
     },
     **{
+        (p, E.PATIENT_MEASURE_RECORDED): Transition(p, "patient_reported_measure")
+        for p in (P.IN_TREATMENT, P.AFTERCARE)  # where the engine asks the patient
+    },
+    **{
         (p, E.RISK_ESCALATED): Transition(p, "risk_unassessed_escalated_to_supervisor")
         for p in _OPEN_PHASES
     },
@@ -288,6 +295,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.UNAUTHORIZED_SERVICE,
         }
     ),
+    Action.SUBMIT_PATIENT_MEASURE: frozenset({E.PATIENT_MEASURE_RECORDED}),
 }
 
 TERMINAL_PHASES: Final = frozenset({P.CLOSED})

@@ -169,6 +169,27 @@ class ReviewSubmission(BaseModel):
     period_weeks: float = Field(default=1.0, gt=0, le=8)
 
 
+class PatientMeasureSubmission(BaseModel):
+    """A questionnaire the patient answered through their link (`/p/{token}`).
+
+    `submission_id` comes from the link (one per link), so a resubmission is a retry.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    submission_id: SubmissionId
+    instrument: Literal["phq9", "gad7"]
+    phq9: Phq9 | None = None
+    gad7: Gad7 | None = None
+
+    @model_validator(mode="after")
+    def _answers_the_instrument(self) -> Self:
+        if (self.phq9 is not None) != (self.instrument == "phq9") or (self.gad7 is not None) != (
+            self.instrument == "gad7"
+        ):
+            raise ValueError(f"a {self.instrument} submission carries exactly its answers")
+        return self
+
+
 class DecisionAction(StrEnum):
     CONTINUE = "continue"
     STEP_DOWN = "step_down"

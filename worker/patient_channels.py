@@ -60,4 +60,4 @@ async def build_patient_channel(
             public_url=settings.public_url,
             client=http,
         )
-    return PatientChannel(pool, senders) if senders else None
+    return PatientChannel(pool, senders, public_url=settings.public_url) if senders else None

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ClinicianDecision,
         CoverageSubmission,
         EpisodeEvent,
+        PatientMeasureSubmission,
         ReviewSubmission,
     )
     from schemas.view import EngineDecision, EpisodeView
@@ -272,6 +273,14 @@ class CareEpisode:
     @record_attendance.validator
     def _check_attendance(self, submission: AttendanceNotice) -> None:
         self._validate(Action.RECORD_ATTENDANCE, submission)
+
+    @workflow.update(name="submit_patient_measure")
+    def submit_patient_measure(self, submission: PatientMeasureSubmission) -> EngineDecision:
+        return self._apply(Action.SUBMIT_PATIENT_MEASURE, submission)
+
+    @submit_patient_measure.validator
+    def _check_patient_measure(self, submission: PatientMeasureSubmission) -> None:
+        self._validate(Action.SUBMIT_PATIENT_MEASURE, submission)
 
     # ---------------------------------------------------------------- query
 

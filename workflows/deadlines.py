@@ -89,7 +89,7 @@ class DeadlinesMixin(FollowupMixin):
             r = s.review
             if not r.questionnaire_sent and now >= schedule.questionnaire_at(r.due, policy):
                 r.questionnaire_sent = True
-                self._notify(Recipient.PATIENT, PATIENT_TEMPLATE)
+                self._notify(Recipient.PATIENT, PATIENT_TEMPLATE, questionnaire="phq9")
             if not r.reminder_sent and now >= schedule.reminder_at(r.due, policy):
                 r.reminder_sent = True
                 self._raise(Flag.REVIEW_OVERDUE)

@@ -22,6 +22,7 @@ from schemas.submissions import (
     ClinicianDecision,
     CoverageSubmission,
     EpisodeEvent,
+    PatientMeasureSubmission,
     ReviewSubmission,
 )
 from schemas.view import EngineDecision
@@ -37,6 +38,7 @@ from workflows.engine_core import (
 )
 from workflows.engine_view import ViewMixin
 from workflows.events import EventsMixin
+from workflows.patient_measures import PatientMeasuresMixin
 from workflows.treatment import TreatmentMixin
 
 __all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict", "submission_id"]
@@ -48,6 +50,7 @@ class EpisodeEngine(
     TreatmentMixin,
     EventsMixin,
     AttendanceMixin,
+    PatientMeasuresMixin,
     DeadlinesMixin,
     ViewMixin,
 ):
@@ -66,6 +69,10 @@ class EpisodeEngine(
             Action.DECIDE: (ClinicianDecision, self.decide),
             Action.REPORT_EVENT: (EpisodeEvent, self.report_event),
             Action.RECORD_ATTENDANCE: (AttendanceNotice, self.record_attendance),
+            Action.SUBMIT_PATIENT_MEASURE: (
+                PatientMeasureSubmission,
+                self.submit_patient_measure,
+            ),
         }
         kind, handler = handlers[action]
         decision = handler(expect_type(submission, kind), now)
@@ -90,3 +97,5 @@ class EpisodeEngine(
             self._report_event(expect_type(submission, EpisodeEvent))
         elif action is Action.RECORD_ATTENDANCE:
             self._check_attendance(expect_type(submission, AttendanceNotice))
+        elif action is Action.SUBMIT_PATIENT_MEASURE:
+            self._check_patient_measure(expect_type(submission, PatientMeasureSubmission))

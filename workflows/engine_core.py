@@ -54,6 +54,8 @@ T = TypeVar("T")
 ENGINE = "engine"
 HELD_FOR_CONSENT = "held-for-consent"
 PATIENT_TEMPLATE = "new_message"
+# The one parameter a patient message may carry: the questionnaire its link opens.
+QUESTIONNAIRE_PARAM = "questionnaire"
 
 
 class InvalidSubmission(ValueError):
@@ -143,11 +145,13 @@ class EngineCore:
         urgent: bool = False,
         **params: str,
     ) -> None:
-        """Queue a message. Patients only ever get the content-free `new_message`."""
+        """Queue a message. Patients only ever get the content-free `new_message` (with,
+        at most, which questionnaire its link opens)."""
         if recipient is Recipient.PATIENT:
             if not self.state.start.consents.messaging:
                 return
-            template, params = PATIENT_TEMPLATE, {}
+            template = PATIENT_TEMPLATE
+            params = {k: v for k, v in params.items() if k == QUESTIONNAIRE_PARAM}
         self.state.messages_queued += 1
         self.state.notifications.append(
             NotificationRequest(

@@ -161,6 +161,10 @@ class EpisodeState(BaseModel):
     phq9_history: list[int] = Field(default_factory=list)
     level_phq9: list[int] = Field(default_factory=list)
     latest_gad7: int | None = None
+    # The patient's latest answers by link, not yet used by a review (which takes them
+    # when it brings no scores of its own).
+    patient_phq9: list[int] | None = None
+    patient_gad7: list[int] | None = None
     consecutive_low_weeks: int = 0
     # Units attended per week in the latest review: the forecast before the next one.
     units_per_week: float | None = None

@@ -28,8 +28,9 @@ class TreatmentMixin(SafetyMixin):
         policy = s.start.policy
         level = s.delivered_level
         assert level is not None
-        phq9 = instruments.phq9_total(sub.phq9.items) if sub.phq9 else None
-        self_harm = instruments.phq9_self_harm(sub.phq9.items) if sub.phq9 else False
+        phq9_items, gad7_items, from_patient = self._review_measures(sub)
+        phq9 = instruments.phq9_total(phq9_items) if phq9_items else None
+        self_harm = instruments.phq9_self_harm(phq9_items) if phq9_items else False
         cssrs = self._cssrs(sub.cssrs)
         if s.baseline_phq9 is None and phq9 is not None:
             s.baseline_phq9 = phq9
@@ -42,7 +43,7 @@ class TreatmentMixin(SafetyMixin):
             phq9_total=phq9,
             self_harm=self_harm,
             cssrs_risk=cssrs,
-            gad7_given=sub.gad7 is not None,
+            gad7_given=gad7_items is not None,
             hours_attended=sub.hours_attended,
             weeks_in_period=sub.period_weeks,
             consecutive_low_weeks_before=s.consecutive_low_weeks,
@@ -52,8 +53,8 @@ class TreatmentMixin(SafetyMixin):
         if phq9 is not None:
             s.phq9_history = [*s.phq9_history, phq9][-SCORES_KEPT:]
             s.level_phq9 = [*s.level_phq9, phq9][-SCORES_KEPT:]
-        if sub.gad7:
-            s.latest_gad7 = instruments.gad7_total(sub.gad7.items)
+        if gad7_items:
+            s.latest_gad7 = instruments.gad7_total(gad7_items)
         s.consecutive_low_weeks = rec.consecutive_low_weeks
         s.reviews_without_measures = rec.reviews_without_measures
         self._clear(*rec.clear_flags)
@@ -76,21 +77,38 @@ class TreatmentMixin(SafetyMixin):
                 at=now,
                 level=level,
                 phq9_total=phq9,
-                phq9_item9=sub.phq9.items[8] if sub.phq9 else None,
-                gad7_total=s.latest_gad7 if sub.gad7 else None,
+                phq9_item9=phq9_items[8] if phq9_items else None,
+                gad7_total=s.latest_gad7 if gad7_items else None,
                 hours_attended=sub.hours_attended,
                 units_attended=sub.units_attended,
                 recommended_action=rec.action.value,
-                reasons=rec.reasons,
+                reasons=rec.reasons + from_patient,
                 **cssrs_fields(sub.cssrs),
             )
         )
         self._burn_units(sub.units_attended, now, period_weeks=sub.period_weeks)
         self._move(Event.REVIEW_RECORDED, now, sub.clinician_id)
         self._start_review_clock(now)
-        decision = self._decision(sub.review_id, rec)
+        decision = self._decision(sub.review_id, rec, from_patient)
         s.last_recommendation = decision
         return decision
+
+    def _review_measures(
+        self, sub: ReviewSubmission
+    ) -> tuple[list[int] | None, list[int] | None, list[str]]:
+        """The review's PHQ-9 and GAD-7 items: its own, or else the patient's latest answers
+        by link (each used by one review only), and the reasons naming what came from the
+        patient."""
+        s = self.state
+        phq9 = list(sub.phq9.items) if sub.phq9 else s.patient_phq9
+        gad7 = list(sub.gad7.items) if sub.gad7 else s.patient_gad7
+        used = []
+        if sub.phq9 is None and s.patient_phq9 is not None:
+            used.append("phq9_patient_reported")
+        if sub.gad7 is None and s.patient_gad7 is not None:
+            used.append("gad7_patient_reported")
+        s.patient_phq9 = s.patient_gad7 = None
+        return phq9, gad7, used
 
     def _decision_event(self, sub: ClinicianDecision) -> Event:
         s = self.state

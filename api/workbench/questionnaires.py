@@ -27,6 +27,14 @@ PHQ9_ITEMS: Final[tuple[str, ...]] = (
     "Thoughts that you would be better off dead or of hurting yourself in some way",
 )
 
+# The patient's own page asks in the second person (the instruments' original wording).
+PHQ9_PATIENT_STEM: Final = (
+    "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+)
+GAD7_PATIENT_STEM: Final = (
+    "Over the last 2 weeks, how often have you been bothered by the following problems?"
+)
+
 GAD7_STEM: Final = (
     "Over the last 2 weeks, how often has the patient been bothered by the following problems?"
 )

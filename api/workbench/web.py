@@ -42,6 +42,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# The patient's questionnaire pages (api/workbench/patient_page.py) get the same headers.
+PATIENT_PAGES = "/p/"
 # Pages show patient data: never kept by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -104,7 +106,7 @@ def mount_workbench(app: FastAPI, services: Services, settings: WorkbenchSetting
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        if request.url.path.startswith(PREFIX):
+        if request.url.path.startswith((PREFIX, PATIENT_PAGES)):
             response.headers.update(SECURITY_HEADERS)
             if not request.url.path.startswith(f"{PREFIX}/static"):
                 response.headers.update(NO_STORE)

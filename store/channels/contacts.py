@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from rules.messaging import MessagingPolicy
@@ -62,15 +62,20 @@ class PostgresContacts:
         self._db = db
 
     async def save_new(
-        self, episode_id: str, contact: ContactPreferences, messaging: MessagingPolicy
+        self,
+        episode_id: str,
+        contact: ContactPreferences,
+        messaging: MessagingPolicy,
+        birth_date: date | None = None,
     ) -> None:
         """Store the details of a new episode; a repeat of the same details is a no-op and
-        different ones raise `ContactConflict` (a start cannot silently change them)."""
+        different ones raise `ContactConflict` (a start cannot silently change them). The date
+        of birth is kept for the questionnaire page's check (never shown)."""
         inserted = await self._db.fetchval(
             """
             INSERT INTO patient_contacts (episode_id, prefers_sms, prefers_email, phone,
-                email_address, time_zone, messaging)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+                email_address, time_zone, messaging, birth_date)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
             ON CONFLICT (episode_id) DO NOTHING RETURNING true
             """,
             episode_id,
@@ -80,6 +85,7 @@ class PostgresContacts:
             contact.email_address,
             contact.time_zone,
             messaging.model_dump_json(),
+            birth_date,
         )
         if inserted:
             return

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from store.channels.messages import SUBJECT, TEXT, opaque_reference
+from store.channels.messages import SUBJECT, email_text, opaque_reference
 from store.outbox import DeliveryError, OutboxMessage, PermanentDeliveryError
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -71,7 +71,9 @@ class EmailSender:
         self._tls = tls_context
         self._timeout = timeout_s
 
-    def compose(self, message: OutboxMessage, address: str) -> EmailMessage:
+    def compose(
+        self, message: OutboxMessage, address: str, link: str | None = None
+    ) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self._sender
         mail["To"] = address
@@ -80,14 +82,14 @@ class EmailSender:
         domain = self._sender.rsplit("@", 1)[1]
         # Stable across retries, so a receiving system can drop a repeat.
         mail["Message-ID"] = f"<{opaque_reference(message.message_id)}@{domain}>"
-        mail.set_content(TEXT)
+        mail.set_content(email_text(link))
         return mail
 
-    async def send(self, message: OutboxMessage, address: str) -> None:
+    async def send(self, message: OutboxMessage, address: str, link: str | None = None) -> None:
         target = self._target
         try:
             await aiosmtplib.send(
-                self.compose(message, address),
+                self.compose(message, address, link),
                 hostname=target.host,
                 port=target.port,
                 username=target.username,

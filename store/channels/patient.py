@@ -14,6 +14,8 @@ from typing import Protocol
 
 from rules.messaging import quiet_until, rate_limited_until, zone
 from store.channels.contacts import MessagingChannel, PatientContact, PostgresContacts
+from store.channels.links import Instrument, PostgresLinks
+from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Db
 from store.outbox import DeferDelivery, OutboxMessage, Undeliverable
 
@@ -21,7 +23,7 @@ PATIENT_CHANNEL = "patient"
 
 
 class Sender(Protocol):
-    async def send(self, message: OutboxMessage, address: str) -> None: ...
+    async def send(self, message: OutboxMessage, address: str, link: str | None = None) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -54,6 +56,7 @@ class PatientChannel:
     db: Db
     senders: dict[MessagingChannel, Sender]
     clock: Callable[[], datetime] = utc_now
+    public_url: str | None = None  # questionnaire links only when patients can reach us
 
     async def deliver(self, message: OutboxMessage) -> None:
         contact = await PostgresContacts(self.db).get(message.episode_id)
@@ -72,7 +75,42 @@ class PatientChannel:
         if limited is not None:
             raise DeferDelivery(limited, "rate limit")
         channel, address = route
-        await self.senders[channel].send(message, address)
+        link = await self._questionnaire_link(message, contact, channel, now)
+        await self.senders[channel].send(message, address, link)
+
+    async def _questionnaire_link(
+        self,
+        message: OutboxMessage,
+        contact: PatientContact,
+        channel: MessagingChannel,
+        now: datetime,
+    ) -> str | None:
+        """`{public_url}/p/{token}` when the message asks for a questionnaire. Made here,
+        at sending, so the token is never in Temporal or the outbox row. None (the plain
+        message goes) without a public URL, when the link was answered or locked already,
+        when the date-of-birth check is on and no date of birth is on file (fail closed),
+        or when the gateway already accepted this SMS (its text kept the earlier token)."""
+        wanted = message.params.get(QUESTIONNAIRE_PARAM)
+        if not wanted or self.public_url is None or wanted not in {i.value for i in Instrument}:
+            return None
+        policy = contact.messaging
+        links = PostgresLinks(self.db)
+        if policy.questionnaire_asks_birth_date and not await links.has_birth_date(
+            message.episode_id
+        ):
+            return None
+        if channel is MessagingChannel.SMS and await self.db.fetchval(
+            "SELECT true FROM sms_deliveries WHERE message_id = $1", message.message_id
+        ):
+            return None
+        token = await links.issue(
+            message_id=message.message_id,
+            episode_id=message.episode_id,
+            instrument=Instrument(wanted),
+            policy=policy,
+            now=now,
+        )
+        return f"{self.public_url.rstrip('/')}/p/{token}" if token else None
 
     async def _recent_sends(
         self, message: OutboxMessage, now: datetime, window: timedelta

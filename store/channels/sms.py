@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from store.channels.contacts import PostgresContacts
-from store.channels.messages import SMS_TEXT
+from store.channels.messages import sms_text
 from store.dbtypes import Db
 from store.outbox import DeliveryError, OutboxMessage, PermanentDeliveryError, Undeliverable
 
@@ -57,13 +57,13 @@ class SmsSender:
         self._callback = f"{public_url.rstrip('/')}{STATUS_CALLBACK_PATH}" if public_url else None
         self._client = client or httpx.AsyncClient(timeout=timeout_s)
 
-    async def send(self, message: OutboxMessage, address: str) -> None:
+    async def send(self, message: OutboxMessage, address: str, link: str | None = None) -> None:
         already = await self._db.fetchval(
             "SELECT provider_id FROM sms_deliveries WHERE message_id = $1", message.message_id
         )
         if already is not None:
             return  # accepted on an earlier attempt that died before marking the row
-        form = {"To": address, "From": self._from, "Body": SMS_TEXT}
+        form = {"To": address, "From": self._from, "Body": sms_text(link)}
         if self._callback:
             form["StatusCallback"] = self._callback
         try:

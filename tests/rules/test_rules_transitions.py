@@ -228,10 +228,11 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
                 Action.DECIDE,
                 Action.REPORT_EVENT,
                 Action.RECORD_ATTENDANCE,
+                Action.SUBMIT_PATIENT_MEASURE,
             ],
         ),
         (P.EXTERNAL_CARE, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
-        (P.AFTERCARE, [Action.REPORT_EVENT]),
+        (P.AFTERCARE, [Action.REPORT_EVENT, Action.SUBMIT_PATIENT_MEASURE]),
         (P.CLOSED, []),
     ],
 )

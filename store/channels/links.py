@@ -1,0 +1,190 @@
+"""Questionnaire links: a random token (>= 128 bits) the patient opens at `/p/{token}`,
+bound to one episode and one questionnaire, single-use, expiring, locked after too many
+wrong dates of birth.
+
+Only the token's SHA-256 is stored (a high-entropy token needs no slow hash). The patient
+channel issues the token when it sends the message, so it never enters Temporal, the
+outbox row or a log. A delivery retried after a failed attempt issues a fresh token for the
+same link (the old one stops working): the row is keyed by the outbox message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from rules.messaging import MessagingPolicy
+from store.dbtypes import Db
+
+TOKEN_BYTES = 24  # 192 bits
+ANSWER_KEY_BYTES = 32
+
+
+class Instrument(StrEnum):
+    PHQ9 = "phq9"
+    GAD7 = "gad7"
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    """A link that may still be answered (known, unexpired, unused, unlocked)."""
+
+    link_id: str
+    episode_id: str
+    instrument: Instrument
+    check_birth_date: bool
+    expires_at: datetime
+    answer_key_hash: bytes | None
+
+    @property
+    def submission_id(self) -> str:
+        """The Workflow Update's submission ID: one per link, so a resubmission is a retry."""
+        return f"link-{self.link_id}"
+
+    def answer_key_matches(self, key: str | None) -> bool:
+        return (
+            key is not None
+            and self.answer_key_hash is not None
+            and hmac.compare_digest(self.answer_key_hash, token_hash(key))
+        )
+
+
+class PostgresLinks:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def issue(
+        self,
+        *,
+        message_id: str,
+        episode_id: str,
+        instrument: Instrument,
+        policy: MessagingPolicy,
+        now: datetime,
+    ) -> str | None:
+        """A fresh token for the message's link; None when the link was already answered
+        or locked (nothing is sent for it then)."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        row = await self._db.fetchval(
+            """
+            INSERT INTO questionnaire_links (link_id, message_id, token_hash, episode_id,
+                instrument, check_birth_date, max_wrong_birth_dates, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (message_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,
+                answer_key_hash = NULL
+            WHERE questionnaire_links.used_at IS NULL AND questionnaire_links.locked_at IS NULL
+            RETURNING link_id
+            """,
+            uuid.uuid4().hex,
+            message_id,
+            token_hash(token),
+            episode_id,
+            instrument.value,
+            policy.questionnaire_asks_birth_date,
+            policy.questionnaire_wrong_birth_dates,
+            now,
+            now + policy.questionnaire_link_lifetime,
+        )
+        return token if row is not None else None
+
+    async def open_link(self, token: str, now: datetime) -> OpenLink | None:
+        """The link behind `token` if it may be answered now; None for every other case
+        (unknown, expired, used, locked), which the page does not tell apart."""
+        row = await self._db.fetchrow(
+            """
+            SELECT link_id, episode_id, instrument, check_birth_date, expires_at,
+                answer_key_hash
+            FROM questionnaire_links
+            WHERE token_hash = $1 AND used_at IS NULL AND locked_at IS NULL
+                AND expires_at > $2
+            """,
+            token_hash(token),
+            now,
+        )
+        if row is None:
+            return None
+        return OpenLink(
+            link_id=row["link_id"],
+            episode_id=row["episode_id"],
+            instrument=Instrument(row["instrument"]),
+            check_birth_date=row["check_birth_date"],
+            expires_at=row["expires_at"],
+            answer_key_hash=row["answer_key_hash"],
+        )
+
+    async def check_birth_date(self, link: OpenLink, given: date, now: datetime) -> str | None:
+        """The answer key (kept in the browser) when `given` is the patient's date of birth;
+        None when it is not (the wrong answer counted; the last allowed one locks the link)
+        or when no date of birth is on file (the link cannot be opened then)."""
+        on_file = await self._db.fetchval(
+            "SELECT birth_date FROM patient_contacts WHERE episode_id = $1", link.episode_id
+        )
+        if on_file is not None and on_file == given:
+            return await self.issue_answer_key(link)
+        await self._db.execute(
+            """
+            UPDATE questionnaire_links SET wrong_birth_dates = wrong_birth_dates + 1,
+                locked_at = CASE WHEN wrong_birth_dates + 1 >= max_wrong_birth_dates
+                                 THEN $2 ELSE locked_at END
+            WHERE link_id = $1
+            """,
+            link.link_id,
+            now,
+        )
+        return None
+
+    async def issue_answer_key(self, link: OpenLink) -> str:
+        """A key for the browser that may answer this link (the page's CSRF token too)."""
+        key = secrets.token_urlsafe(ANSWER_KEY_BYTES)
+        await self._db.execute(
+            "UPDATE questionnaire_links SET answer_key_hash = $2 WHERE link_id = $1",
+            link.link_id,
+            token_hash(key),
+        )
+        return key
+
+    async def mark_used(self, link: OpenLink, now: datetime) -> None:
+        await self._db.execute(
+            "UPDATE questionnaire_links SET used_at = $2 WHERE link_id = $1 AND used_at IS NULL",
+            link.link_id,
+            now,
+        )
+
+    async def has_birth_date(self, episode_id: str) -> bool:
+        found = await self._db.fetchval(
+            "SELECT birth_date IS NOT NULL FROM patient_contacts WHERE episode_id = $1",
+            episode_id,
+        )
+        return bool(found)
+
+
+class MissLimiter:
+    """Token guessing, rate-limited per client address: at most `limit` requests for links
+    that do not open within `window`, counted in PostgreSQL (every API replica agrees)."""
+
+    def __init__(self, db: Db, *, limit: int, window: timedelta) -> None:
+        self._db = db
+        self._limit = limit
+        self._window = window
+
+    async def blocked(self, client: str, now: datetime) -> bool:
+        misses = await self._db.fetchval(
+            "SELECT count(*) FROM questionnaire_link_misses WHERE client = $1 AND at > $2",
+            client,
+            now - self._window,
+        )
+        return int(misses or 0) >= self._limit
+
+    async def record(self, client: str, now: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO questionnaire_link_misses (client, at) VALUES ($1, $2)", client, now
+        )
