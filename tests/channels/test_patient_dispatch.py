@@ -60,7 +60,14 @@ async def _patient(pool: asyncpg.Pool, episode_id: str = "ep1", **policy: float)
 _seq = iter(range(1, 10_000))
 
 
-async def _queue_patient_message(pool: asyncpg.Pool, episode_id: str = "ep1") -> str:
+async def _queue_patient_message(
+    pool: asyncpg.Pool, episode_id: str = "ep1", *, due_on_the_test_clock: bool = True
+) -> str:
+    """Queue a patient message as the store does (its commit NOTIFYs listening dispatchers).
+
+    With `due_on_the_test_clock` the row is then moved into the past of AFTERNOON; a test
+    that listens must not do that (the NOTIFY may be handled before the move).
+    """
     seq = next(_seq)
     message_id = f"care-episode-{episode_id}:m{seq}"
     store = PostgresRecordStore(pool, channel_for=route_by_recipient(True))
@@ -73,6 +80,8 @@ async def _queue_patient_message(pool: asyncpg.Pool, episode_id: str = "ep1") ->
             ],
         )
     )
+    if not due_on_the_test_clock:
+        return message_id
     # Due on the tests' own clock (which is in the past of the database's now()).
     await pool.execute(
         "UPDATE notification_outbox SET next_attempt_at = $2 WHERE message_id = $1",
@@ -266,7 +275,10 @@ async def test_dispatcher_wakes_on_notify_without_waiting_for_its_poll(
     """The safety poll is an hour: only the NOTIFY can explain a delivery within the test."""
     fake, url = gateway
     await _patient(pool)
-    dispatcher = _dispatcher(pool, url, Clock(AFTERNOON))
+    # A clock ahead of the database's now(), so a row is due the moment its NOTIFY arrives
+    # (no second write, which would race the wake-up): an afternoon in Chicago, tomorrow.
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    dispatcher = _dispatcher(pool, url, Clock(tomorrow.replace(hour=21, minute=0)))
     channels = dispatcher.channels
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -274,9 +286,9 @@ async def test_dispatcher_wakes_on_notify_without_waiting_for_its_poll(
     )
     try:
         await _wait_until(lambda: _heartbeat(pool))  # listening, first pass done
-        first = await _queue_patient_message(pool)
+        first = await _queue_patient_message(pool, due_on_the_test_clock=False)
         await _wait_until(lambda: _status_is(pool, first, "sent"))
-        second = await _queue_patient_message(pool)
+        second = await _queue_patient_message(pool, due_on_the_test_clock=False)
         await _wait_until(lambda: _status_is(pool, second, "sent"))
     finally:
         stop.set()
