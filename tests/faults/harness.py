@@ -101,8 +101,11 @@ class FaultStack:
     async def api_listening(self) -> None:
         await wait_for_port("127.0.0.1", int(self.api_url.rsplit(":", 1)[1]), stack=self.stack)
 
-    def restart_temporal(self) -> None:
+    def stop_temporal(self) -> None:
         self.kill("temporal", signal.SIGTERM)
+
+    def start_temporal_again(self) -> None:
+        """Start the dev server on its SQLite file again, after `stop_temporal`."""
         self.stack.start_temporal()
         # The API and the worker stay up and reconnect by themselves; keep Temporal last
         # to stop (the stack stops its children newest first).
