@@ -6,9 +6,9 @@ enrolled at the group's level before it is seated). A roster is one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -44,7 +44,10 @@ from store import billing
 from store import groups as store
 from store import week_view as weeks
 from store.attendance import RosterRefused
+from store.dbtypes import Conn
 from store.groups import GroupsRefused
+
+T = TypeVar("T")
 
 UNCHANGED = RosterOutcome.UNCHANGED
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -89,6 +92,18 @@ def build_groups_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["groups"])
     pool: asyncpg.Pool = services.deps.pool
     clock = services.deps.clock
+
+    async def write(change: Callable[[Conn], Awaitable[T]]) -> T:
+        """One change in one transaction: an outage is a 503, a refusal its own problem."""
+
+        async def work() -> T:
+            async with pool.acquire() as conn, conn.transaction():
+                return await change(conn)
+
+        try:
+            return await records_call(work())
+        except GroupsRefused as error:
+            raise _refused(error) from None
 
     async def visible_group(principal: Principal, group_id: str) -> Group:
         group = await records_call(store.get_group(pool, group_id))
@@ -138,16 +153,11 @@ def build_groups_router(services: Services) -> APIRouter:
         principal.require_program(spec.program_id)
         policy = await records_call(store.get_policy(pool, spec.program_id))
 
-        async def work() -> bool:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.create_group(
-                    conn, spec, now=clock(), ahead_days=policy.generate_ahead_days
-                )
-
-        try:
-            created = await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        created = await write(
+            lambda conn: store.create_group(
+                conn, spec, now=clock(), ahead_days=policy.generate_ahead_days
+            )
+        )
         group = await records_call(store.get_group(pool, spec.group_id))
         assert group is not None
         return _json(201 if created else 200, group)
@@ -184,14 +194,7 @@ def build_groups_router(services: Services) -> APIRouter:
     async def change_group(group_id: Id, change: GroupChange, principal: Manager) -> Group:
         await visible_group(principal, group_id)
 
-        async def work() -> Group:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.change_group(conn, group_id, change, now=clock())
-
-        try:
-            return await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        return await write(lambda conn: store.change_group(conn, group_id, change, now=clock()))
 
     @router.get(
         "/groups/{group_id}/sessions",
@@ -238,14 +241,7 @@ def build_groups_router(services: Services) -> APIRouter:
     async def add_session(group_id: Id, body: AdHocSession, principal: Manager) -> JSONResponse:
         group = await visible_group(principal, group_id)
 
-        async def work() -> tuple[Session, bool]:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.add_session(conn, group, body)
-
-        try:
-            session, created = await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        session, created = await write(lambda conn: store.add_session(conn, group, body))
         return _json(201 if created else 200, session)
 
     @router.post(
@@ -257,16 +253,11 @@ def build_groups_router(services: Services) -> APIRouter:
     async def cancel_session(session_id: Id, body: Cancellation, principal: Manager) -> Session:
         await visible_session(principal, session_id)
 
-        async def work() -> Session:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.cancel_session(
-                    conn, session_id, reason=body.reason, by=principal.actor, now=clock()
-                )
-
-        try:
-            return await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        return await write(
+            lambda conn: store.cancel_session(
+                conn, session_id, reason=body.reason, by=principal.actor, now=clock()
+            )
+        )
 
     @router.get(
         "/groups/{group_id}/members",
@@ -309,21 +300,16 @@ def build_groups_router(services: Services) -> APIRouter:
                 allowed_actions=[],
             )
 
-        async def work() -> tuple[Assignment, bool]:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.assign(
-                    conn,
-                    group_id,
-                    body.episode_id,
-                    group.level,
-                    wait_if_full=body.wait_if_full,
-                    now=clock(),
-                )
-
-        try:
-            assignment, created = await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        assignment, created = await write(
+            lambda conn: store.assign(
+                conn,
+                group_id,
+                body.episode_id,
+                group.level,
+                wait_if_full=body.wait_if_full,
+                now=clock(),
+            )
+        )
         return _json(201 if created else 200, assignment)
 
     @router.delete(
@@ -335,16 +321,11 @@ def build_groups_router(services: Services) -> APIRouter:
     async def unassign(group_id: Id, episode_id: Id, principal: Assigner) -> Assignment:
         await visible_group(principal, group_id)
 
-        async def work() -> Assignment:
-            async with pool.acquire() as conn, conn.transaction():
-                return await store.end_assignment(
-                    conn, group_id, episode_id, reason="unassigned", now=clock()
-                )
-
-        try:
-            return await records_call(work())
-        except GroupsRefused as error:
-            raise _refused(error) from None
+        return await write(
+            lambda conn: store.end_assignment(
+                conn, group_id, episode_id, reason="unassigned", now=clock()
+            )
+        )
 
     @router.get(
         "/episodes/{episode_id}/groups",
