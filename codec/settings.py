@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from codec.keys import KeyRing, load_keyring
-from worker.secret_files import with_file_variants
+from worker.secret_files import FileVariantSettings
 
 
-class CodecSettings(BaseSettings):
+class CodecSettings(FileVariantSettings):
     model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore")
 
     # Keys: `kid2:<b64>,kid1:<b64>` (newest first) and/or a file of such entries.
@@ -33,20 +33,6 @@ class CodecSettings(BaseSettings):
     codec_session_ttl_seconds: int = 8 * 3600
     # Set when the codec server is reached over HTTPS, so the cookie is `Secure`.
     codec_cookie_secure: bool = False
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Every setting also reads `<NAME>_FILE` (secrets mounted as files)."""
-        return with_file_variants(
-            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
 
     def keyring(self) -> KeyRing:
         """The configured key ring (env keys first, then the key file)."""

@@ -70,3 +70,21 @@ def with_file_variants(
         FileVariantsSource(settings_cls),
         file_secret_settings,
     )
+
+
+class FileVariantSettings(BaseSettings):
+    """Settings whose every field also reads `<NAME>_FILE` (secrets mounted as files)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Every setting also reads `<NAME>_FILE` (secrets mounted as files)."""
+        return with_file_variants(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )

@@ -7,14 +7,14 @@ from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from worker.secret_files import with_file_variants
+from worker.secret_files import FileVariantSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class Settings(FileVariantSettings):
     model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore")
 
     temporal_address: str = "127.0.0.1:7233"
@@ -88,20 +88,6 @@ class Settings(BaseSettings):
     dispatcher_stale_after_seconds: float = 30.0
 
     log_level: str = "INFO"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Every setting also reads `<NAME>_FILE` (secrets mounted as files)."""
-        return with_file_variants(
-            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
 
     @model_validator(mode="after")
     def _password_into_url(self) -> Settings:
