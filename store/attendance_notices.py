@@ -28,6 +28,7 @@ from rules.levels import AgeGroup, LevelOfCare
 from schemas.attendance import AttendanceNotice, AttendanceNoticeKind
 from store.billing import grants_for
 from store.dbtypes import Conn, Db
+from store.week_view import week_session_rows
 
 K = AttendanceNoticeKind
 
@@ -168,20 +169,7 @@ _PRESENT = tuple(s.value for s in PRESENT)
 
 async def _week_slots(conn: Conn, episode_id: str, monday: date) -> list[SessionSlot]:
     """The episode's sessions that week (its groups, not cancelled), with what was recorded."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT s.session_id, s.starts_at, s.duration_minutes, a.minutes
-             FROM group_assignments ga
-             JOIN group_sessions s ON s.group_id = ga.group_id
-             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
-            WHERE ga.episode_id = $1 AND ga.assigned_at IS NOT NULL
-              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
-              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
-              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
-            ORDER BY s.starts_at""",
-        episode_id,
-        monday,
-        monday + timedelta(days=6),
-    )
+    rows = await week_session_rows(conn, episode_id, monday)
     return [SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"]) for r in rows]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from asyncpg import Record
 from pydantic import BaseModel
 
 from rules.attendance_policy import AttendancePolicy
@@ -59,22 +60,7 @@ async def week_view(
     db: Db, episode_id: str, day: date, policy: AttendancePolicy, now: datetime
 ) -> WeekView:
     monday = week_start(day)
-    rows = await db.fetch(
-        """SELECT DISTINCT s.session_id, s.group_id, s.starts_at, s.duration_minutes,
-                  a.status, a.minutes, g.level, g.age_group
-             FROM group_assignments ga
-             JOIN care_groups g ON g.group_id = ga.group_id
-             JOIN group_sessions s ON s.group_id = ga.group_id
-             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
-            WHERE ga.episode_id = $1 AND ga.assigned_at IS NOT NULL
-              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
-              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
-              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
-            ORDER BY s.starts_at""",
-        episode_id,
-        monday,
-        monday + timedelta(days=6),
-    )
+    rows = await week_session_rows(db, episode_id, monday)
     level = LevelOfCare(rows[0]["level"]) if rows else None
     age = AgeGroup(rows[0]["age_group"]) if rows else AgeGroup.ADULT
     minimum = policy.minimum_hours(level, age) if level else 0.0
@@ -148,4 +134,25 @@ async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> 
         units_left=left,
         end_date=grant.end_date,
         projected_exhaustion=projected_exhaustion(left, upcoming, end_date=grant.end_date),
+    )
+
+
+async def week_session_rows(db: Db, episode_id: str, monday: date) -> list[Record]:
+    """The episode's sessions in the week from `monday` (its groups while it was seated,
+    not cancelled), each with what its roster recorded and its group's level."""
+    return await db.fetch(
+        """SELECT DISTINCT s.session_id, s.group_id, s.starts_at, s.duration_minutes,
+                  a.status, a.minutes, g.level, g.age_group
+             FROM group_assignments ga
+             JOIN care_groups g ON g.group_id = ga.group_id
+             JOIN group_sessions s ON s.group_id = ga.group_id
+             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
+            WHERE ga.episode_id = $1 AND ga.assigned_at IS NOT NULL
+              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
+              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
+              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
+            ORDER BY s.starts_at""",
+        episode_id,
+        monday,
+        monday + timedelta(days=6),
     )
