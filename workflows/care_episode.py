@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import EpisodeEngine, InvalidSubmission, SubmissionConflict
     from workflows.search_attributes import publishable
     from workflows.state import (
-        ENGINE_LATEST,
+        ENGINE_VERSIONS,
         Command,
         CommandKind,
         EpisodeInput,
@@ -42,8 +42,11 @@ with workflow.unsafe.imports_passed_through():
         EpisodeState,
     )
 
-# Marks runs started (fresh or by continue-as-new) on a worker that has the newest engine.
-ENGINE_LATEST_PATCH = f"engine-v{ENGINE_LATEST}"
+
+def engine_patch(version: int) -> str:
+    """The patch marker a run started on a worker with engine `version` carries."""
+    return f"engine-v{version}"
+
 
 # Records must never be lost: retry for as long as it takes (PostgreSQL may be down).
 RECORD_RETRY = RetryPolicy(
@@ -70,10 +73,13 @@ class CareEpisode:
         state = episode.state or EpisodeState(start=episode.start, started_at=now, updated_at=now)
         if episode.state is not None:
             state.run_count += 1
-        if workflow.patched(ENGINE_LATEST_PATCH):
-            # Pinned per run: an older history replays without the marker and keeps the
-            # version it carried; every new run moves to the newest engine.
-            state.engine_version = max(state.engine_version, ENGINE_LATEST)
+        for version in ENGINE_VERSIONS:
+            # Pinned per run: a new run records the newest marker and stops there; a
+            # history recorded by an older worker replays with the marker it carries
+            # (or none, for version 1) and keeps that version.
+            if workflow.patched(engine_patch(version)):
+                state.engine_version = max(state.engine_version, version)
+                break
         self._engine = EpisodeEngine(state)
         if episode.state is None:
             # Here, not in run(): an update in the first task is handled before run starts.

@@ -35,7 +35,10 @@ SCORES_KEPT = 26
 # predates the field reads as version 1.
 ENGINE_V1 = 1
 ENGINE_V2 = 2
-ENGINE_LATEST = ENGINE_V2
+ENGINE_V3 = 3
+ENGINE_LATEST = ENGINE_V3
+# Newest first: each version's patch marker, looked for in that order at a run's start.
+ENGINE_VERSIONS = (ENGINE_V3, ENGINE_V2)
 
 
 class CommandKind(StrEnum):

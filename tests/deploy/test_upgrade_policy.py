@@ -13,8 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 from rules.levels import LevelOfCare
 from schemas.submissions import DecisionAction
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
-from workflows.care_episode import ENGINE_LATEST_PATCH
+from workflows.care_episode import engine_patch
 from workflows.state import ENGINE_LATEST
+
+ENGINE_LATEST_PATCH = engine_patch(ENGINE_LATEST)
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = sorted((ROOT / "tests" / "replay" / "histories").glob("*.json"))
