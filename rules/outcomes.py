@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
+from rules.outcome_policy import OutcomePolicy
 from rules.policy import ProgramPolicy
 
 
@@ -81,3 +85,153 @@ def sustained_improvement(baseline: int, recent: list[int], policy: ProgramPolic
         is_response(baseline, score, policy) or is_remission(score, policy)
         for score in recent[-needed:]
     )
+
+
+# --- Outcomes per episode and the follow-up measures (issue 13) -------------------------
+
+
+class MeasureStatus(StrEnum):
+    """Where one episode stands on one measure.
+
+    MET / NOT_MET: a score decided it. LACKING: the window closed with no score (counted
+    in the denominator, as not met, never dropped). PENDING: the window is still open with
+    no score yet (reported apart: the episode cannot be judged yet). NOT_APPLICABLE: the
+    episode is outside the measure's denominator (no index score above the threshold).
+    """
+
+    MET = "met"
+    NOT_MET = "not_met"
+    LACKING = "lacking"
+    PENDING = "pending"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class ReliableChange(StrEnum):
+    IMPROVED = "improved"
+    WORSENED = "worsened"
+    NO_RELIABLE_CHANGE = "no_reliable_change"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Score:
+    """One PHQ-9 (or GAD-7) total on the day it was taken."""
+
+    on: date
+    total: int
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    baseline: Score | None
+    latest: Score | None
+    change: int | None
+    reliable_change: ReliableChange
+    response_at_discharge: MeasureStatus
+    remission_at_discharge: MeasureStatus
+
+
+def _ordered(scores: Iterable[Score]) -> list[Score]:
+    return sorted(scores, key=lambda s: s.on)
+
+
+def responded(baseline: int, current: int, policy: OutcomePolicy) -> bool:
+    return baseline > 0 and (baseline - current) >= baseline * policy.response_drop_fraction
+
+
+def remitted(current: int, policy: OutcomePolicy) -> bool:
+    return current < policy.remission_below
+
+
+def reliable_change(baseline: int, latest: int, policy: OutcomePolicy) -> ReliableChange:
+    """A change of at least the meaningful-change points (5 by default), either way."""
+    if latest - baseline <= -policy.meaningful_change:
+        return ReliableChange.IMPROVED
+    if latest - baseline >= policy.meaningful_change:
+        return ReliableChange.WORSENED
+    return ReliableChange.NO_RELIABLE_CHANGE
+
+
+def episode_outcome(
+    scores: Iterable[Score], discharged_on: date | None, policy: OutcomePolicy
+) -> EpisodeOutcome:
+    """Baseline (the first score), latest, change and the measures at discharge.
+
+    At discharge the last score on or before the discharge day counts, if it came after
+    the baseline's day; an episode whose baseline is not above `followup_index_above` (9)
+    is outside the response/remission denominators; one discharged with no later score
+    LACKS them; one not discharged yet is PENDING.
+    """
+    ordered = _ordered(scores)
+    if not ordered:
+        na = MeasureStatus.NOT_APPLICABLE
+        return EpisodeOutcome(None, None, None, ReliableChange.UNKNOWN, na, na)
+    baseline, latest = ordered[0], ordered[-1]
+    change = latest.total - baseline.total if len(ordered) > 1 else None
+    trend = (
+        reliable_change(baseline.total, latest.total, policy)
+        if change is not None
+        else ReliableChange.UNKNOWN
+    )
+    if baseline.total <= policy.followup_index_above:
+        response = remission = MeasureStatus.NOT_APPLICABLE
+    elif discharged_on is None:
+        response = remission = MeasureStatus.PENDING
+    else:
+        later = [s for s in ordered[1:] if baseline.on < s.on <= discharged_on]
+        if not later:
+            response = remission = MeasureStatus.LACKING
+        else:
+            last = later[-1].total
+            response = _status(responded(baseline.total, last, policy))
+            remission = _status(remitted(last, policy))
+    return EpisodeOutcome(baseline, latest, change, trend, response, remission)
+
+
+def _status(met: bool) -> MeasureStatus:
+    return MeasureStatus.MET if met else MeasureStatus.NOT_MET
+
+
+def index_score(scores: Iterable[Score], policy: OutcomePolicy) -> Score | None:
+    """The first score above `followup_index_above` (PHQ-9 > 9): the measures' index."""
+    for score in _ordered(scores):
+        if score.total > policy.followup_index_above:
+            return score
+    return None
+
+
+class FollowUp(StrEnum):
+    REMISSION_12_MONTHS = "remission_12_months"
+    REMISSION_6_MONTHS = "remission_6_months"
+    RESPONSE_6_MONTHS = "response_6_months"
+    DRR_E_FOLLOWUP = "drr_e_followup"
+
+
+def followup(
+    kind: FollowUp, scores: Iterable[Score], as_of: date, policy: OutcomePolicy
+) -> MeasureStatus:
+    """One follow-up measure from the index PHQ-9 > 9: the last score in its window decides.
+
+    No score in the window: LACKING once the window's last day has passed (`as_of` after
+    it), PENDING before. DRR-E asks only for a follow-up score in its window.
+    """
+    ordered = _ordered(scores)
+    index = index_score(ordered, policy)
+    if index is None:
+        return MeasureStatus.NOT_APPLICABLE
+    window = {
+        FollowUp.REMISSION_12_MONTHS: policy.remission_12_months,
+        FollowUp.REMISSION_6_MONTHS: policy.remission_6_months,
+        FollowUp.RESPONSE_6_MONTHS: policy.response_6_months,
+        FollowUp.DRR_E_FOLLOWUP: policy.drr_e_followup,
+    }[kind]
+    inside = [s for s in ordered if s is not index and window.holds((s.on - index.on).days)]
+    if not inside:
+        closed = (as_of - index.on).days > window.last_day
+        return MeasureStatus.LACKING if closed else MeasureStatus.PENDING
+    last = inside[-1].total
+    if kind is FollowUp.DRR_E_FOLLOWUP:
+        return MeasureStatus.MET
+    if kind is FollowUp.RESPONSE_6_MONTHS:
+        return _status(responded(index.total, last, policy))
+    return _status(remitted(last, policy))
