@@ -139,33 +139,3 @@ class AttendanceMixin(DeadlinesMixin):
             urgent=True,
             session_date=sub.session_date.isoformat(),
         )
-
-    # ------------------------------------------------------------ timers
-
-    def _deadlines(self) -> list[tuple[Callable[[], datetime | None], Callable[[datetime], None]]]:
-        found = super()._deadlines()
-        if not self.v2 or self.state.attendance is None:
-            return found
-        return [
-            *found,
-            (self._no_show_followup_due, self._no_show_followup_missed),
-            (self._below_minimum_ends, self._below_minimum_over),
-        ]
-
-    def _no_show_followup_due(self) -> datetime | None:
-        track = self.state.attendance
-        return track.no_show_followup_due if track else None
-
-    def _no_show_followup_missed(self, now: datetime) -> None:
-        """Nobody saw the patient back by the follow-up's due time: the supervisor hears."""
-        track = self._track()
-        track.no_show_followup_due = None
-        self._notify(Recipient.SUPERVISOR, "no_show_followup_missed", urgent=True)
-
-    def _below_minimum_ends(self) -> datetime | None:
-        track = self.state.attendance
-        return track.below_minimum_until if track else None
-
-    def _below_minimum_over(self, now: datetime) -> None:
-        self._track().below_minimum_until = None
-        self._clear(Flag.BELOW_MINIMUM)

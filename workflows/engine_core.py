@@ -389,25 +389,6 @@ class EngineCore:
             kind=held.kind if held else "authorization",
         )
 
-    def _appeal_wakeups(self) -> list[datetime]:
-        a = self.state.appeal
-        return [a.decision_due_at] if a and a.decision_due_at and not a.escalated else []
-
-    def _appeal_timer(self, now: datetime) -> None:
-        """A filed appeal the payer has not decided in time is chased like any request."""
-        s = self.state
-        a = s.appeal
-        if a is None:
-            return
-        if a.filed_at is None and s.appeal_deadline is not None and now >= s.appeal_deadline:
-            s.appeal = None  # never appealed: the window closes (see DeadlinesMixin)
-            return
-        if a.decision_due_at and not a.escalated and now >= a.decision_due_at:
-            s.appeal = a.model_copy(update={"escalated": True})
-            self._raise(Flag.PAYER_OVERDUE)
-            for who in (Recipient.SUPERVISOR, Recipient.UTILIZATION_REVIEW):
-                self._notify(who, "appeal_decision_overdue", urgent=True)
-
     def age_group(self) -> AgeGroup:
         """The patient's age group today: the start's, until an adolescent turns 18."""
         return self.state.age_group or self.state.start.age_group
