@@ -151,6 +151,50 @@ async def open_appeals(db: Db, *, programs: list[str] | None, limit: int) -> lis
     return [DenialLine.model_validate(dict(r)) for r in rows]
 
 
+class NoShowLine(_Row):
+    """A patient marked absent (no-show) at a group session held today."""
+
+    episode_id: str
+    program_id: str
+    group_name: str
+    starts_at: datetime
+    recorded_at: datetime
+
+
+async def no_shows_today(
+    db: Db, *, now: datetime, programs: list[str] | None, limit: int
+) -> tuple[list[NoShowLine], int]:
+    """No-shows at sessions held today in each group's own time zone, latest session first,
+    with their count. A cancelled session is no one's absence; closed episodes drop out.
+
+    Served by `care_groups_program` (0400) for named programs, then `group_sessions_day`
+    and the attendance primary key; one statement for the page and the count.
+    """
+    args: list[object] = [now]
+    scope = ""
+    if programs is not None:
+        args.append(programs)
+        scope = f"AND g.program_id = ANY(${len(args)}::text[])"
+    rows = await db.fetch(
+        f"""SELECT a.episode_id, g.program_id, g.name AS group_name, s.starts_at,
+                   a.recorded_at, count(*) OVER ()::int AS total
+            FROM care_groups g
+            JOIN group_sessions s ON s.group_id = g.group_id
+                 AND s.session_date = ($1::timestamptz AT TIME ZONE g.time_zone)::date
+                 AND s.cancelled_at IS NULL
+            JOIN attendance a ON a.session_id = s.session_id AND a.status = 'no_show'
+            JOIN episodes e ON e.episode_id = a.episode_id AND e.phase <> '{_CLOSED}'
+            WHERE true {scope}
+            ORDER BY s.starts_at DESC, a.episode_id
+            LIMIT ${len(args) + 1}""",
+        *args,
+        limit,
+    )
+    total = rows[0]["total"] if rows else 0
+    lines = [NoShowLine.model_validate({k: v for k, v in r.items() if k != "total"}) for r in rows]
+    return lines, total
+
+
 class TodayLists(_Row):
     """Today's episode worklists: each list's first rows (soonest review first) and its
     count, read in two queries however many episodes the programs hold."""

@@ -84,7 +84,7 @@ async def today_worklists(
     tomorrow = _start_of_day(now) + timedelta(days=1)
     # Every list is a bounded page plus its count, in a few queries at once, so a program
     # of 10,000 episodes costs about what a page of 25 costs.
-    lists, auths, requests, appeals = await records_call(
+    lists, auths, requests, appeals, no_shows = await records_call(
         asyncio.gather(
             worklists.today_lists(
                 pool,
@@ -104,6 +104,7 @@ async def today_worklists(
             ),
             worklists.pending_payer_requests(pool, programs=programs, limit=limit),
             worklists.open_appeals(pool, programs=programs, limit=limit),
+            worklists.no_shows_today(pool, now=now, programs=programs, limit=limit),
         )
     )
 
@@ -114,6 +115,7 @@ async def today_worklists(
     return [
         episodes("risk", "Open risk flags"),
         episodes("overdue", "Reviews overdue"),
+        no_show_worklist(*no_shows),
         episodes("due-today", "Reviews due today"),
         episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
         authorization_worklist(auths, today=today),
@@ -154,6 +156,17 @@ def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: d
         rows,
         len(rows),
         note=f"Low means {LIST_POLICY.low_units_threshold} units or fewer left (program default).",
+    )
+
+
+def no_show_worklist(lines: list[worklists.NoShowLine], total: int) -> Worklist:
+    rows = [line.model_dump() for line in lines]
+    return Worklist(
+        "no-shows",
+        "No-shows today",
+        rows,
+        total,
+        note="Absent without notice at a group session held today (cancelled sessions excluded).",
     )
 
 

@@ -93,3 +93,74 @@ async def test_authorizations_ending_or_low_and_payer_requests(pool: asyncpg.Poo
     pending = await worklists.pending_payer_requests(pool, programs=None, limit=10)
     assert [p.episode_id for p in pending] == ["e-013"]
     assert await worklists.pending_payer_requests(pool, programs=["p2"], limit=10) == []
+
+
+async def _seed_sessions(pool: asyncpg.Pool) -> None:
+    """Two groups in different time zones; sessions on the local 'today' and the day after."""
+    for group, program, zone in (("g-ny", "p1", "America/New_York"), ("g-utc", "p2", "UTC")):
+        await pool.execute(
+            """INSERT INTO care_groups (group_id, program_id, name, level, weekdays, start_time,
+                duration_minutes, modality, capacity, facilitator_ref, time_zone, created_at)
+            VALUES ($1, $2, $1, 'iop', '{1,2,3,4,5}', '18:00', 180, 'in_person', 12, 'f-1',
+                    $3, $4)""",
+            group,
+            program,
+            zone,
+            NOW,
+        )
+    # NOW_LATE is 02:00 UTC on 11 March: still 10 March in New York.
+    sessions = [
+        ("s-ny-today", "g-ny", date(2026, 3, 10), None),
+        ("s-ny-next", "g-ny", date(2026, 3, 11), None),
+        ("s-ny-cancelled", "g-ny", date(2026, 3, 10), NOW),
+        ("s-utc-today", "g-utc", date(2026, 3, 11), None),
+    ]
+    for number, (session, group, day, cancelled) in enumerate(sessions):
+        await pool.execute(
+            """INSERT INTO group_sessions (session_id, group_id, session_date, starts_at,
+                duration_minutes, modality, kind, cancelled_at)
+            VALUES ($1, $2, $3, $4, 180, 'in_person', 'scheduled', $5)""",
+            session,
+            group,
+            day,
+            datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=number),
+            cancelled,
+        )
+    marks = [
+        ("s-ny-today", "e-001", "no_show"),  # p1, in treatment: listed
+        ("s-ny-today", "e-002", "no_show"),  # closed episode: not listed
+        ("s-ny-today", "e-004", "excused"),  # excused is no no-show
+        ("s-ny-next", "e-005", "no_show"),  # tomorrow in New York
+        ("s-ny-cancelled", "e-008", "no_show"),  # the program cancelled the session
+        ("s-utc-today", "e-003", "no_show"),  # p2, today in UTC
+    ]
+    for session, episode, status in marks:
+        await pool.execute(
+            """INSERT INTO attendance (session_id, episode_id, status, minutes, modality,
+                recorded_by, recorded_at)
+            VALUES ($1, $2, $3, 0, 'in_person', 'clinic', $4)""",
+            session,
+            episode,
+            status,
+            NOW,
+        )
+
+
+async def test_no_shows_today_count_the_local_day_and_skip_what_is_no_absence(
+    pool: asyncpg.Pool,
+) -> None:
+    await _seed(pool)
+    await _seed_sessions(pool)
+    late = datetime(2026, 3, 11, 2, 0, tzinfo=UTC)
+    everyone, total = await worklists.no_shows_today(pool, now=late, programs=None, limit=10)
+    assert [(n.episode_id, n.group_name) for n in everyone] == [
+        ("e-003", "g-utc"),
+        ("e-001", "g-ny"),
+    ]
+    assert total == 2
+    p1, p1_total = await worklists.no_shows_today(pool, now=late, programs=["p1"], limit=10)
+    assert [n.episode_id for n in p1] == ["e-001"] and p1_total == 1
+    page, page_total = await worklists.no_shows_today(pool, now=late, programs=None, limit=1)
+    assert len(page) == 1 and page_total == 2
+    nothing, none_total = await worklists.no_shows_today(pool, now=late, programs=[], limit=10)
+    assert nothing == [] and none_total == 0

@@ -5,9 +5,11 @@ errors beside fields, 409 with allowed actions, a re-sent form answered once).""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -15,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.workbench.accounts import PersonRole
 from tests.api import bodies
-from tests.api.conftest import OTHER_PROGRAM, bearer
+from tests.api.conftest import OTHER_PROGRAM, PROGRAM, bearer
 from tests.timeline import timeline_until
 from tests.workbench.conftest import Person, add_account, csrf_of, person, sign_in
 
@@ -231,3 +233,59 @@ async def test_an_episode_of_another_program_is_not_found(
     assert (await browser_client.get(f"/app/episodes/{episode_id}/review")).status_code == 404
     today = await browser_client.get("/app/")
     assert episode_id not in today.text
+
+
+async def test_today_lists_a_no_show_at_a_session_held_today(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_pool: asyncpg.Pool
+) -> None:
+    """A roster's no-show shows on Today the same day, linked to its episode; an excused
+    absence at the same session does not."""
+    now = datetime.now(UTC)
+    tag = uuid.uuid4().hex[:8]
+    group, session = f"grp-{tag}", f"ses-{tag}"
+    absent, excused = f"ep-absent-{tag}", f"ep-excused-{tag}"
+    for episode in (absent, excused):
+        await api_pool.execute(
+            """INSERT INTO episodes (episode_id, workflow_id, program_id, phase,
+                level_delivered, started_at, updated_at, last_seq)
+            VALUES ($1, $2, $3, 'in_treatment', 'iop', $4, $4, 0)""",
+            episode,
+            f"care-episode-{episode}",
+            PROGRAM,
+            now,
+        )
+    await api_pool.execute(
+        """INSERT INTO care_groups (group_id, program_id, name, level, weekdays, start_time,
+            duration_minutes, modality, capacity, facilitator_ref, time_zone, created_at)
+        VALUES ($1, $2, 'Evening skills', 'iop', '{1,2,3,4,5,6,7}', '09:00', 180,
+                'in_person', 12, 'f-1', 'UTC', $3)""",
+        group,
+        PROGRAM,
+        now,
+    )
+    await api_pool.execute(
+        """INSERT INTO group_sessions (session_id, group_id, session_date, starts_at,
+            duration_minutes, modality, kind)
+        VALUES ($1, $2, $3, $4, 180, 'in_person', 'scheduled')""",
+        session,
+        group,
+        now.date(),
+        now - timedelta(minutes=5),
+    )
+    for episode, status in ((absent, "no_show"), (excused, "excused")):
+        await api_pool.execute(
+            """INSERT INTO attendance (session_id, episode_id, status, minutes, modality,
+                recorded_by, recorded_at)
+            VALUES ($1, $2, $3, 0, 'in_person', 'clinic', $4)""",
+            session,
+            episode,
+            status,
+            now,
+        )
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    lists = await browser_client.get("/app/today/lists")
+    assert lists.status_code == 200
+    section = lists.text.split('id="list-no-shows"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/app/episodes/{absent}"' in section
+    assert "Evening skills" in section
+    assert excused not in section
