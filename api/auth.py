@@ -1,7 +1,8 @@
 """Bearer API keys: who is calling, and whether their role may use an endpoint.
 
-`PERMISSIONS` is the role-by-endpoint matrix in one literal; routes name their
-`Operation` and the dependency from `require` checks it before any work is done.
+`PERMISSIONS` is the role-by-endpoint matrix in one literal, keyed by the episode's
+`Action` for the submissions and by `Operation` for everything else; routes name theirs
+and the dependency from `require` checks it before any work is done.
 """
 
 from __future__ import annotations
@@ -9,52 +10,55 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeAlias
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ApiProblem, episode_not_found
 from api.settings import ApiKey, Role, key_fingerprint
+from rules.transitions import Action
 
 
 class Operation(StrEnum):
+    """What a key may do besides an episode's own actions (those are `Action`)."""
+
     START_EPISODE = "start_episode"
     READ_EPISODE = "read_episode"
     LIST_EPISODES = "list_episodes"
-    SUBMIT_ASSESSMENT = "submit_assessment"
-    SUBMIT_COVERAGE = "submit_coverage"
-    RECORD_AUTHORIZATION = "record_authorization"
-    SUBMIT_REVIEW = "submit_review"
-    DECIDE = "decide"
-    REPORT_EVENT = "report_event"
     READ_TIMELINE = "read_timeline"
-    # The IOP week (api/groups.py).
+    # The IOP week (api/groups.py); recording attendance itself is Action.RECORD_ATTENDANCE.
     MANAGE_GROUPS = "manage_groups"
     READ_GROUPS = "read_groups"
     ASSIGN_GROUPS = "assign_groups"
-    RECORD_ATTENDANCE = "record_attendance"
     READ_BILLABLE_DAYS = "read_billable_days"
     LIST_OUTBOX = "list_outbox"
     RESEND_MESSAGE = "resend_message"
 
 
+# What a route is guarded by, and what the audit row records (its value).
+Guarded: TypeAlias = Action | Operation
+
 R = Role
-PERMISSIONS: Final[Mapping[Operation, frozenset[Role]]] = {
+PERMISSIONS: Final[Mapping[Guarded, frozenset[Role]]] = {
     Operation.START_EPISODE: frozenset({R.CLINIC_SYSTEM}),
     Operation.READ_EPISODE: frozenset(Role),
     Operation.LIST_EPISODES: frozenset({R.CARE_TEAM, R.OPERATOR}),
-    Operation.SUBMIT_ASSESSMENT: frozenset({R.CARE_TEAM}),
-    Operation.SUBMIT_COVERAGE: frozenset({R.UTILIZATION_REVIEW}),
-    Operation.RECORD_AUTHORIZATION: frozenset({R.UTILIZATION_REVIEW}),
-    Operation.SUBMIT_REVIEW: frozenset({R.CARE_TEAM}),
-    Operation.DECIDE: frozenset({R.CARE_TEAM}),
-    Operation.REPORT_EVENT: frozenset({R.CLINIC_SYSTEM}),
+    Action.SUBMIT_ASSESSMENT: frozenset({R.CARE_TEAM}),
+    Action.SUBMIT_COVERAGE: frozenset({R.UTILIZATION_REVIEW}),
+    Action.RECORD_AUTHORIZATION: frozenset({R.UTILIZATION_REVIEW}),
+    Action.SUBMIT_REVIEW: frozenset({R.CARE_TEAM}),
+    Action.DECIDE: frozenset({R.CARE_TEAM}),
+    Action.REPORT_EVENT: frozenset({R.CLINIC_SYSTEM}),
+    # The roster's attendance (api/groups.py); its exceptions reach the episode as this
+    # action's update.
+    Action.RECORD_ATTENDANCE: frozenset({R.CLINIC_SYSTEM, R.CARE_TEAM}),
+    # Only the patient, through their link (/p/{token}): no API key's role may.
+    Action.SUBMIT_PATIENT_MEASURE: frozenset(),
     Operation.READ_TIMELINE: frozenset({R.CARE_TEAM, R.OPERATOR}),
     Operation.MANAGE_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM}),
     Operation.READ_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.CARE_TEAM, R.OPERATOR}),
     Operation.ASSIGN_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.CARE_TEAM}),
-    Operation.RECORD_ATTENDANCE: frozenset({R.CLINIC_SYSTEM, R.CARE_TEAM}),
     Operation.READ_BILLABLE_DAYS: frozenset(
         {R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.UTILIZATION_REVIEW}
     ),
@@ -112,7 +116,7 @@ BEARER = HTTPBearer(auto_error=False, description="an API key bound to a role an
 
 
 def require(
-    operation: Operation, keys: Callable[[Request], Mapping[str, ApiKey]]
+    operation: Guarded, keys: Callable[[Request], Mapping[str, ApiKey]]
 ) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: authenticate, then check the role against `PERMISSIONS`."""
 

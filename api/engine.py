@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from pydantic import BaseModel
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
@@ -26,13 +25,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.outages import engine_unavailable, is_engine_outage
 from api.problems import ApiProblem, FieldError, episode_not_found
-from rules.transitions import Action
+from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
+from schemas.submissions import Submission
 from schemas.view import EngineDecision, EpisodeView
 from worker.client import start_episode
-from workflows.state import EpisodeInput
-
-STATE_QUERY = "state"
+from workflows.care_episode import UPDATES, CareEpisode
+from workflows.engine_core import InvalidSubmission, SubmissionConflict
+from workflows.state import EpisodeInput, EpisodeResult
 
 
 def _unavailable(detail: str) -> ApiProblem:
@@ -60,8 +60,8 @@ class TemporalEngine:
         self._timeout = timeout
         self._search_attributes = search_attributes
 
-    def _handle(self, episode_id: str) -> WorkflowHandle[Any, Any]:
-        return self._client.get_workflow_handle(workflow_id_for(episode_id))
+    def _handle(self, episode_id: str) -> WorkflowHandle[CareEpisode, EpisodeResult]:
+        return self._client.get_workflow_handle_for(CareEpisode.run, workflow_id_for(episode_id))
 
     async def ping(self) -> bool:
         try:
@@ -118,10 +118,9 @@ class TemporalEngine:
 
     async def state(self, episode_id: str) -> EpisodeView:
         try:
-            view: EpisodeView = await self._handle(episode_id).query(
-                STATE_QUERY, result_type=EpisodeView, rpc_timeout=self._timeout
+            return await self._handle(episode_id).query(
+                CareEpisode.state, rpc_timeout=self._timeout
             )
-            return view
         except RPCError as error:
             self._raise_rpc(error, episode_id)
         except RuntimeError as error:
@@ -131,10 +130,8 @@ class TemporalEngine:
         except WorkflowQueryFailedError as error:
             raise _unavailable(f"the engine could not answer: {error.message}") from error
 
-    async def submit(
-        self, episode_id: str, action: Action, body: BaseModel, submission_id: str
-    ) -> EngineDecision:
-        """Run the Workflow Update named after `action`.
+    async def submit(self, episode_id: str, action: Action, body: Submission) -> EngineDecision:
+        """Run the Workflow Update that carries `action` (`UPDATES`).
 
         Its update ID is fresh per call (kind and submission id, for operators, plus a
         random part): Temporal would answer a reused update ID with the first outcome
@@ -142,14 +139,12 @@ class TemporalEngine:
         same answer marked duplicate) from a correction (409 submission-conflict).
         """
         try:
-            decision: EngineDecision = await self._handle(episode_id).execute_update(
-                action.value,
+            return await self._handle(episode_id).execute_update(
+                UPDATES[action],
                 body,
-                id=f"{action.value}:{submission_id}:{uuid.uuid4().hex[:12]}",
-                result_type=EngineDecision,
+                id=f"{action.value}:{body.identifier()}:{uuid.uuid4().hex[:12]}",
                 rpc_timeout=self._timeout,
             )
-            return decision
         except WorkflowUpdateFailedError as error:
             self._raise_update_failure(error)
         except RPCTimeoutOrCancelledError as error:
@@ -179,22 +174,26 @@ class TemporalEngine:
     @staticmethod
     def _raise_update_failure(error: WorkflowUpdateFailedError) -> NoReturn:
         cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type == "TransitionNotAllowed":
+        failed = ApiProblem(500, "update-failed", "the engine failed this submission")
+        if not isinstance(cause, ApplicationError):
+            raise failed from error
+        # The workflow names each refusal after the engine's exception class.
+        if cause.type == TransitionNotAllowed.__name__:
             details = cause.details[0] if cause.details else {}
             allowed = details.get("allowed_actions", []) if isinstance(details, dict) else []
             raise ApiProblem(
                 409, "transition-not-allowed", cause.message, allowed_actions=list(allowed)
             ) from error
-        if isinstance(cause, ApplicationError) and cause.type == "SubmissionConflict":
+        if cause.type == SubmissionConflict.__name__:
             raise ApiProblem(409, "submission-conflict", cause.message) from error
-        if isinstance(cause, ApplicationError) and cause.type == "InvalidSubmission":
+        if cause.type == InvalidSubmission.__name__:
             raise ApiProblem(
                 422,
                 "invalid-submission",
                 cause.message,
                 errors=[FieldError(field="body", message=cause.message)],
             ) from error
-        raise ApiProblem(500, "update-failed", "the engine failed this submission") from error
+        raise failed from error
 
     @staticmethod
     def _raise_rpc(error: RPCError, episode_id: str) -> NoReturn:

@@ -61,7 +61,7 @@ def _keys(request: Request) -> Mapping[str, ApiKey]:
 Manager = Annotated[Principal, Depends(require(Operation.MANAGE_GROUPS, _keys))]
 Reader = Annotated[Principal, Depends(require(Operation.READ_GROUPS, _keys))]
 Assigner = Annotated[Principal, Depends(require(Operation.ASSIGN_GROUPS, _keys))]
-Recorder = Annotated[Principal, Depends(require(Operation.RECORD_ATTENDANCE, _keys))]
+Recorder = Annotated[Principal, Depends(require(Action.RECORD_ATTENDANCE, _keys))]
 Biller = Annotated[Principal, Depends(require(Operation.READ_BILLABLE_DAYS, _keys))]
 
 _READ = problems(401, 403, 404, 422, 503)
@@ -382,9 +382,7 @@ def build_groups_router(services: Services) -> APIRouter:
         sent = pending = 0
         for episode_id, notice in await records_call(notices.pending_notices(pool, episode_ids)):
             try:
-                await services.engine.submit(
-                    episode_id, Action.RECORD_ATTENDANCE, notice, notice.notice_id
-                )
+                await services.engine.submit(episode_id, Action.RECORD_ATTENDANCE, notice)
                 outcome = "taken"
             except ApiProblem as problem:
                 if problem.status >= 500:

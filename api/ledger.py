@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from api.auth import Operation, Principal
+from api.auth import Guarded, Principal
 from api.idempotency import Claim, ClaimOutcome
 
 
@@ -29,7 +29,7 @@ class CallStart:
     """What the audit row records about a call before it runs."""
 
     episode_id: str
-    operation: Operation
+    operation: Guarded
     submission_id: str | None
     principal: Principal
     at: datetime

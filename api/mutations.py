@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.auth import Operation, Principal
+from api.auth import Guarded, Principal
 from api.idempotency import MAX_KEY_LENGTH, ClaimOutcome, request_hash, valid_key
 from api.ledger import CallLedger, CallStart, KeyRequest, Opened
 from api.outages import is_records_outage, records_unavailable
@@ -153,7 +153,7 @@ class Mutations:
         request: Request,
         principal: Principal,
         *,
-        operation: Operation,
+        operation: Guarded,
         episode_id: str,
         submission_id: str | None,
         work: Work,
@@ -198,7 +198,7 @@ class Mutations:
         await self._close(opened, status, body, operation)
         return _json_response(status, body)
 
-    async def _close(self, opened: Opened, status: int, body: Any, operation: Operation) -> None:
+    async def _close(self, opened: Opened, status: int, body: Any, operation: Guarded) -> None:
         at = self._clock()
         try:
             async with asyncio.timeout(self._timeout_s):

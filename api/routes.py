@@ -35,6 +35,7 @@ from schemas.submissions import (
     CoverageSubmission,
     EpisodeEvent,
     ReviewSubmission,
+    Submission,
 )
 from schemas.text import PlainText
 from schemas.view import EngineDecision, EpisodeView
@@ -55,14 +56,12 @@ Starter = Annotated[Principal, Depends(require(Operation.START_EPISODE, _keys))]
 CensusReader = Annotated[Principal, Depends(require(Operation.LIST_EPISODES, _keys))]
 EpisodeReader = Annotated[Principal, Depends(require(Operation.READ_EPISODE, _keys))]
 TimelineReader = Annotated[Principal, Depends(require(Operation.READ_TIMELINE, _keys))]
-Assessor = Annotated[Principal, Depends(require(Operation.SUBMIT_ASSESSMENT, _keys))]
-CoverageRecorder = Annotated[Principal, Depends(require(Operation.SUBMIT_COVERAGE, _keys))]
-AuthorizationRecorder = Annotated[
-    Principal, Depends(require(Operation.RECORD_AUTHORIZATION, _keys))
-]
-Reviewer = Annotated[Principal, Depends(require(Operation.SUBMIT_REVIEW, _keys))]
-Decider = Annotated[Principal, Depends(require(Operation.DECIDE, _keys))]
-EventReporter = Annotated[Principal, Depends(require(Operation.REPORT_EVENT, _keys))]
+Assessor = Annotated[Principal, Depends(require(Action.SUBMIT_ASSESSMENT, _keys))]
+CoverageRecorder = Annotated[Principal, Depends(require(Action.SUBMIT_COVERAGE, _keys))]
+AuthorizationRecorder = Annotated[Principal, Depends(require(Action.RECORD_AUTHORIZATION, _keys))]
+Reviewer = Annotated[Principal, Depends(require(Action.SUBMIT_REVIEW, _keys))]
+Decider = Annotated[Principal, Depends(require(Action.DECIDE, _keys))]
+EventReporter = Annotated[Principal, Depends(require(Action.REPORT_EVENT, _keys))]
 
 _Route = Callable[..., Awaitable[JSONResponse]]
 
@@ -243,14 +242,10 @@ def build_router(services: Services) -> APIRouter:
         request: Request,
         principal: Principal,
         episode_id: str,
-        *,
-        operation: Operation,
         action: Action,
-        body: BaseModel,
-        submission_id: str,
-        actor: str,
+        body: Submission,
     ) -> JSONResponse:
-        if actor != principal.actor and not principal.key.acts_for_others:
+        if body.submitted_by() != principal.actor and not principal.key.acts_for_others:
             raise ApiProblem(
                 403,
                 "actor-forbidden",
@@ -259,15 +254,15 @@ def build_router(services: Services) -> APIRouter:
         principal.require_episode(episode_id, await services.programs.program_of(episode_id))
 
         async def work() -> tuple[int, BaseModel]:
-            decision = await services.engine.submit(episode_id, action, body, submission_id)
+            decision = await services.engine.submit(episode_id, action, body)
             return 200, decision
 
         return await services.mutations.run(
             request,
             principal,
-            operation=operation,
+            operation=action,
             episode_id=episode_id,
-            submission_id=submission_id,
+            submission_id=body.identifier(),
             work=work,
         )
 
@@ -287,16 +282,7 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[AssessmentSubmission, Body(openapi_examples=examples.ASSESSMENT)],
         principal: Assessor,
     ) -> JSONResponse:
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.SUBMIT_ASSESSMENT,
-            action=Action.SUBMIT_ASSESSMENT,
-            body=body,
-            submission_id=body.assessment_id,
-            actor=body.clinician_id,
-        )
+        return await _submit(request, principal, episode_id, Action.SUBMIT_ASSESSMENT, body)
 
     @submission("/episodes/{episode_id}/coverage", "Coverage details, or self-pay")
     async def submit_coverage(
@@ -305,16 +291,7 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[CoverageSubmission, Body(openapi_examples=examples.COVERAGE)],
         principal: CoverageRecorder,
     ) -> JSONResponse:
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.SUBMIT_COVERAGE,
-            action=Action.SUBMIT_COVERAGE,
-            body=body,
-            submission_id=body.submission_id,
-            actor=body.recorded_by,
-        )
+        return await _submit(request, principal, episode_id, Action.SUBMIT_COVERAGE, body)
 
     @submission("/episodes/{episode_id}/authorizations", "A payer's authorization decision")
     async def record_authorization(
@@ -323,16 +300,7 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[AuthorizationDecision, Body(openapi_examples=examples.AUTHORIZATION)],
         principal: AuthorizationRecorder,
     ) -> JSONResponse:
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.RECORD_AUTHORIZATION,
-            action=Action.RECORD_AUTHORIZATION,
-            body=body,
-            submission_id=body.decision_id,
-            actor=body.recorded_by,
-        )
+        return await _submit(request, principal, episode_id, Action.RECORD_AUTHORIZATION, body)
 
     @submission(
         "/episodes/{episode_id}/reviews", "A weekly review; the engine's decision comes back"
@@ -348,16 +316,7 @@ def build_router(services: Services) -> APIRouter:
         await review_matches_attendance(  # the IOP week: a summary the rosters contradict
             services.deps.pool, program, episode_id, body, services.deps.clock()
         )
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.SUBMIT_REVIEW,
-            action=Action.SUBMIT_REVIEW,
-            body=body,
-            submission_id=body.review_id,
-            actor=body.clinician_id,
-        )
+        return await _submit(request, principal, episode_id, Action.SUBMIT_REVIEW, body)
 
     @submission("/episodes/{episode_id}/decisions", "The clinician's decision on a recommendation")
     async def decide(
@@ -366,16 +325,7 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[ClinicianDecision, Body(openapi_examples=examples.DECISION)],
         principal: Decider,
     ) -> JSONResponse:
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.DECIDE,
-            action=Action.DECIDE,
-            body=body,
-            submission_id=body.decision_id,
-            actor=body.clinician_id,
-        )
+        return await _submit(request, principal, episode_id, Action.DECIDE, body)
 
     @submission(
         "/episodes/{episode_id}/events", "Admission, discharge, withdrawal, entered-in-error"
@@ -386,15 +336,6 @@ def build_router(services: Services) -> APIRouter:
         body: Annotated[EpisodeEvent, Body(openapi_examples=examples.EVENT)],
         principal: EventReporter,
     ) -> JSONResponse:
-        return await _submit(
-            request,
-            principal,
-            episode_id,
-            operation=Operation.REPORT_EVENT,
-            action=Action.REPORT_EVENT,
-            body=body,
-            submission_id=body.event_id,
-            actor=body.reported_by,
-        )
+        return await _submit(request, principal, episode_id, Action.REPORT_EVENT, body)
 
     return router

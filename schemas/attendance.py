@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from schemas.episode import OpaqueId
-from schemas.submissions import SubmissionId
+from schemas.submissions import Submission, SubmissionId
 
 
 class AttendanceNoticeKind(StrEnum):
@@ -25,8 +25,10 @@ class AttendanceNoticeKind(StrEnum):
     UNAUTHORIZED_SERVICE = "unauthorized_service"
 
 
-class AttendanceNotice(BaseModel):
+class AttendanceNotice(Submission):
     model_config = ConfigDict(extra="forbid")
+    id_field = "notice_id"
+    actor_field = "recorded_by"
     notice_id: SubmissionId
     kind: AttendanceNoticeKind
     recorded_by: OpaqueId

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -27,6 +27,47 @@ SUBMISSION_ID_RULE = (
     "The same ID used by another kind is a different submission."
 )
 SubmissionId = Annotated[OpaqueId, Field(description=SUBMISSION_ID_RULE)]
+# Who a patient's own answers (by link) are recorded as.
+PATIENT_ACTOR = "patient"
+
+
+class Submission(BaseModel):
+    """What a person or another system submits to a running episode (one Workflow Update).
+
+    Each kind says which of its fields is its submission ID (`id_field`) and which names
+    who submitted it (`actor_field`; None when the actor is always `fixed_actor`). Both
+    are checked when the class is defined: a name that is not a text field fails at import.
+    """
+
+    id_field: ClassVar[str]
+    actor_field: ClassVar[str | None]
+    fixed_actor: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        named = [cls.id_field] + ([cls.actor_field] if cls.actor_field else [])
+        for name in named:
+            field = cls.model_fields.get(name)
+            if field is None or field.annotation is not str:
+                raise TypeError(f"{cls.__name__}: '{name}' is not a text field")
+        if (cls.actor_field is None) == (cls.fixed_actor is None):
+            raise TypeError(f"{cls.__name__}: declare actor_field or fixed_actor, not both")
+
+    def identifier(self) -> str:
+        """The submission ID: unique per episode and kind (see SUBMISSION_ID_RULE)."""
+        value = getattr(self, self.id_field)
+        assert isinstance(value, str)
+        return value
+
+    def submitted_by(self) -> str:
+        """The actor the submission is made in the name of."""
+        if self.actor_field is None:
+            assert self.fixed_actor is not None
+            return self.fixed_actor
+        value = getattr(self, self.actor_field)
+        assert isinstance(value, str)
+        return value
 
 
 class Phq9(BaseModel):
@@ -72,8 +113,10 @@ class LevelDetermination(BaseModel):
     rationale: PlainText = Field(min_length=1, max_length=2000)
 
 
-class AssessmentSubmission(BaseModel):
+class AssessmentSubmission(Submission):
     model_config = ConfigDict(extra="forbid")
+    id_field = "assessment_id"
+    actor_field = "clinician_id"
     assessment_id: SubmissionId
     clinician_id: OpaqueId
     phq9: Phq9
@@ -86,10 +129,12 @@ class AssessmentSubmission(BaseModel):
     )
 
 
-class CoverageSubmission(BaseModel):
+class CoverageSubmission(Submission):
     """Updated coverage details, or the patient's decision to pay for themselves."""
 
     model_config = ConfigDict(extra="forbid")
+    id_field = "submission_id"
+    actor_field = "recorded_by"
     submission_id: SubmissionId
     recorded_by: OpaqueId
     self_pay: bool = False
@@ -115,10 +160,12 @@ class UnitType(StrEnum):
     DAYS = "days"
 
 
-class AuthorizationDecision(BaseModel):
+class AuthorizationDecision(Submission):
     """A payer's decision as recorded by utilization-review staff."""
 
     model_config = ConfigDict(extra="forbid")
+    id_field = "decision_id"
+    actor_field = "recorded_by"
     decision_id: SubmissionId
     recorded_by: OpaqueId
     kind: AuthorizationKind
@@ -155,10 +202,12 @@ class AuthorizationDecision(BaseModel):
         return self
 
 
-class ReviewSubmission(BaseModel):
+class ReviewSubmission(Submission):
     """A weekly (or, in OP, monthly) review: measures and attendance for the period."""
 
     model_config = ConfigDict(extra="forbid")
+    id_field = "review_id"
+    actor_field = "clinician_id"
     review_id: SubmissionId
     clinician_id: OpaqueId
     phq9: Phq9 | None = None
@@ -169,13 +218,16 @@ class ReviewSubmission(BaseModel):
     period_weeks: float = Field(default=1.0, gt=0, le=8)
 
 
-class PatientMeasureSubmission(BaseModel):
+class PatientMeasureSubmission(Submission):
     """A questionnaire the patient answered through their link (`/p/{token}`).
 
     `submission_id` comes from the link (one per link), so a resubmission is a retry.
     """
 
     model_config = ConfigDict(extra="forbid")
+    id_field = "submission_id"
+    actor_field = None
+    fixed_actor = PATIENT_ACTOR
     submission_id: SubmissionId
     instrument: Literal["phq9", "gad7"]
     phq9: Phq9 | None = None
@@ -216,13 +268,15 @@ def _level_change_needs_target(schema: dict[str, Any]) -> None:
     }
 
 
-class ClinicianDecision(BaseModel):
+class ClinicianDecision(Submission):
     """The clinician's call on a recommendation; the engine guards, it does not decide.
 
     A step_down or step_up names `target_level` (the JSON schema says so with if/then).
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_level_change_needs_target)
+    id_field = "decision_id"
+    actor_field = "clinician_id"
     decision_id: SubmissionId
     clinician_id: OpaqueId
     action: DecisionAction
@@ -263,10 +317,12 @@ class FollowupVisitKind(StrEnum):
     COMMUNITY_MENTAL_HEALTH = "community_mental_health"
 
 
-class EpisodeEvent(BaseModel):
+class EpisodeEvent(Submission):
     """An event reported by another system (admission, discharge, withdrawal, error)."""
 
     model_config = ConfigDict(extra="forbid")
+    id_field = "event_id"
+    actor_field = "reported_by"
     event_id: SubmissionId
     reported_by: OpaqueId
     kind: EpisodeEventKind

@@ -8,16 +8,19 @@ durable timer for the next deadline, and continues as new before history grows l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any, Final, TypeAlias
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
     from activities.care import CareActivities
+    from activities.ports import PayerDataError
     from rules.transitions import Action, TransitionNotAllowed
     from schemas.attendance import AttendanceNotice
     from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
@@ -53,7 +56,7 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["ValidationError"],
+    non_retryable_error_types=[ValidationError.__name__],
 )
 # The payer gets a few tries; then the episode waits for a person instead.
 PAYER_RETRY = RetryPolicy(
@@ -61,7 +64,7 @@ PAYER_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=2),
     maximum_attempts=5,
-    non_retryable_error_types=["PayerDataError", "ValidationError"],
+    non_retryable_error_types=[PayerDataError.__name__, ValidationError.__name__],
 )
 
 
@@ -295,10 +298,27 @@ class CareEpisode:
         return self._engine.view(workflow.now())
 
 
+# An update as the client calls it: `handle.execute_update(UPDATES[action], submission)`.
+EpisodeUpdate: TypeAlias = workflow.UpdateMethodMultiParam[[CareEpisode, Any], EngineDecision]
+# The one mapping from an action to the update that carries it (the API reads it). The
+# names the updates are registered under are fixed: running episodes and recorded
+# histories use them.
+UPDATES: Final[Mapping[Action, EpisodeUpdate]] = {
+    Action.SUBMIT_ASSESSMENT: CareEpisode.submit_assessment,
+    Action.SUBMIT_COVERAGE: CareEpisode.submit_coverage,
+    Action.RECORD_AUTHORIZATION: CareEpisode.record_authorization,
+    Action.SUBMIT_REVIEW: CareEpisode.submit_review,
+    Action.DECIDE: CareEpisode.decide,
+    Action.REPORT_EVENT: CareEpisode.report_event,
+    Action.RECORD_ATTENDANCE: CareEpisode.record_attendance,
+    Action.SUBMIT_PATIENT_MEASURE: CareEpisode.submit_patient_measure,
+}
+
+
 def _payer_rejected_data(failed: ActivityError) -> bool:
     """The payer refused the member's data (no retry helps), as opposed to an outage."""
     cause = failed.cause
-    return isinstance(cause, ApplicationError) and cause.type == "PayerDataError"
+    return isinstance(cause, ApplicationError) and cause.type == PayerDataError.__name__
 
 
 def _refusal(error: Exception) -> ApplicationError:

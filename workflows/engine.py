@@ -24,6 +24,7 @@ from schemas.submissions import (
     EpisodeEvent,
     PatientMeasureSubmission,
     ReviewSubmission,
+    Submission,
 )
 from schemas.view import EngineDecision
 from workflows.assessment import AssessmentMixin
@@ -34,14 +35,13 @@ from workflows.engine_core import (
     InvalidSubmission,
     SubmissionConflict,
     expect_type,
-    submission_id,
 )
 from workflows.engine_view import ViewMixin
 from workflows.events import EventsMixin
 from workflows.patient_measures import PatientMeasuresMixin
 from workflows.treatment import TreatmentMixin
 
-__all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict", "submission_id"]
+__all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict"]
 
 
 class EpisodeEngine(
@@ -56,7 +56,8 @@ class EpisodeEngine(
 ):
     def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
         """One submission in, its decision out: a retry gets the first answer again."""
-        earlier = self.earlier_result(action, submission)
+        given = expect_type(submission, Submission)
+        earlier = self.earlier_result(action, given)
         if earlier is not None:
             return earlier
         self.validate(action, submission)
@@ -76,13 +77,13 @@ class EpisodeEngine(
         }
         kind, handler = handlers[action]
         decision = handler(expect_type(submission, kind), now)
-        self.remember(action, submission, decision)
+        self.remember(action, given, decision)
         return decision
 
     def validate(self, action: Action, submission: object) -> None:
         """Raise TransitionNotAllowed, InvalidSubmission or SubmissionConflict; never
         changes state. A retry of an accepted submission passes (it gets its answer)."""
-        if isinstance(submission, BaseModel) and self.earlier_result(action, submission):
+        if isinstance(submission, Submission) and self.earlier_result(action, submission):
             return
         require_action(self.state.phase, action)
         if action is Action.SUBMIT_COVERAGE:

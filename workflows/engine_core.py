@@ -38,6 +38,7 @@ from schemas.records import (
     TransitionRecord,
     Urgency,
 )
+from schemas.submissions import Submission
 from schemas.view import EngineDecision, PendingPayerRequest
 from workflows.state import (
     ENGINE_V2,
@@ -226,7 +227,7 @@ class EngineCore:
         )
         return decision
 
-    def earlier_result(self, action: Action, submission: BaseModel) -> EngineDecision | None:
+    def earlier_result(self, action: Action, submission: Submission) -> EngineDecision | None:
         """The answer already given to this submission, marked as a duplicate.
 
         Raises SubmissionConflict when the ID was used for this kind with other content.
@@ -236,12 +237,12 @@ class EngineCore:
         found = s.recent_answers.get(key)
         if found is not None:
             if found.fingerprint != fingerprint(submission):
-                raise SubmissionConflict(action, submission_id(submission))
+                raise SubmissionConflict(action, submission.identifier())
             return found.decision.model_copy(update={"duplicate": True})
-        legacy = s.recent_results.get(submission_id(submission))
+        legacy = s.recent_results.get(submission.identifier())
         return legacy.model_copy(update={"duplicate": True}) if legacy else None
 
-    def remember(self, action: Action, submission: BaseModel, decision: EngineDecision) -> None:
+    def remember(self, action: Action, submission: Submission, decision: EngineDecision) -> None:
         """Keep the answer (and what it answered) for retries; the oldest go first."""
         s = self.state
         s.recent_answers[answer_key(action, submission)] = RecentAnswer(
@@ -572,24 +573,9 @@ def fingerprint(submission: BaseModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def answer_key(action: Action, submission: object) -> str:
+def answer_key(action: Action, submission: Submission) -> str:
     """Submission IDs are unique per episode and kind: the key names both."""
-    return f"{action.value}:{submission_id(submission)}"
-
-
-def submission_id(submission: object) -> str:
-    for name in (
-        "review_id",
-        "decision_id",
-        "assessment_id",
-        "submission_id",
-        "event_id",
-        "notice_id",
-    ):
-        value = getattr(submission, name, None)
-        if isinstance(value, str):
-            return value
-    raise InvalidSubmission("the submission has no id")
+    return f"{action.value}:{submission.identifier()}"
 
 
 def expect_type(submission: object, kind: type[T]) -> T:

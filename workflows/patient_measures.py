@@ -10,11 +10,9 @@ from rules import instruments
 from rules.recommendation import risk_reasons
 from rules.transitions import Action, Event
 from schemas.records import ReviewRecord
-from schemas.submissions import PatientMeasureSubmission
+from schemas.submissions import PATIENT_ACTOR, PatientMeasureSubmission
 from schemas.view import EngineDecision
 from workflows.safety import SafetyMixin
-
-PATIENT_ACTOR = "patient"
 
 
 class PatientMeasuresMixin(SafetyMixin):

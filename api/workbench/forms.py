@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
 
-from api.auth import Operation, Principal
+from api.auth import Principal
 from api.problems import ApiProblem
 from api.settings import ApiKey
 from api.workbench import questionnaires
@@ -44,6 +44,7 @@ from schemas.submissions import (
     EpisodeEvent,
     EpisodeEventKind,
     ReviewSubmission,
+    Submission,
     UnitType,
 )
 from schemas.view import EngineDecision, EpisodeView
@@ -54,16 +55,23 @@ SUBMISSION_FIELD = "submission_ref"
 @dataclass(frozen=True)
 class FormSpec:
     action: Action
-    operation: Operation
     slug: str
     title: str
-    model: type[BaseModel]
-    id_field: str
-    actor_field: str
+    model: type[Submission]
     template: str
     roles: frozenset[PersonRole]
     # List fields and their length, so a skipped question is an error at its own item.
     lists: Mapping[str, int]
+
+    @property
+    def id_field(self) -> str:
+        return self.model.id_field
+
+    @property
+    def actor_field(self) -> str:
+        """The field the signed-in person's actor goes into (every form has one)."""
+        assert self.model.actor_field is not None
+        return self.model.actor_field
 
 
 P = PersonRole
@@ -71,72 +79,54 @@ _MEASURES = {"phq9.items": 9, "gad7.items": 7, "cssrs.answers": 6}
 FORMS: Final[Mapping[Action, FormSpec]] = {
     Action.SUBMIT_ASSESSMENT: FormSpec(
         Action.SUBMIT_ASSESSMENT,
-        Operation.SUBMIT_ASSESSMENT,
         "assessment",
         "Assessment",
         AssessmentSubmission,
-        "assessment_id",
-        "clinician_id",
         "form_assessment.html",
         frozenset({P.CARE_TEAM}),
         _MEASURES,
     ),
     Action.SUBMIT_REVIEW: FormSpec(
         Action.SUBMIT_REVIEW,
-        Operation.SUBMIT_REVIEW,
         "review",
         "Weekly review",
         ReviewSubmission,
-        "review_id",
-        "clinician_id",
         "form_review.html",
         frozenset({P.CARE_TEAM}),
         _MEASURES,
     ),
     Action.DECIDE: FormSpec(
         Action.DECIDE,
-        Operation.DECIDE,
         "decision",
         "Clinician decision",
         ClinicianDecision,
-        "decision_id",
-        "clinician_id",
         "form_decision.html",
         frozenset({P.CARE_TEAM}),
         {},
     ),
     Action.SUBMIT_COVERAGE: FormSpec(
         Action.SUBMIT_COVERAGE,
-        Operation.SUBMIT_COVERAGE,
         "coverage",
         "Coverage",
         CoverageSubmission,
-        "submission_id",
-        "recorded_by",
         "form_coverage.html",
         frozenset({P.UTILIZATION_REVIEW}),
         {},
     ),
     Action.RECORD_AUTHORIZATION: FormSpec(
         Action.RECORD_AUTHORIZATION,
-        Operation.RECORD_AUTHORIZATION,
         "authorization",
         "Authorization decision",
         AuthorizationDecision,
-        "decision_id",
-        "recorded_by",
         "form_authorization.html",
         frozenset({P.UTILIZATION_REVIEW}),
         {},
     ),
     Action.REPORT_EVENT: FormSpec(
         Action.REPORT_EVENT,
-        Operation.REPORT_EVENT,
         "event",
         "Event report",
         EpisodeEvent,
-        "event_id",
-        "reported_by",
         "form_event.html",
         frozenset({P.CARE_TEAM}),
         {},
@@ -349,9 +339,7 @@ def build_forms_router() -> APIRouter:
         except ValidationError as invalid:
             return again(field_messages(invalid), None, 422)
         try:
-            decision = await submit(
-                workbench, request, session, spec, episode_id, submission, submission_ref
-            )
+            decision = await submit(workbench, request, session, spec, episode_id, submission)
         except ApiProblem as problem:
             if problem.status == 409:
                 return again({}, problem, 409)
@@ -373,8 +361,7 @@ async def submit(
     session: Session,
     spec: FormSpec,
     episode_id: str,
-    body: BaseModel,
-    submission_id: str,
+    body: Submission,
 ) -> EngineDecision:
     """Through the API's Mutations (audit row, then the Update); problems re-raised."""
     services = workbench.services
@@ -382,14 +369,14 @@ async def submit(
     principal.require_program(await services.programs.program_of(episode_id))
 
     async def work() -> tuple[int, BaseModel]:
-        return 200, await services.engine.submit(episode_id, spec.action, body, submission_id)
+        return 200, await services.engine.submit(episode_id, spec.action, body)
 
     response = await services.mutations.run(
         request,
         principal,
-        operation=spec.operation,
+        operation=spec.action,
         episode_id=episode_id,
-        submission_id=submission_id,
+        submission_id=body.identifier(),
         work=work,
     )
     answer = json.loads(bytes(response.body))

@@ -293,10 +293,7 @@ class PatientPage:
         )
         try:
             await self._services.engine.submit(
-                found.episode_id,
-                Action.SUBMIT_PATIENT_MEASURE,
-                submission,
-                submission.submission_id,
+                found.episode_id, Action.SUBMIT_PATIENT_MEASURE, submission
             )
         except ApiProblem as problem:
             if problem.status == 503:

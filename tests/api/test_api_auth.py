@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.auth import PERMISSIONS, Operation
+from api.auth import PERMISSIONS, Guarded, Operation
 from api.settings import Role
+from rules.transitions import Action
 from tests.api import bodies
 from tests.api.conftest import KEYS, TOKEN_FOR_ROLE, bearer
 
@@ -18,16 +19,16 @@ MATRIX_GROUP = "auth-matrix-group"
 MATRIX_SESSION = "auth-matrix-session"
 
 # operation → (method, path under /v1 with {id}, body built from the caller's actor)
-ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
+ENDPOINTS: dict[Guarded, tuple[str, str, Body]] = {
     Operation.START_EPISODE: ("POST", "/episodes", lambda actor: bodies.episode()),
     Operation.READ_EPISODE: ("GET", "/episodes/{id}", None),
     Operation.LIST_EPISODES: ("GET", "/episodes", None),
-    Operation.SUBMIT_ASSESSMENT: ("POST", "/episodes/{id}/assessment", bodies.assessment),
-    Operation.SUBMIT_COVERAGE: ("POST", "/episodes/{id}/coverage", bodies.coverage),
-    Operation.RECORD_AUTHORIZATION: ("POST", "/episodes/{id}/authorizations", bodies.authorization),
-    Operation.SUBMIT_REVIEW: ("POST", "/episodes/{id}/reviews", bodies.review),
-    Operation.DECIDE: ("POST", "/episodes/{id}/decisions", bodies.decision),
-    Operation.REPORT_EVENT: (
+    Action.SUBMIT_ASSESSMENT: ("POST", "/episodes/{id}/assessment", bodies.assessment),
+    Action.SUBMIT_COVERAGE: ("POST", "/episodes/{id}/coverage", bodies.coverage),
+    Action.RECORD_AUTHORIZATION: ("POST", "/episodes/{id}/authorizations", bodies.authorization),
+    Action.SUBMIT_REVIEW: ("POST", "/episodes/{id}/reviews", bodies.review),
+    Action.DECIDE: ("POST", "/episodes/{id}/decisions", bodies.decision),
+    Action.REPORT_EVENT: (
         "POST",
         "/episodes/{id}/events",
         lambda actor: bodies.event(actor, kind="admitted"),
@@ -40,7 +41,7 @@ ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
         f"/groups/{MATRIX_GROUP}/assignments",
         lambda actor: {"episode_id": "{id}"},
     ),
-    Operation.RECORD_ATTENDANCE: (
+    Action.RECORD_ATTENDANCE: (
         "POST",
         f"/sessions/{MATRIX_SESSION}/roster",
         lambda actor: {
@@ -60,8 +61,13 @@ ENDPOINTS: dict[Operation, tuple[str, str, Body]] = {
 CONTENT_REFUSALS = ("invalid-submission", "invalid-roster")
 
 
+# Submitted only through the patient's link, never with an API key.
+NO_ENDPOINT = {Action.SUBMIT_PATIENT_MEASURE}
+
+
 def test_every_operation_has_an_endpoint_in_the_matrix() -> None:
-    assert set(ENDPOINTS) == set(Operation) == set(PERMISSIONS)
+    assert set(ENDPOINTS) | NO_ENDPOINT == set(Operation) | set(Action) == set(PERMISSIONS)
+    assert all(not PERMISSIONS[action] for action in NO_ENDPOINT)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,7 @@ def _fill(body: dict[str, Any], episode_id: str) -> dict[str, Any]:
 
 
 async def call(
-    api: httpx.AsyncClient, operation: Operation, episode_id: str, token: str | None
+    api: httpx.AsyncClient, operation: Guarded, episode_id: str, token: str | None
 ) -> httpx.Response:
     method, path, body = ENDPOINTS[operation]
     actor = KEYS[token].actor if token else "nobody"
@@ -111,10 +117,10 @@ async def call(
     )
 
 
-@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize("operation", list(ENDPOINTS))
 @pytest.mark.parametrize("role", list(Role))
 async def test_role_by_endpoint_matrix(
-    api: httpx.AsyncClient, episode_id: str, role: Role, operation: Operation
+    api: httpx.AsyncClient, episode_id: str, role: Role, operation: Guarded
 ) -> None:
     answer = await call(api, operation, episode_id, TOKEN_FOR_ROLE[role])
     if role in PERMISSIONS[operation]:
@@ -130,12 +136,12 @@ async def test_role_by_endpoint_matrix(
         assert answer.json()["type"].endswith("role-forbidden")
 
 
-@pytest.mark.parametrize("operation", list(Operation))
+@pytest.mark.parametrize("operation", list(ENDPOINTS))
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer", "Bearer not-a-key", "Basic dG9rLWNhcmU6", "tok-care"]
 )
 async def test_without_a_valid_key_every_endpoint_is_401(
-    api: httpx.AsyncClient, episode_id: str, operation: Operation, authorization: str | None
+    api: httpx.AsyncClient, episode_id: str, operation: Guarded, authorization: str | None
 ) -> None:
     method, path, _ = ENDPOINTS[operation]
     headers = {"Authorization": authorization} if authorization else {}

@@ -346,12 +346,12 @@ async def test_the_update_is_idempotent_per_link(
     sent = PatientMeasureSubmission(
         submission_id="link-abc123", instrument="phq9", phq9=Phq9(items=[1] * 9)
     )
-    first = await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, sent, "link-abc123")
-    again = await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, sent, "link-abc123")
+    first = await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, sent)
+    again = await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, sent)
     assert not first.duplicate and again.duplicate
     other = sent.model_copy(update={"phq9": Phq9(items=[0] * 9)})
     with pytest.raises(ApiProblem) as refused:
-        await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, other, "link-abc123")
+        await engine.submit(episode_id, Action.SUBMIT_PATIENT_MEASURE, other)
     assert refused.value.status == 409
 
 
