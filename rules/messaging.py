@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_TIME_ZONE = "America/New_York"
 
@@ -24,12 +24,33 @@ class MessagingPolicy(BaseModel):
     questionnaire_link_days: float = Field(
         default=4, gt=0, le=30, description="how long a questionnaire link stays open"
     )
+    questionnaire_reminder_days: float = Field(
+        default=2,
+        ge=0,
+        le=30,
+        description="one reminder this long after the link went out, if still unanswered (0: none)",
+    )
     questionnaire_asks_birth_date: bool = Field(
         default=True, description="the questionnaire page asks the date of birth first"
     )
     questionnaire_wrong_birth_dates: int = Field(
         default=5, ge=1, le=20, description="wrong dates of birth that lock the link"
     )
+
+    @model_validator(mode="after")
+    def _reminder_inside_the_link_lifetime(self) -> MessagingPolicy:
+        if self.questionnaire_reminder_days >= self.questionnaire_link_days:
+            raise ValueError(
+                "questionnaire_reminder_days must be shorter than questionnaire_link_days "
+                "(a reminder for a closed link reaches nobody)"
+            )
+        return self
+
+    @property
+    def questionnaire_reminder_delay(self) -> timedelta | None:
+        """When the one reminder goes after the link's first message; None for no reminder."""
+        days = self.questionnaire_reminder_days
+        return timedelta(days=days) if days > 0 else None
 
     @property
     def rate_window(self) -> timedelta:

@@ -22,6 +22,15 @@ from rules.messaging import MessagingPolicy
 from store.dbtypes import Db
 
 TOKEN_BYTES = 24  # 192 bits
+# The outbox parameter of a reminder: the message ID of the link's first message.
+REMINDER_FOR_PARAM = "reminder_for"
+
+
+def reminder_message_id(message_id: str) -> str:
+    """The one reminder's outbox ID: derived, so queuing it twice queues it once."""
+    return f"{message_id}.reminder"
+
+
 ANSWER_KEY_BYTES = 32
 
 
@@ -96,6 +105,44 @@ class PostgresLinks:
         )
         return token if row is not None else None
 
+    async def queue_reminder(self, message_id: str, due: datetime) -> None:
+        """Queue the link's one reminder in the outbox, due at `due`: a copy of its first
+        message (same patient, channel and content-free template) that carries a token of
+        its own. Durable like every outbox row; queuing it again changes nothing."""
+        await self._db.execute(
+            """
+            INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id,
+                seq, channel, template, recipient_role, urgency, params, next_attempt_at)
+            SELECT $2, episode_id, program_id, workflow_id, seq, channel, template,
+                recipient_role, urgency,
+                params || jsonb_build_object($3::text, message_id), $4
+            FROM notification_outbox WHERE message_id = $1
+            ON CONFLICT (message_id) DO NOTHING
+            """,
+            message_id,
+            reminder_message_id(message_id),
+            REMINDER_FOR_PARAM,
+            due,
+        )
+
+    async def issue_reminder(self, first_message_id: str, now: datetime) -> str | None:
+        """A token for the reminder of the link first sent as `first_message_id`, beside the
+        first message's token (both open the link); None when the link was answered,
+        locked or expired meanwhile, or never made (then no reminder goes)."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        row = await self._db.fetchval(
+            """
+            UPDATE questionnaire_links SET reminder_token_hash = $2, reminded_at = $3
+            WHERE message_id = $1 AND used_at IS NULL AND locked_at IS NULL
+                AND expires_at > $3
+            RETURNING link_id
+            """,
+            first_message_id,
+            token_hash(token),
+            now,
+        )
+        return token if row is not None else None
+
     async def open_link(self, token: str, now: datetime) -> OpenLink | None:
         """The link behind `token` if it may be answered now; None for every other case
         (unknown, expired, used, locked), which the page does not tell apart."""
@@ -104,8 +151,8 @@ class PostgresLinks:
             SELECT link_id, episode_id, instrument, check_birth_date, expires_at,
                 answer_key_hash
             FROM questionnaire_links
-            WHERE token_hash = $1 AND used_at IS NULL AND locked_at IS NULL
-                AND expires_at > $2
+            WHERE (token_hash = $1 OR reminder_token_hash = $1)
+                AND used_at IS NULL AND locked_at IS NULL AND expires_at > $2
             """,
             token_hash(token),
             now,

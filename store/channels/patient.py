@@ -7,6 +7,7 @@ attempt used up); a patient with no consented, configured channel is `undelivera
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,13 @@ from typing import Protocol
 
 from rules.messaging import quiet_until, rate_limited_until, zone
 from store.channels.contacts import MessagingChannel, PatientContact, PostgresContacts
-from store.channels.links import Instrument, PostgresLinks
+from store.channels.links import REMINDER_FOR_PARAM, Instrument, PostgresLinks
 from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Db
 from store.outbox import DeferDelivery, OutboxMessage, Undeliverable
 
 PATIENT_CHANNEL = "patient"
+log = logging.getLogger("carepath.patient_channel")
 
 
 class Sender(Protocol):
@@ -75,7 +77,15 @@ class PatientChannel:
         if limited is not None:
             raise DeferDelivery(limited, "rate limit")
         channel, address = route
-        link = await self._questionnaire_link(message, contact, channel, now)
+        first = message.params.get(REMINDER_FOR_PARAM)
+        if first is not None:
+            link = await self._reminder_link(message, str(first), channel, now)
+            if link is None:
+                # Answered, locked or closed since: a reminder without its link is noise.
+                log.info("reminder %s not needed; nothing sent", message.message_id)
+                return
+        else:
+            link = await self._questionnaire_link(message, contact, channel, now)
         await self.senders[channel].send(message, address, link)
 
     async def _questionnaire_link(
@@ -110,7 +120,35 @@ class PatientChannel:
             policy=policy,
             now=now,
         )
-        return f"{self.public_url.rstrip('/')}/p/{token}" if token else None
+        if token is None:
+            return None
+        delay = policy.questionnaire_reminder_delay
+        if delay is not None:
+            await links.queue_reminder(message.message_id, now + delay)
+        return self._page(token)
+
+    async def _reminder_link(
+        self,
+        message: OutboxMessage,
+        first_message_id: str,
+        channel: MessagingChannel,
+        now: datetime,
+    ) -> str | None:
+        """The reminder's own link to the still-open questionnaire, or None when none should
+        go: the link was answered, locked or expired, there is no public URL, or the gateway
+        already accepted this reminder."""
+        if self.public_url is None:
+            return None
+        if channel is MessagingChannel.SMS and await self.db.fetchval(
+            "SELECT true FROM sms_deliveries WHERE message_id = $1", message.message_id
+        ):
+            return None
+        token = await PostgresLinks(self.db).issue_reminder(first_message_id, now)
+        return self._page(token) if token else None
+
+    def _page(self, token: str) -> str:
+        assert self.public_url is not None
+        return f"{self.public_url.rstrip('/')}/p/{token}"
 
     async def _recent_sends(
         self, message: OutboxMessage, now: datetime, window: timedelta
