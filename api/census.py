@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 import asyncpg
 
 from store import queries
-from store.models import CensusRow, EpisodeFilter, EpisodePage
+from store.models import CensusRow, EpisodeFilter, EpisodeKey, EpisodePage
 from store.models import TimelineEntry as StoredTimelineEntry
 
 
@@ -31,7 +31,7 @@ class EpisodeRecords(Protocol):
     """What the API reads from PostgreSQL; `PostgresEpisodeRecords` is the adapter."""
 
     async def list_episodes(
-        self, where: EpisodeFilter, *, now: datetime, limit: int, offset: int
+        self, where: EpisodeFilter, *, now: datetime, limit: int, after: EpisodeKey | None
     ) -> EpisodePage: ...
 
     async def census(self, programs: list[str] | None) -> list[CensusRow]: ...
@@ -53,9 +53,9 @@ class PostgresEpisodeRecords:
         self._pool = pool
 
     async def list_episodes(
-        self, where: EpisodeFilter, *, now: datetime, limit: int, offset: int
+        self, where: EpisodeFilter, *, now: datetime, limit: int, after: EpisodeKey | None
     ) -> EpisodePage:
-        return await queries.list_episodes(self._pool, where, now=now, limit=limit, offset=offset)
+        return await queries.list_episodes(self._pool, where, now=now, limit=limit, after=after)
 
     async def census(self, programs: list[str] | None) -> list[CensusRow]:
         return await queries.census(self._pool, programs=programs)

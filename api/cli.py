@@ -121,6 +121,8 @@ def census(
         params["program"] = program
     page = _get(ctx, "/v1/episodes", params)
     table = Table(title=f"census ({page['total']} open)")
+    if page.get("next_cursor"):
+        table.caption = f"first {len(page['items'])}; more with --limit (up to 500)"
     for column in ("episode", "program", "phase", "level", "next review", "risk"):
         table.add_column(column)
     for item in page["items"]:

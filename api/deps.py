@@ -13,6 +13,7 @@ from api.census import EpisodeRecords, PostgresEpisodeRecords
 from api.engine import TemporalEngine
 from api.ledger import CallLedger, PostgresCallLedger
 from api.mutations import Mutations, Settler
+from api.paging import CursorCodec
 from api.programs import ProgramLookup
 from api.settings import ApiSettings
 
@@ -40,6 +41,7 @@ class Services:
     records: EpisodeRecords
     mutations: Mutations
     programs: ProgramLookup
+    cursors: CursorCodec
 
     @classmethod
     def build(cls, deps: ApiDeps) -> Services:
@@ -64,4 +66,5 @@ class Services:
             records=records,
             mutations=mutations,
             programs=ProgramLookup(records, engine),
+            cursors=CursorCodec.from_settings(deps.settings.api_cursor_key, deps.settings.api_keys),
         )

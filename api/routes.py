@@ -23,7 +23,8 @@ from api.contacts import keep_contact_details
 from api.deps import Services
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
-from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem
+from api.paging import EpisodeListPage
+from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
 from api.settings import ALL_PROGRAMS, ApiKey
 from rules.levels import LevelOfCare
 from rules.transitions import Action, CarePhase
@@ -39,7 +40,8 @@ from schemas.submissions import (
 )
 from schemas.text import PlainText
 from schemas.view import EngineDecision, EpisodeView
-from store.models import CensusRow, EpisodeFilter, EpisodePage
+from store.models import CensusRow, EpisodeFilter
+from store.queries import MAX_PAGE
 
 EpisodeId = Annotated[
     str,
@@ -169,9 +171,9 @@ def build_router(services: Services) -> APIRouter:
 
     @router.get(
         "/episodes",
-        response_model=EpisodePage,
+        response_model=EpisodeListPage,
         responses=problems(401, 403, 422, 503),
-        summary="Episodes from the records, filtered and paged (soonest review first)",
+        summary="Episodes from the records, filtered and paged by cursor (soonest review first)",
     )
     async def list_episodes(
         principal: CensusReader,
@@ -185,9 +187,25 @@ def build_router(services: Services) -> APIRouter:
         risk_flag: bool | None = None,
         authorization_expiring_within_days: Annotated[int | None, Query(ge=0, le=365)] = None,
         include_closed: bool = False,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> EpisodePage:
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=512,
+                pattern=r"^[A-Za-z0-9_.\-]+$",
+                description="`next_cursor` of the previous page, with the same filters",
+            ),
+        ] = None,
+        offset: Annotated[str | None, Query(include_in_schema=False)] = None,
+    ) -> EpisodeListPage:
+        if offset is not None:
+            raise ApiProblem(
+                422,
+                "offset-removed",
+                "offset paging was removed: page with cursor=<next_cursor of the last page>",
+                errors=[FieldError(field="query.offset", message="not accepted; use cursor")],
+            )
         where = EpisodeFilter(
             programs=visible_programs(principal, program),
             phase=phase,
@@ -198,11 +216,13 @@ def build_router(services: Services) -> APIRouter:
             authorization_expiring_within_days=authorization_expiring_within_days,
             include_closed=include_closed,
         )
-        return await records_call(
+        after = None if cursor is None else services.cursors.decode(where, cursor)
+        found = await records_call(
             services.records.list_episodes(
-                where, now=services.deps.clock(), limit=limit, offset=offset
+                where, now=services.deps.clock(), limit=limit, after=after
             )
         )
+        return services.cursors.page(where, found)
 
     @router.get(
         "/census",

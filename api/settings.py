@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from schemas.episode import OpaqueId
 from worker.settings import Settings
@@ -65,6 +65,10 @@ class ApiSettings(Settings):
     # 42 CFR Part 2 programs (program IDs, JSON list): the program's setting decides whether
     # payer disclosures need the patient's consent, whatever an episode start sends.
     part2_programs: frozenset[str] = frozenset()
+    # Signs the episode list's cursors (api/paging.py). Unset: derived from the API keys,
+    # which every API process shares (a random key per process when there are none; set
+    # it when several API processes page for workbench users only).
+    api_cursor_key: SecretStr | None = None
 
 
 def load_api_settings() -> ApiSettings:

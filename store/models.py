@@ -109,8 +109,27 @@ class EpisodeFilter(_Row):
     include_closed: bool = False
 
 
+class EpisodeKey(_Row):
+    """Where a page of the episode list ends: the list's sort key of its last row (keyset
+    pagination; the next page starts after it)."""
+
+    next_review_due: datetime | None
+    episode_id: str
+
+
 class EpisodePage(_Row):
+    """One page of the episode list. `total` (every matching episode) is counted on the
+    first page only and is None on later pages: counting is the one cost that grows with
+    the table. `more`: a next page exists; it starts after the last item."""
+
     items: list[EpisodeRow]
-    total: int
+    total: int | None
     limit: int
-    offset: int
+    more: bool
+
+    def last_key(self) -> EpisodeKey | None:
+        """The key a next page starts after, or None when this is the last page."""
+        if not self.more or not self.items:
+            return None
+        last = self.items[-1]
+        return EpisodeKey(next_review_due=last.next_review_due, episode_id=last.episode_id)

@@ -18,6 +18,7 @@ from store.dbtypes import Db
 from store.models import (
     CensusRow,
     EpisodeFilter,
+    EpisodeKey,
     EpisodePage,
     EpisodeRow,
     ExpiringAuthorization,
@@ -247,6 +248,13 @@ async def outcomes(
     return [ProgramOutcomes.model_validate(dict(r)) for r in rows]
 
 
+# The episode list's order, soonest review first (no review date last), then by ID. One
+# expression, so the partial indexes of migration 0600 serve the ORDER BY and the keyset
+# condition alike and a page costs the same at any depth.
+_LIST_ORDER = "coalesce(e.next_review_due, 'infinity'::timestamptz), e.episode_id"
+MAX_PAGE = 500
+
+
 async def list_episodes(
     db: Db,
     query: EpisodeFilter,
@@ -254,27 +262,42 @@ async def list_episodes(
     now: datetime,
     tz: tzinfo = UTC,
     limit: int = 50,
-    offset: int = 0,
+    after: EpisodeKey | None = None,
 ) -> EpisodePage:
-    """A page of episodes matching every given filter, soonest review first."""
-    if not 1 <= limit <= 500 or offset < 0:
-        raise ValueError("limit must be 1..500 and offset >= 0")
+    """A page of episodes matching every given filter, soonest review first, starting after
+    `after` (keyset pagination: stable under concurrent writes, no OFFSET). The first page
+    (no `after`) also counts every matching episode."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1..{MAX_PAGE}")
     where, params = _episode_filter(query, now=now, tz=tz)
+    total: int | None = None
+    if after is None:
+        condition = " AND ".join(where) or "true"
+        total = int(
+            await db.fetchval(f"SELECT count(*) FROM episodes e WHERE {condition}", *params)
+        )
+    else:
+        params.extend([after.next_review_due, after.episode_id])
+        n = len(params)
+        where.append(
+            f"({_LIST_ORDER}) > (coalesce(${n - 1}::timestamptz, 'infinity'::timestamptz),"
+            f" ${n}::text)"
+        )
     condition = " AND ".join(where) or "true"
-    total = await db.fetchval(f"SELECT count(*) FROM episodes e WHERE {condition}", *params)
-    n = len(params)
     rows = await db.fetch(
         f"""
         SELECT {_EPISODE_COLUMNS} FROM episodes e WHERE {condition}
-        ORDER BY next_review_due NULLS LAST, episode_id
-        LIMIT ${n + 1} OFFSET ${n + 2}
+        ORDER BY {_LIST_ORDER}
+        LIMIT ${len(params) + 1}
         """,
         *params,
-        limit,
-        offset,
+        limit + 1,
     )
     return EpisodePage(
-        items=[_episode(r) for r in rows], total=int(total), limit=limit, offset=offset
+        items=[_episode(r) for r in rows[:limit]],
+        total=total,
+        limit=limit,
+        more=len(rows) > limit,
     )
 
 
@@ -289,8 +312,13 @@ def _episode_filter(
         return f"${len(params)}"
 
     if not query.include_closed:
-        where.append(f"e.phase <> {param(_CLOSED)}")
-    if query.programs is not None:
+        # A literal, not a parameter: the partial indexes (WHERE phase <> 'closed') are
+        # chosen only when the planner sees the same predicate.
+        where.append(f"e.phase <> '{_CLOSED}'")
+    if query.programs is not None and len(query.programs) == 1:
+        # Equality, so the (program_id, order) index serves one program's pages in order.
+        where.append(f"e.program_id = {param(query.programs[0])}")
+    elif query.programs is not None:
         where.append(f"e.program_id = ANY({param(query.programs)}::text[])")
     if query.phase is not None:
         where.append(f"e.phase = {param(query.phase.value)}")

@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -292,25 +293,25 @@ def build_pages_router() -> APIRouter:
         level: LevelOfCare | None = None,
         risk: bool | None = None,
         overdue: bool | None = None,
-        page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
     ) -> HTMLResponse:
         workbench = workbench_of(request)
         services = workbench.services
         programs = _programs(session.account, program or None)
         size = workbench.settings.page_size
+        where = EpisodeFilter(
+            programs=programs, phase=phase, level=level, risk_flag=risk, overdue=overdue
+        )
+        after = None if cursor is None else services.cursors.decode(where, cursor)
         counts, listing = await records_call(
             asyncio.gather(
                 services.records.census(programs),
                 services.records.list_episodes(
-                    EpisodeFilter(
-                        programs=programs, phase=phase, level=level, risk_flag=risk, overdue=overdue
-                    ),
-                    now=workbench.clock(),
-                    limit=size,
-                    offset=(page_number - 1) * size,
+                    where, now=workbench.clock(), limit=size, after=after
                 ),
             )
         )
+        last = listing.last_key()
         levels: list[LevelOfCare | None] = [*LevelOfCare, None]
         phases = [p for p in CarePhase if p is not CarePhase.CLOSED]
         grid: dict[tuple[CarePhase, LevelOfCare | None], int] = {}
@@ -335,8 +336,10 @@ def build_pages_router() -> APIRouter:
                 "total": sum(grid.values()),
                 "listing": listing,
                 "rows": [_episode_row(e) for e in listing.items],
-                "page_number": page_number,
-                "pages": max(1, -(-listing.total // size)),
+                "paged": cursor is not None,
+                # Only the filters that are set: an empty `risk=` is not a boolean (422).
+                "base": "/app/census?" + urlencode({k: v for k, v in filters.items() if v}),
+                "next_cursor": None if last is None else services.cursors.encode(where, last),
                 "filters": filters,
                 "now": workbench.clock(),
             },

@@ -240,7 +240,8 @@ async def test_episode_list_filters(
 
 
 async def test_episode_list_pages(seeded: asyncpg.Pool) -> None:
-    page = await queries.list_episodes(
-        seeded, EpisodeFilter(programs=["prog-a"]), now=NOW, limit=2, offset=2
-    )
-    assert ([e.episode_id for e in page.items], page.total) == (["a8", "a3"], 5)
+    where = EpisodeFilter(programs=["prog-a"])
+    first = await queries.list_episodes(seeded, where, now=NOW, limit=2)
+    page = await queries.list_episodes(seeded, where, now=NOW, limit=2, after=first.last_key())
+    assert ([e.episode_id for e in page.items], page.total, page.more) == (["a8", "a3"], None, True)
+    assert first.total == 5
