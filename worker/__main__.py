@@ -22,6 +22,7 @@ from store.channels.patient import PATIENT_CHANNEL
 from store.outbox import Channel, RetryPolicy
 from store.pool import open_store, run_dispatcher
 from store.postgres import DEFAULT_CHANNEL
+from store.retention import RetentionPolicy, run_retention
 from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
 from worker.client import connect
 from worker.logs import configure_logging
@@ -57,6 +58,18 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
                 poll_interval=settings.outbox_poll_seconds,
             )
         )
+        retention = asyncio.create_task(
+            run_retention(
+                store.pool,
+                RetentionPolicy(
+                    idempotency_days=settings.retention_idempotency_days,
+                    applied_batches_days=settings.retention_applied_batches_days,
+                    outbox_sent_days=settings.retention_outbox_sent_days,
+                ),
+                stop=stop,
+                interval_s=settings.retention_interval_seconds,
+            )
+        )
         worker = build_worker(
             client,
             task_queue=settings.task_queue,
@@ -75,14 +88,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         )
         polling = asyncio.create_task(worker.run())
         await asyncio.wait(
-            [polling, dispatcher, asyncio.create_task(stop.wait())],
+            [polling, dispatcher, retention, asyncio.create_task(stop.wait())],
             return_when="FIRST_COMPLETED",
         )
-        status = _failures(worker=polling, dispatcher=dispatcher)
+        status = _failures(worker=polling, dispatcher=dispatcher, retention=retention)
         stop.set()
         log.info("stopping: finishing running tasks")
         await worker.shutdown()
-        for task in (polling, dispatcher):
+        for task in (polling, dispatcher, retention):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
     log.info("worker stopped")

@@ -87,6 +87,16 @@ class Settings(FileVariantSettings):
     # /readyz reports the outbox dispatcher stale when no pass completed for this long.
     dispatcher_stale_after_seconds: float = 30.0
 
+    # Retention (store/retention.py, run by the worker): days each kind of row is kept.
+    # Answered idempotency keys (a retry within the window gets the first answer; claims
+    # in flight are never purged), applied-batch markers (dedupe a retried record write),
+    # sent / delivered outbox messages (at least 8 days: the patient channel's rate limit
+    # counts recent sends). Failed and pending messages are never purged.
+    retention_idempotency_days: float = Field(default=30.0, gt=0)
+    retention_applied_batches_days: float = Field(default=90.0, gt=0)
+    retention_outbox_sent_days: float = Field(default=30.0, ge=8)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
