@@ -22,7 +22,12 @@ from workflows.safety import SafetyMixin, assessment_fields, cssrs_fields
 
 
 class AssessmentMixin(IntakeMixin, SafetyMixin):
-    def submit_assessment(self, sub: AssessmentSubmission, now: datetime) -> EngineDecision:
+    def _resolve_assessment(self, sub: AssessmentSubmission) -> None:
+        """Nothing to refuse beyond the phase: the scores decide where the episode goes."""
+
+    def _apply_assessment(
+        self, sub: AssessmentSubmission, _plan: None, now: datetime
+    ) -> EngineDecision:
         s = self.state
         phq9 = instruments.phq9_total(sub.phq9.items)
         self_harm = instruments.phq9_self_harm(sub.phq9.items)

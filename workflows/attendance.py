@@ -33,7 +33,7 @@ EVENTS: dict[AttendanceNoticeKind, Event] = {
 
 
 class AttendanceMixin(DeadlinesMixin):
-    def _check_attendance(self, sub: AttendanceNotice) -> Event:
+    def _resolve_attendance(self, sub: AttendanceNotice) -> Event:
         if not self.v2:
             raise InvalidSubmission("this run's engine version does not take attendance")
         return self._ensure_allowed(EVENTS[sub.kind], Action.RECORD_ATTENDANCE)
@@ -43,8 +43,9 @@ class AttendanceMixin(DeadlinesMixin):
             self.state.attendance = AttendanceTrack()
         return self.state.attendance
 
-    def record_attendance(self, sub: AttendanceNotice, now: datetime) -> EngineDecision:
-        event = self._check_attendance(sub)
+    def _apply_attendance(
+        self, sub: AttendanceNotice, event: Event, now: datetime
+    ) -> EngineDecision:
         handle: dict[AttendanceNoticeKind, Callable[[AttendanceNotice, datetime], None]] = {
             K.NO_SHOW: self._no_show,
             K.RESUMED: self._resumed,

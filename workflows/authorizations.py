@@ -116,7 +116,7 @@ class AuthorizationMixin(EngineCore):
             or ("denied by payer" if answer.status is PayerStatus.DENIED else None),
         )
         try:
-            event = self._authorization_event(decision)
+            event = self._resolve_authorization(decision)
         except (InvalidSubmission, TransitionNotAllowed):
             # The episode moved on while the request was out (withdrawn, say): keep the
             # answer for the record and tell UR, but do not act on it.
@@ -127,9 +127,9 @@ class AuthorizationMixin(EngineCore):
                 status=answer.status.value,
             )
             return
-        self._apply_authorization(decision, event, now)
+        self._apply_payer_decision(decision, event, now)
 
-    def _authorization_event(self, sub: AuthorizationDecision) -> Event:
+    def _resolve_authorization(self, sub: AuthorizationDecision) -> Event:
         s = self.state
         kind = sub.kind
         approving = kind in (AuthorizationKind.APPROVED, AuthorizationKind.APPEAL_APPROVED)
@@ -178,12 +178,13 @@ class AuthorizationMixin(EngineCore):
             )
         return self._ensure_allowed(event, Action.RECORD_AUTHORIZATION)
 
-    def record_authorization(self, sub: AuthorizationDecision, now: datetime) -> EngineDecision:
-        event = self._authorization_event(sub)
+    def _apply_authorization(
+        self, sub: AuthorizationDecision, event: Event, now: datetime
+    ) -> EngineDecision:
         if event is Event.APPEAL_FILED:
             self._file_appeal(sub, now)
         else:
-            self._apply_authorization(sub, event, now)
+            self._apply_payer_decision(sub, event, now)
         return self._decision(sub.decision_id)
 
     def _file_appeal(self, sub: AuthorizationDecision, now: datetime) -> None:
@@ -211,7 +212,10 @@ class AuthorizationMixin(EngineCore):
         for who in (Recipient.UTILIZATION_REVIEW, Recipient.CARE_TEAM):
             self._notify(who, "appeal_filed", decision_due=due.isoformat())
 
-    def _apply_authorization(self, sub: AuthorizationDecision, event: Event, now: datetime) -> None:
+    def _apply_payer_decision(
+        self, sub: AuthorizationDecision, event: Event, now: datetime
+    ) -> None:
+        """A payer's decision (from the payer, or recorded by UR) that `event` moves by."""
         s = self.state
         policy = s.start.policy
         appealed = s.appeal.level if s.appeal and event in APPEAL_OUTCOMES else None

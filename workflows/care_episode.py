@@ -214,6 +214,10 @@ class CareEpisode:
 
     # -------------------------------------------------------------- updates
 
+    # Each update's validator resolves the submission (refusing it before it enters
+    # history); its handler applies what was resolved. Neither dispatches on the action:
+    # the engine's HANDLERS table does.
+
     def _validate(self, action: Action, submission: BaseModel) -> None:
         try:
             self._engine.validate(action, submission)

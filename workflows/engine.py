@@ -3,14 +3,15 @@
 Deterministic and free of Temporal imports: the workflow gives it `now` and the
 submissions, and takes back the decision, the records to write, the messages to send
 and the payer commands to run. Each part of the path lives in its own module; this
-class puts them together and validates submissions for the update validators.
+class puts them together, and `HANDLERS` says, once, how each action is taken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,17 +32,28 @@ from workflows.assessment import AssessmentMixin
 from workflows.attendance import AttendanceMixin
 from workflows.authorizations import AuthorizationMixin
 from workflows.deadlines import DeadlinesMixin
-from workflows.engine_core import (
-    InvalidSubmission,
-    SubmissionConflict,
-    expect_type,
-)
+from workflows.engine_core import InvalidSubmission, SubmissionConflict, expect_type
 from workflows.engine_view import ViewMixin
 from workflows.events import EventsMixin
 from workflows.patient_measures import PatientMeasuresMixin
+from workflows.state import EpisodeState
 from workflows.treatment import TreatmentMixin
 
-__all__ = ["EpisodeEngine", "InvalidSubmission", "SubmissionConflict"]
+__all__ = ["HANDLERS", "EpisodeEngine", "Handler", "InvalidSubmission", "SubmissionConflict"]
+
+S = TypeVar("S", bound=Submission)
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A submission resolved against the state it arrived in: what applying it will do
+    (`plan`, for the action's `apply`), or the first answer when it is a retry."""
+
+    action: Action
+    submission: Submission
+    plan: object = None
+    earlier: EngineDecision | None = None
 
 
 class EpisodeEngine(
@@ -54,49 +66,82 @@ class EpisodeEngine(
     DeadlinesMixin,
     ViewMixin,
 ):
-    def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
-        """One submission in, its decision out: a retry gets the first answer again."""
-        given = expect_type(submission, Submission)
+    def __init__(self, state: EpisodeState) -> None:
+        super().__init__(state)
+        # Handed from `resolve` (the update's validator) to `answer` (its handler), which
+        # Temporal runs back to back in one step; a replay skips validators and resolves
+        # in `answer` instead.
+        self._resolved: Resolved | None = None
+
+    def resolve(self, action: Action, submission: BaseModel) -> Resolved:
+        """What `submission` would do now. Raises TransitionNotAllowed, InvalidSubmission
+        or SubmissionConflict; never changes state. A retry resolves to its first answer."""
+        handler = HANDLERS[action]
+        given = expect_type(submission, handler.kind)
         earlier = self.earlier_result(action, given)
         if earlier is not None:
-            return earlier
-        self.validate(action, submission)
-        handlers: dict[Action, tuple[type[BaseModel], Callable[[Any, datetime], EngineDecision]]]
-        handlers = {
-            Action.SUBMIT_ASSESSMENT: (AssessmentSubmission, self.submit_assessment),
-            Action.SUBMIT_COVERAGE: (CoverageSubmission, self.submit_coverage),
-            Action.RECORD_AUTHORIZATION: (AuthorizationDecision, self.record_authorization),
-            Action.SUBMIT_REVIEW: (ReviewSubmission, self.submit_review),
-            Action.DECIDE: (ClinicianDecision, self.decide),
-            Action.REPORT_EVENT: (EpisodeEvent, self.report_event),
-            Action.RECORD_ATTENDANCE: (AttendanceNotice, self.record_attendance),
-            Action.SUBMIT_PATIENT_MEASURE: (
-                PatientMeasureSubmission,
-                self.submit_patient_measure,
-            ),
-        }
-        kind, handler = handlers[action]
-        decision = handler(expect_type(submission, kind), now)
-        self.remember(action, given, decision)
+            resolved = Resolved(action, given, earlier=earlier)
+        else:
+            require_action(self.state.phase, action)
+            resolved = Resolved(action, given, plan=handler.resolve(self, given))
+        self._resolved = resolved
+        return resolved
+
+    def validate(self, action: Action, submission: BaseModel) -> None:
+        """Refuse, or not, before anything changes (the update validator's check)."""
+        self.resolve(action, submission)
+
+    def answer(self, action: Action, submission: BaseModel, now: datetime) -> EngineDecision:
+        """One submission in, its decision out: a retry gets the first answer again."""
+        resolved = self._take_resolved(action, submission) or self.resolve(action, submission)
+        self._resolved = None
+        if resolved.earlier is not None:
+            return resolved.earlier
+        decision = HANDLERS[action].apply(self, resolved.submission, resolved.plan, now)
+        self.remember(action, resolved.submission, decision)
         return decision
 
-    def validate(self, action: Action, submission: object) -> None:
-        """Raise TransitionNotAllowed, InvalidSubmission or SubmissionConflict; never
-        changes state. A retry of an accepted submission passes (it gets its answer)."""
-        if isinstance(submission, Submission) and self.earlier_result(action, submission):
-            return
-        require_action(self.state.phase, action)
-        if action is Action.SUBMIT_COVERAGE:
-            self._coverage_event(expect_type(submission, CoverageSubmission))
-        elif action is Action.RECORD_AUTHORIZATION:
-            self._authorization_event(expect_type(submission, AuthorizationDecision))
-        elif action is Action.SUBMIT_REVIEW:
-            self._check_review(expect_type(submission, ReviewSubmission))
-        elif action is Action.DECIDE:
-            self._decision_event(expect_type(submission, ClinicianDecision))
-        elif action is Action.REPORT_EVENT:
-            self._report_event(expect_type(submission, EpisodeEvent))
-        elif action is Action.RECORD_ATTENDANCE:
-            self._check_attendance(expect_type(submission, AttendanceNotice))
-        elif action is Action.SUBMIT_PATIENT_MEASURE:
-            self._check_patient_measure(expect_type(submission, PatientMeasureSubmission))
+    def _take_resolved(self, action: Action, submission: BaseModel) -> Resolved | None:
+        held, self._resolved = self._resolved, None
+        if held is not None and held.action is action and held.submission == submission:
+            return held
+        return None
+
+
+@dataclass(frozen=True)
+class Handler(Generic[S, P]):
+    """How the engine takes one action. `resolve` works out what the submission will do
+    (an event, a plan) and raises InvalidSubmission or TransitionNotAllowed before
+    anything changes; `apply` does it and answers."""
+
+    kind: type[S]
+    resolve: Callable[[EpisodeEngine, S], P]
+    apply: Callable[[EpisodeEngine, S, P, datetime], EngineDecision]
+
+
+def handler(
+    kind: type[S],
+    resolve: Callable[[EpisodeEngine, S], P],
+    apply: Callable[[EpisodeEngine, S, P, datetime], EngineDecision],
+) -> Handler[Any, Any]:
+    """A table entry, its three parts checked against each other by mypy."""
+    return Handler(kind, resolve, apply)
+
+
+E = EpisodeEngine
+HANDLERS: Final[Mapping[Action, Handler[Any, Any]]] = {
+    Action.SUBMIT_ASSESSMENT: handler(
+        AssessmentSubmission, E._resolve_assessment, E._apply_assessment
+    ),
+    Action.SUBMIT_COVERAGE: handler(CoverageSubmission, E._resolve_coverage, E._apply_coverage),
+    Action.RECORD_AUTHORIZATION: handler(
+        AuthorizationDecision, E._resolve_authorization, E._apply_authorization
+    ),
+    Action.SUBMIT_REVIEW: handler(ReviewSubmission, E._resolve_review, E._apply_review),
+    Action.DECIDE: handler(ClinicianDecision, E._resolve_decision, E._apply_decision),
+    Action.REPORT_EVENT: handler(EpisodeEvent, E._resolve_event, E._apply_event),
+    Action.RECORD_ATTENDANCE: handler(AttendanceNotice, E._resolve_attendance, E._apply_attendance),
+    Action.SUBMIT_PATIENT_MEASURE: handler(
+        PatientMeasureSubmission, E._resolve_patient_measure, E._apply_patient_measure
+    ),
+}

@@ -30,7 +30,7 @@ DIRECT_EVENTS: dict[EpisodeEventKind, Event] = {
 class EventsMixin(FollowupMixin):
     """What clinic systems report, applied through the same table."""
 
-    def _report_event(self, sub: EpisodeEvent) -> Event:
+    def _resolve_event(self, sub: EpisodeEvent) -> Event:
         s = self.state
         kind = sub.kind
         direct = DIRECT_EVENTS.get(kind)
@@ -50,9 +50,8 @@ class EventsMixin(FollowupMixin):
                 event = Event.EXTERNAL_DISCHARGE_NO_AUTH
         return self._ensure_allowed(event, Action.REPORT_EVENT)
 
-    def report_event(self, sub: EpisodeEvent, now: datetime) -> EngineDecision:
+    def _apply_event(self, sub: EpisodeEvent, event: Event, now: datetime) -> EngineDecision:
         s = self.state
-        event = self._report_event(sub)
         actor = sub.reported_by
         reasons: list[str] = []
         if event is Event.WITHDRAWN:

@@ -93,11 +93,13 @@ class IntakeMixin(EngineCore):
             self._move(Event.COVERAGE_ACTIVE_NO_AUTH, now, ENGINE)
             self._enroll(level, now)
 
-    def _coverage_event(self, sub: CoverageSubmission) -> Event:
+    def _resolve_coverage(self, sub: CoverageSubmission) -> Event:
         event = Event.SELF_PAY if sub.self_pay else Event.COVERAGE_UPDATED
         return self._ensure_allowed(event, Action.SUBMIT_COVERAGE)
 
-    def submit_coverage(self, sub: CoverageSubmission, now: datetime) -> EngineDecision:
+    def _apply_coverage(
+        self, sub: CoverageSubmission, event: Event, now: datetime
+    ) -> EngineDecision:
         """New coverage or self-pay, wherever a patient can have them.
 
         Whatever was asked of the old payer is withdrawn (UR is told), and an appeal of
@@ -107,7 +109,6 @@ class IntakeMixin(EngineCore):
         """
         s = self.state
         phase = s.phase
-        event = self._coverage_event(sub)
         if phase is CarePhase.FINANCIAL_COUNSELING:
             s.waiting_until = None  # the financial hold
         s.eligibility_retry_at = None

@@ -16,11 +16,11 @@ from workflows.safety import SafetyMixin
 
 
 class PatientMeasuresMixin(SafetyMixin):
-    def _check_patient_measure(self, sub: PatientMeasureSubmission) -> None:
-        self._ensure_allowed(Event.PATIENT_MEASURE_RECORDED, Action.SUBMIT_PATIENT_MEASURE)
+    def _resolve_patient_measure(self, sub: PatientMeasureSubmission) -> Event:
+        return self._ensure_allowed(Event.PATIENT_MEASURE_RECORDED, Action.SUBMIT_PATIENT_MEASURE)
 
-    def submit_patient_measure(
-        self, sub: PatientMeasureSubmission, now: datetime
+    def _apply_patient_measure(
+        self, sub: PatientMeasureSubmission, event: Event, now: datetime
     ) -> EngineDecision:
         s = self.state
         phq9 = gad7 = None
@@ -50,6 +50,6 @@ class PatientMeasuresMixin(SafetyMixin):
                 reasons=reasons,
             )
         )
-        self._move(Event.PATIENT_MEASURE_RECORDED, now, PATIENT_ACTOR)
+        self._move(event, now, PATIENT_ACTOR)
         decision = self._decision(sub.submission_id, reasons=reasons)
         return decision.model_copy(update={"urgent": bool(reasons)})

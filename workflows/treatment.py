@@ -20,10 +20,10 @@ from workflows.state import ENGINE_V2, SCORES_KEPT
 class TreatmentMixin(SafetyMixin):
     """The engine recommends and guards; the clinician decides."""
 
-    def _check_review(self, sub: ReviewSubmission) -> None:
-        self._ensure_allowed(Event.REVIEW_RECORDED, Action.SUBMIT_REVIEW)
+    def _resolve_review(self, sub: ReviewSubmission) -> Event:
+        return self._ensure_allowed(Event.REVIEW_RECORDED, Action.SUBMIT_REVIEW)
 
-    def submit_review(self, sub: ReviewSubmission, now: datetime) -> EngineDecision:
+    def _apply_review(self, sub: ReviewSubmission, event: Event, now: datetime) -> EngineDecision:
         s = self.state
         policy = s.start.policy
         level = s.delivered_level
@@ -87,7 +87,7 @@ class TreatmentMixin(SafetyMixin):
             )
         )
         self._burn_units(sub.units_attended, now, period_weeks=sub.period_weeks)
-        self._move(Event.REVIEW_RECORDED, now, sub.clinician_id)
+        self._move(event, now, sub.clinician_id)
         self._start_review_clock(now)
         decision = self._decision(sub.review_id, rec, from_patient)
         s.last_recommendation = decision
@@ -110,7 +110,7 @@ class TreatmentMixin(SafetyMixin):
         s.patient_phq9 = s.patient_gad7 = None
         return phq9, gad7, used
 
-    def _decision_event(self, sub: ClinicianDecision) -> Event:
+    def _resolve_decision(self, sub: ClinicianDecision) -> Event:
         s = self.state
         level = s.delivered_level
         assert level is not None or s.phase is not CarePhase.IN_TREATMENT
@@ -167,9 +167,10 @@ class TreatmentMixin(SafetyMixin):
         if self._assessment_recorded(sub.override_reason, sub.safety_assessment):
             self._clear_risk()
 
-    def decide(self, sub: ClinicianDecision, now: datetime) -> EngineDecision:
+    def _apply_decision(
+        self, sub: ClinicianDecision, event: Event, now: datetime
+    ) -> EngineDecision:
         s = self.state
-        event = self._decision_event(sub)
         # Before flags clear: a change made with risk or deterioration open is expedited.
         expedite = sub.expedited or bool({Flag.RISK, Flag.DETERIORATION} & set(s.flags))
         s.reviews.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from rules.levels import LevelOfCare
-from rules.transitions import CarePhase
+from rules.transitions import Action, CarePhase
 from schemas.episode import Coverage, EpisodeStart, PatientRef
 from schemas.payer import PayerAnswer, PayerRequestKind, PayerStatus
 from schemas.submissions import EpisodeEvent, EpisodeEventKind
@@ -36,8 +36,10 @@ def test_payer_approval_after_withdrawal_is_recorded_not_applied() -> None:
     [command] = engine.take_commands()
     assert command.kind is CommandKind.REQUEST_AUTHORIZATION
 
-    engine.report_event(
-        EpisodeEvent(event_id="e1", reported_by="ehr", kind=EpisodeEventKind.WITHDRAWN), NOW
+    engine.answer(
+        Action.REPORT_EVENT,
+        EpisodeEvent(event_id="e1", reported_by="ehr", kind=EpisodeEventKind.WITHDRAWN),
+        NOW,
     )
     assert engine.state.phase is CarePhase.AFTERCARE
 

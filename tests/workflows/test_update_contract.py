@@ -8,7 +8,9 @@ refusals travel as ApplicationErrors named after the engine's exception classes.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from temporalio import workflow
@@ -16,9 +18,18 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.engine import TemporalEngine
 from api.problems import ApiProblem
+from rules.levels import LevelOfCare
 from rules.transitions import Action, CarePhase, TransitionNotAllowed
-from schemas.submissions import Submission
+from schemas.submissions import (
+    AssessmentSubmission,
+    LevelDetermination,
+    Phq9,
+    ReviewSubmission,
+    Submission,
+)
+from tests.workflows.engine_cases import Case
 from workflows.care_episode import UPDATES, CareEpisode, _refusal
+from workflows.engine import HANDLERS, EpisodeEngine
 from workflows.engine_core import InvalidSubmission, SubmissionConflict
 
 HISTORIES = Path(__file__).parents[1] / "replay" / "histories"
@@ -109,3 +120,57 @@ def test_the_api_reads_each_refusal_the_workflow_sends(
     with pytest.raises(ApiProblem) as answered:
         TemporalEngine._raise_update_failure(WorkflowUpdateFailedError(sent))
     assert (answered.value.status, answered.value.slug) == (status, slug)
+
+
+def test_every_action_has_one_handler_for_the_submission_its_update_takes() -> None:
+    assert set(HANDLERS) == set(Action)
+    for action, update in UPDATES.items():
+        assert update._defn.arg_types == [HANDLERS[action].kind]
+
+
+def test_a_submission_is_resolved_once_when_validated_then_answered() -> None:
+    """The validator resolves, the handler applies what was resolved (no second check);
+    without a validator (a replay) the handler resolves it itself, once."""
+    case = Case.new()
+    case.enrolled()
+    real = HANDLERS[Action.SUBMIT_REVIEW]
+    calls: list[str] = []
+
+    def counted(engine: EpisodeEngine, sub: ReviewSubmission) -> object:
+        calls.append(sub.review_id)
+        return real.resolve(engine, sub)
+
+    with patch.dict(HANDLERS, {Action.SUBMIT_REVIEW: replace(real, resolve=counted)}):
+        case.review(review_id="validated")  # validate, then answer
+        case.engine.answer(Action.SUBMIT_REVIEW, review("replayed"), case.now)
+        again = case.review(review_id="validated")  # a retry: the first answer, unresolved
+    assert calls == ["validated", "replayed"]
+    assert again.duplicate
+
+
+def test_a_refusal_changes_nothing_and_a_resolution_is_not_reused_for_another() -> None:
+    case = Case.new()
+    case.enrolled()
+    before = case.state.model_copy(deep=True)
+    with pytest.raises(TransitionNotAllowed):
+        case.engine.validate(Action.SUBMIT_ASSESSMENT, case_assessment())
+    assert case.state == before
+    case.engine.validate(Action.SUBMIT_REVIEW, review("first"))
+    decision = case.engine.answer(Action.SUBMIT_REVIEW, review("second"), case.now)
+    assert decision.submission_id == "second"
+    assert [r.review_id for r in case.state.reviews][-1:] == ["second"]
+
+
+def review(review_id: str) -> ReviewSubmission:
+    return ReviewSubmission(
+        review_id=review_id, clinician_id="clin-1", hours_attended=10, units_attended=3
+    )
+
+
+def case_assessment() -> AssessmentSubmission:
+    return AssessmentSubmission(
+        assessment_id="late",
+        clinician_id="clin-1",
+        phq9=Phq9(items=[1] * 9),
+        determination=LevelDetermination(instrument="LOCUS", level=LevelOfCare.IOP, rationale="x"),
+    )
