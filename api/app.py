@@ -16,6 +16,7 @@ from api.deps import ApiDeps, Services
 from api.groups import build_groups_router
 from api.metrics import install_metrics
 from api.outages import install_outage_handlers
+from api.outcomes import build_outcomes_router
 from api.params import refuse_untypeable_params
 from api.problems import Problem, install_problem_handlers
 from api.routes import build_router
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(build_router(services))
     app.include_router(build_groups_router(services))
     app.include_router(build_channels_router(services))
+    app.include_router(build_outcomes_router(services))  # reports, packets, FHIR
     mount_workbench(app, services, workbench or load_workbench_settings())
     mount_patient_page(app, services, patient_page)  # /p/{token}, the patient's questionnaire
     install_metrics(  # GET /metrics, request counts and IDs (api/metrics.py)

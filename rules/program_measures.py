@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -75,26 +75,31 @@ def days_per_level(moves: Sequence[Move], until: datetime) -> dict[LevelOfCare, 
     return spent
 
 
-def step_ups_after_step_downs(moves: Sequence[Move], policy: OutcomePolicy) -> tuple[int, int]:
-    """(step-downs, those followed by a step-up within `step_up_after_step_down_days`)."""
+def step_downs(
+    moves: Sequence[Move], as_of: datetime, policy: OutcomePolicy
+) -> list[tuple[datetime, MeasureStatus]]:
+    """Each step-down (a less intensive delivered level) and whether a step-up followed
+    within `step_up_after_step_down_days`: MET (it did), NOT_MET (the days passed without
+    one), PENDING (the days have not passed yet)."""
     changes: list[tuple[datetime, LevelOfCare]] = []
     for move in sorted(moves, key=lambda m: m.at):
         if move.level is not None and (not changes or changes[-1][1] is not move.level):
             changes.append((move.at, move.level))
-    downs = 0
-    failed = 0
+    limit = timedelta(days=policy.step_up_after_step_down_days)
+    found: list[tuple[datetime, MeasureStatus]] = []
     for i in range(1, len(changes)):
         at, level = changes[i]
         if INTENSITY[level] >= INTENSITY[changes[i - 1][1]]:
             continue
-        downs += 1
+        status = MeasureStatus.PENDING if as_of - at <= limit else MeasureStatus.NOT_MET
         for later_at, later in changes[i + 1 :]:
-            if (later_at - at).days > policy.step_up_after_step_down_days:
+            if later_at - at > limit:
                 break
             if INTENSITY[later] > INTENSITY[level]:
-                failed += 1
+                status = MeasureStatus.MET
                 break
-    return downs, failed
+        found.append((at, status))
+    return found
 
 
 def fuh(

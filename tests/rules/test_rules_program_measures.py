@@ -17,7 +17,7 @@ from rules.program_measures import (
     fuh,
     iet,
     spread,
-    step_ups_after_step_downs,
+    step_downs,
 )
 from rules.transitions import CarePhase as P
 from rules.transitions import Event
@@ -65,9 +65,12 @@ def test_step_up_within_30_days_of_a_step_down() -> None:
         Move(at(50), P.IN_TREATMENT, L.IOP),  # step-down
         Move(at(81), P.IN_TREATMENT, L.PHP),  # 31 days later: does not
     ]
-    assert step_ups_after_step_downs(moves, POLICY) == (2, 1)
+    assert step_downs(moves, at(200), POLICY) == [(at(10), M.MET), (at(50), M.NOT_MET)]
+    # Within the 30 days of a recent step-down, no step-up yet: pending.
+    assert step_downs(moves[:2], at(40), POLICY) == [(at(10), M.PENDING)]
+    assert step_downs(moves[:2], at(40.5), POLICY) == [(at(10), M.NOT_MET)]
     same_level = [Move(at(0), P.IN_TREATMENT, L.IOP), Move(at(3), P.IN_TREATMENT, L.IOP)]
-    assert step_ups_after_step_downs(same_level, POLICY) == (0, 0)
+    assert step_downs(same_level, at(90), POLICY) == []
 
 
 @pytest.mark.parametrize(
