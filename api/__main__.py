@@ -6,8 +6,8 @@ import asyncio
 
 from api.serve import serve
 from api.settings import load_api_settings
-from worker.logs import configure_logging
-from worker.tracing import configure_tracing
+from observability.logs import configure_logging
+from observability.tracing import configure_tracing
 
 
 def main() -> None:

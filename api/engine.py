@@ -29,7 +29,7 @@ from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
 from schemas.view import EngineDecision, EpisodeView
-from worker.client import start_episode
+from temporal_client import start_episode
 from workflows.care_episode import UPDATES, CareEpisode
 from workflows.engine_core import InvalidSubmission, SubmissionConflict
 from workflows.state import EpisodeInput, EpisodeResult

@@ -28,8 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from observability.logs import REQUEST_ID
 from store.gauges import CareGauges, care_gauges
-from worker.logs import REQUEST_ID
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

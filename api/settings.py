@@ -11,8 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from config.settings import Settings
 from schemas.episode import OpaqueId
-from worker.settings import Settings
 
 ALL_PROGRAMS = "*"
 

@@ -107,7 +107,7 @@ async def collect() -> Run:
         async def database() -> str:
             if dsn_holder:
                 return dsn_holder[0]
-            from store.embedded import scratch_database
+            from tests.pg import scratch_database
 
             dsn = stack.enter_context(scratch_database("carepath-bench-"))
             dsn_holder.append(dsn)

@@ -25,15 +25,14 @@ from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
-from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
 from bench.app_bench import measure_app_pages
 from bench.roster_bench import SEATS, enrolled, measure_rosters
 from schemas.episode import Coverage, EpisodeStart, PatientRef
-from store.embedded import scratch_database
-from store.pool import scratch_schema_pool
 from store.postgres import PostgresRecordStore
-from worker.client import start_episode
+from temporal_client import start_episode
+from tests.pg import scratch_database, scratch_schema_pool
+from tests.serving import running_server
 from worker.registration import start_dev_server
 from worker.runtime import build_worker
 

@@ -26,8 +26,9 @@ from store.channels.email import EmailSender, SmtpTarget
 from store.channels.patient import PATIENT_CHANNEL, PatientChannel, Sender
 from store.channels.routing import route_by_recipient
 from store.outbox import Channel, Dispatcher, LogChannel
-from store.pool import run_dispatcher, scratch_schema_pool
+from store.outbox_runner import run_dispatcher
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
+from tests.pg import scratch_schema_pool
 
 THROUGHPUT_MESSAGES = 200
 LATENCY_SAMPLES = 40

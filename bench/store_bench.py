@@ -348,7 +348,7 @@ async def run_store_bench(dsn: str, *, episodes: int = 100_000) -> dict[str, flo
 async def _main() -> None:
     import json
 
-    from store.embedded import scratch_database
+    from tests.pg import scratch_database
 
     with scratch_database("carepath-bench-") as dsn:
         print(json.dumps(await run_store_bench(dsn)))

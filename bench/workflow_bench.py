@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewSubmission,
     )
     from schemas.view import EngineDecision
-    from worker.client import start_episode
+    from temporal_client import start_episode
     from worker.registration import register_search_attributes, start_dev_server
     from worker.runtime import build_worker
     from workflows.care_episode import CareEpisode

@@ -1,6 +1,6 @@
 """Codec and codec-server settings from the environment (prefix CAREPATH_).
 
-Kept apart from `worker.settings.Settings` so the codec server can run on its own.
+Kept apart from `config.settings.Settings` so the codec server can run on its own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from codec.keys import KeyRing, load_keyring
-from worker.secret_files import FileVariantSettings
+from config.secret_files import FileVariantSettings
 
 
 class CodecSettings(FileVariantSettings):

@@ -32,8 +32,8 @@ from temporalio.common import SearchAttributeIndexedValueType
 from api.settings import ApiSettings
 from codec.keys import new_key_entry
 from codec.settings import CodecSettings
+from config.settings import Settings
 from worker.adapters import INTEGRATIONS
-from worker.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,7 +232,7 @@ def depends_on(service: dict[str, Any]) -> dict[str, str | None]:
 
 def env_names(model: type[BaseSettings], *, file_variants: bool = False) -> dict[str, str]:
     """Environment variable name (upper case) → field name, as pydantic-settings reads them
-    (and, with `file_variants`, each `<NAME>_FILE` that worker/secret_files.py reads)."""
+    (and, with `file_variants`, each `<NAME>_FILE` that config/secret_files.py reads)."""
     prefix = str(model.model_config.get("env_prefix") or "")
     names: dict[str, str] = {}
     for field_name, field in model.model_fields.items():

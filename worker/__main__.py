@@ -18,19 +18,21 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from activities.care import CareActivities
+from config.settings import Settings, load_settings
+from observability.logs import configure_logging
+from observability.tracing import configure_tracing
 from store.channels.patient import PATIENT_CHANNEL
+from store.channels.routing import route_by_recipient
 from store.outbox import Channel, RetryPolicy
-from store.pool import open_store, run_dispatcher
-from store.postgres import DEFAULT_CHANNEL
+from store.outbox_runner import run_dispatcher
+from store.pool import open_pool
+from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
+from temporal_client import connect
 from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
-from worker.client import connect
-from worker.logs import configure_logging
 from worker.patient_channels import build_patient_channel, check_patient_channels
 from worker.runtime import build_worker
-from worker.settings import Settings, load_settings
 from worker.telemetry import telemetry_runtime
-from worker.tracing import configure_tracing
 
 log = logging.getLogger("carepath.worker")
 
@@ -38,19 +40,22 @@ log = logging.getLogger("carepath.worker")
 async def run(settings: Settings, stop: asyncio.Event) -> int:
     """Run until `stop` is set; 0 after a clean stop, 1 if the worker or a background task
     failed for good (so that whatever supervises the process restarts it)."""
+    dsn = settings.require_database_url()
     async with AsyncExitStack() as stack:
         client = await connect(settings, runtime=telemetry_runtime(settings))
-        store = await open_store(settings)
-        stack.push_async_callback(store.close)
+        pool = await open_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        stack.push_async_callback(pool.close)
+        patient_channel = settings.sms_url is not None or settings.smtp_url is not None
+        records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
         payer = await build_payer(settings, stack)
-        activities = CareActivities(store.records, fallback_notifier(), payer)
+        activities = CareActivities(records, fallback_notifier(), payer)
         routes: dict[str, Channel] = {DEFAULT_CHANNEL: build_channel(settings)}
-        patients = await build_patient_channel(settings, store.pool, stack)
+        patients = await build_patient_channel(settings, pool, stack)
         if patients is not None:
             routes[PATIENT_CHANNEL] = patients
         dispatcher = asyncio.create_task(
             run_dispatcher(
-                store.pool,
+                pool,
                 routes,
                 stop=stop,
                 retry=RetryPolicy(lease=timedelta(seconds=settings.outbox_lease_seconds)),
@@ -60,7 +65,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         )
         retention = asyncio.create_task(
             run_retention(
-                store.pool,
+                pool,
                 RetentionPolicy(
                     idempotency_days=settings.retention_idempotency_days,
                     applied_batches_days=settings.retention_applied_batches_days,

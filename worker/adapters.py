@@ -19,9 +19,9 @@ from activities.notify_log import LogNotifier
 from activities.payer_clearinghouse import ClearinghousePayer
 from activities.payer_sandbox import SandboxPayer
 from activities.ports import PayerPort
+from config.settings import Settings
 from store.outbox import Channel, LogChannel
 from store.webhook import WebhookChannel
-from worker.settings import Settings
 
 log = logging.getLogger("carepath.worker")
 

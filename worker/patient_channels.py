@@ -9,12 +9,12 @@ from contextlib import AsyncExitStack
 import asyncpg
 import httpx
 
+from config.settings import Settings
 from store.channels.contacts import MessagingChannel
 from store.channels.email import EmailSender, SmtpTarget
 from store.channels.patient import PatientChannel, Sender
 from store.channels.sms import SmsSender
 from worker.adapters import MissingIntegration
-from worker.settings import Settings
 
 SMS_NEEDS = ("sms_url", "sms_account", "sms_token", "sms_from", "public_url")
 EMAIL_NEEDS = ("smtp_url", "email_from")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from api.workbench.dev_accounts import DevCredential, ensure_dev_accounts
 from codec.dev import prepare_dev_codec, sign_in_help
-from store.embedded import EmbeddedPostgres, start_embedded
+from config.settings import Settings, load_settings
 from store.pool import open_pool
+from worker.embedded_postgres import EmbeddedPostgres, start_embedded
 from worker.registration import dev_server_flags
-from worker.settings import Settings, load_settings
 
 ROLES = ("clinic-system", "care-team", "utilization-review", "operator")
 
@@ -174,8 +174,8 @@ def dev_api_keys(data_dir: Path) -> dict[str, dict[str, object]]:
 
 async def workbench_accounts(stack: Stack) -> list[DevCredential]:
     """One development account per person role, created once (the API has migrated)."""
-    dsn = stack.env.get("DATABASE_URL") or stack.settings.database_url
-    pool = await open_pool(stack.settings, dsn=dsn)
+    dsn = stack.env.get("DATABASE_URL") or stack.settings.require_database_url()
+    pool = await open_pool(dsn, min_size=1, max_size=2)
     try:
         return await ensure_dev_accounts(pool, stack.data_dir / "keys")
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from worker.settings import Settings
+from config.settings import Settings
 
 
 def telemetry_runtime(settings: Settings) -> Runtime | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from worker.settings import load_settings
+from config.settings import load_settings
 
 DEMO_PROGRAM = "demo"
 WAIT_ROUNDS = 150  # polls of 0.2 s while the worker checks eligibility with the payer

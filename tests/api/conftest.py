@@ -23,11 +23,10 @@ from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
-from api.serve import running_server
 from api.settings import ApiKey, ApiSettings, Role
-from store.embedded import scratch_database
-from store.pool import scratch_schema_pool
 from store.postgres import PostgresRecordStore
+from tests.pg import scratch_database, scratch_schema_pool
+from tests.serving import running_server
 from worker.registration import register_search_attributes
 from worker.runtime import build_worker
 

@@ -13,12 +13,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.deps import ApiDeps
-from api.serve import free_port
 from api.settings import ApiSettings
 from schemas.episode import workflow_id_for
 from schemas.view import EpisodeView
 from tests.api import bodies
 from tests.api.conftest import bearer
+from tests.serving import free_port
 
 CARE = bearer("tok-care")
 CLINIC = bearer("tok-clinic")

@@ -32,11 +32,11 @@ from api.outages import outage_problem
 from api.settings import ApiSettings
 from schemas.episode import workflow_id_for
 from schemas.view import EpisodeView
-from store.embedded import EmbeddedPostgres
 from store.migrate import migrate
 from store.models import CensusRow
 from tests.api import bodies
 from tests.api.conftest import bearer
+from worker.embedded_postgres import EmbeddedPostgres
 
 CARE = bearer("tok-care")
 CLINIC = bearer("tok-clinic")

@@ -22,7 +22,7 @@ from store.channels.sms import SmsSender
 from store.channels.sms_events import record_delivery_status, record_reply
 from store.outbox import Dispatcher, LogChannel
 from store.outbox_admin import AttentionStatus, needing_attention, resend
-from store.pool import run_dispatcher
+from store.outbox_runner import run_dispatcher
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.queries import timeline
 from tests.channels.sms_gateway import ACCOUNT, FROM, TOKEN, Gateway, serving

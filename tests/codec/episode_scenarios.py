@@ -29,7 +29,7 @@ from schemas.submissions import (
     Phq9,
     ReviewSubmission,
 )
-from worker.client import start_episode
+from temporal_client import start_episode
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
 from workflows.state import EpisodeResult

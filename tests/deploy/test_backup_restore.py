@@ -14,13 +14,13 @@ import pytest
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
-from store.embedded import EmbeddedPostgres
 from store.migrate import migrate
 from store.outbox import Dispatcher, LogChannel
 from store.postgres import PostgresRecordStore
 from store.queries import timeline
 from tests.deploy.test_setup_scripts import _pg_bin, make_secrets
 from tests.store.store_builders import T0, authorization, batch, move, note, review, snapshot
+from worker.embedded_postgres import EmbeddedPostgres
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TABLES = (

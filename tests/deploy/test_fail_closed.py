@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from api.serve import free_port
 from codec.keys import new_key_entry
+from config.settings import Settings
+from tests.serving import free_port
 from worker.adapters import MissingIntegration, choices
-from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSAL = "refusing to start (CAREPATH_ENV=production)"

@@ -20,15 +20,15 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from api.serve import free_port
 from codec.keys import new_key_entry
 from rules.transitions import CarePhase
-from store.embedded import EmbeddedPostgres, scratch_database
 from store.gauges import care_gauges
 from store.health import DISPATCHER, beat
-from store.pool import scratch_schema_pool
 from store.postgres import PostgresRecordStore
+from tests.pg import scratch_database, scratch_schema_pool
+from tests.serving import free_port
 from tests.store.store_builders import authorization, batch, note, snapshot
+from worker.embedded_postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "metrics-test-token-0001"

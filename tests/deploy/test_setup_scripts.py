@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.settings import ApiSettings
 from codec.settings import CodecSettings
-from store.embedded import EmbeddedPostgres
+from worker.embedded_postgres import EmbeddedPostgres
 from workflows.search_attributes import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,10 +33,10 @@ from temporalio.client import Client
 from temporalio.service import TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
-from api.serve import free_port
 from codec.keys import new_key_entry
-from worker.settings import Settings
-from worker.tls import TlsConfigError, temporal_tls
+from config.settings import Settings
+from temporal_client.tls import TlsConfigError, temporal_tls
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
@@ -283,7 +283,7 @@ def test_settings_build_the_sdk_tls_config(workdir: Path) -> None:
 async def test_mutual_tls_to_temporal_with_the_settings(
     dev_env: WorkflowEnvironment, workdir: Path
 ) -> None:
-    """The worker's and the API's client (worker.client.connect's TLS) against a frontend
+    """The worker's and the API's client (temporal_client.connect's TLS) against a frontend
     that requires a client certificate from the clinic's CA."""
     pki = write_pki(workdir / "pki")
     port = free_port()

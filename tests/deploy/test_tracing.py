@@ -20,11 +20,10 @@ from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
 from api.settings import ApiKey, ApiSettings, Role
-from store.embedded import scratch_database
-from store.pool import scratch_schema_pool
+from observability.tracing import trace_app, tracing_interceptors
 from store.postgres import PostgresRecordStore
+from tests.pg import scratch_database, scratch_schema_pool
 from worker.runtime import build_worker
-from worker.tracing import trace_app, tracing_interceptors
 
 TOKEN = "tok-tracing"
 CARE = "tok-tracing-care"

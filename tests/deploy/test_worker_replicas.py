@@ -14,12 +14,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.payer_sandbox import SandboxPayer
+from config.settings import Settings
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.payer import EligibilityRequest, EligibilityResult
 from tests.workflows.clinic import Adapters, Clinic
 from worker.runtime import build_worker
-from worker.settings import Settings
 
 
 class HeldPayer(SandboxPayer):

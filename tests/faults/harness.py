@@ -36,10 +36,10 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
-from store.embedded import EmbeddedPostgres
+from config.settings import Settings
 from tests.store.store_receiver import Receiver, serving
 from tests.test_stack import free_ports
-from worker.settings import Settings
+from worker.embedded_postgres import EmbeddedPostgres
 from worker.stack import Stack, dev_api_keys, wait_for_port
 
 WEBHOOK_SECRET = "fault-test-webhook-secret"

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.settings import Settings
 from tests.faults.clinic import (
     Episode,
     admit,
@@ -29,7 +30,6 @@ from tests.faults.clinic import (
     view,
 )
 from tests.faults.harness import FaultStack, fault_stack
-from worker.settings import Settings
 
 pytestmark = pytest.mark.devserver
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from store.embedded import scratch_database
 from store.migrate import migrate
+from tests.pg import scratch_database
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,10 @@ from rules.levels import LevelOfCare
 from rules.recommendation import Flag
 from schemas.submissions import DecisionAction
 from schemas.view import EpisodeView
-from store.embedded import EmbeddedPostgres
 from store.migrate import migrate
 from store.postgres import PostgresRecordStore
 from tests.workflows.clinic import Adapters, Clinic, running_worker
+from worker.embedded_postgres import EmbeddedPostgres
 
 OUTAGE_S = 30.0
 

@@ -13,7 +13,7 @@ import pytest
 
 from schemas.records import Urgency
 from store.outbox import Dispatcher, LogChannel, OutboxMessage, RetryPolicy
-from store.pool import run_dispatcher
+from store.outbox_runner import run_dispatcher
 from store.postgres import PostgresRecordStore
 from store.webhook import WebhookChannel
 from tests.store.store_builders import batch, note, snapshot

@@ -12,7 +12,7 @@ import pytest
 
 from store.health import DISPATCHER, store_health
 from store.outbox import LogChannel, OutboxMessage
-from store.pool import run_dispatcher
+from store.outbox_runner import run_dispatcher
 from store.supervise import Backoff, SupervisedTaskFailed, supervise
 from tests.store.test_store_outbox import _enqueue, _status
 

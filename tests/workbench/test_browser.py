@@ -25,11 +25,11 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from temporalio.testing import WorkflowEnvironment
 
-from api.serve import running_server
 from api.settings import ApiSettings
 from api.workbench.accounts import PersonRole
 from tests.api import bodies
 from tests.api.conftest import bearer
+from tests.serving import running_server
 from tests.workbench.browser import (
     LAPTOP,
     TABLET,

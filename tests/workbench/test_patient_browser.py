@@ -18,13 +18,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.deps import ApiDeps
-from api.serve import running_server
 from api.settings import ApiSettings
 from api.workbench.settings import WorkbenchSettings
 from rules.messaging import MessagingPolicy
 from store.channels.links import Instrument, PostgresLinks
 from tests.api import bodies
 from tests.api.conftest import bearer
+from tests.serving import running_server
 from tests.workbench.browser import chromium, needs_chromium, serious_accessibility_violations
 
 pytestmark = needs_chromium

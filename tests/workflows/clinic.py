@@ -37,7 +37,7 @@ from schemas.submissions import (
     SafetyAssessment,
 )
 from schemas.view import EngineDecision, EpisodeView
-from worker.client import start_episode
+from temporal_client import start_episode
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
 from workflows.state import EpisodeResult

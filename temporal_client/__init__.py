@@ -11,10 +11,10 @@ from temporalio.runtime import Runtime
 
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
+from config.settings import Settings
+from observability.tracing import tracing_interceptors
 from schemas.episode import EpisodeStart, workflow_id_for
-from worker.settings import Settings
-from worker.tls import temporal_tls
-from worker.tracing import tracing_interceptors
+from temporal_client.tls import temporal_tls
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
@@ -40,7 +40,7 @@ async def connect(
     runtime: Runtime | None = None,
 ) -> Client:
     """A client whose payloads (and those of workers built on it) are encrypted, over TLS
-    when configured (worker/tls.py), on `runtime` (metrics: worker/telemetry.py)."""
+    when configured (temporal_client/tls.py), on `runtime` (metrics: worker/telemetry.py)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from temporalio.service import TLSConfig
 
-from worker.settings import Settings
+from config.settings import Settings
 
 
 class TlsConfigError(ValueError):

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
-from worker.settings import Settings
+from config.settings import Settings
 
 
 def configure_tracing(settings: Settings, service_name: str) -> TracerProvider | None:

@@ -1,5 +1,8 @@
 """An embedded PostgreSQL (the `pgserver` package) for `make run` and tests without a server.
 
+Only the development stack (worker/stack.py) and the test helpers start one; opening a
+pool never does (store/pool.py takes a DSN).
+
 pgserver ships its own PostgreSQL binaries, listens on a Unix socket inside the data
 folder only (no TCP port), and, when started as root, runs the server as a dedicated
 `pgserver` system user (PostgreSQL refuses to run as root). `stop()`/`start()` exist so
@@ -9,11 +12,6 @@ fault tests can take the database away and bring it back on the same socket.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pgserver import _commands
@@ -55,20 +53,3 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     server = EmbeddedPostgres(data_dir / "pg")
     log.info("embedded PostgreSQL ready under %s", server.pgdata)
     return server
-
-
-@contextmanager
-def scratch_database(prefix: str = "carepath-pg-") -> Iterator[str]:
-    """A DSN for tests and benchmarks: DATABASE_URL when set, else a throwaway embedded
-    server in a temporary folder that is removed afterwards."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    server = EmbeddedPostgres(folder / "pg", delete=True)
-    try:
-        yield server.dsn
-    finally:
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)

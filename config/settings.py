@@ -9,9 +9,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from worker.secret_files import FileVariantSettings
+from config.secret_files import FileVariantSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatabaseNotConfigured(RuntimeError):
+    """A process that needs PostgreSQL was started without DATABASE_URL."""
 
 
 class Settings(FileVariantSettings):
@@ -65,7 +69,7 @@ class Settings(FileVariantSettings):
     metrics_address: str | None = None
     metrics_expiring_within_days: int = 7
     log_format: Literal["text", "json"] = "text"
-    # OTLP/HTTP endpoint for traces (worker/tracing.py); unset: no tracing.
+    # OTLP/HTTP endpoint for traces (observability/tracing.py); unset: no tracing.
     otel_traces_endpoint: str | None = None
 
     # Temporal frontend over TLS; with a client certificate and key, mutual TLS.
@@ -130,6 +134,16 @@ class Settings(FileVariantSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """Compose passes `${VAR:-}` as an empty string: that means not chosen."""
         return None if value == "" else value
+
+    def require_database_url(self) -> str:
+        """DATABASE_URL, or a clear error: no process starts a database of its own (`make
+        run` starts the embedded one and passes its URL to the worker and the API)."""
+        if not self.database_url:
+            raise DatabaseNotConfigured(
+                "DATABASE_URL is not set: point it at the records database (`make run` "
+                "starts an embedded PostgreSQL under data/pg and sets it for you)"
+            )
+        return self.database_url
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,1 @@
+"""Configuration every carepath process reads: environment variables (and their _FILE variants)."""
