@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from api.census import EpisodeRecords, PostgresEpisodeRecords
 from api.engine import TemporalEngine
+from api.episode_records import EpisodeRecords, PostgresEpisodeRecords
 from api.ledger import CallLedger, PostgresCallLedger
 from api.mutations import Mutations, Settler
 from api.paging import CursorCodec

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from api.census import EpisodeRecords
 from api.engine import TemporalEngine
+from api.episode_records import EpisodeRecords
 from api.mutations import records_call
 
 

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from api import examples
 from api.attendance_check import review_matches_attendance
 from api.auth import Operation, Principal, require
-from api.census import TimelineEntry
 from api.contacts import keep_contact_details
 from api.deps import Services
+from api.episode_records import TimelineEntry
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
 from api.paging import EpisodeListPage

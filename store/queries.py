@@ -342,3 +342,11 @@ def _episode_filter(
                     AND {start}::date + {param(query.authorization_expiring_within_days)}::int)"""
         )
     return where, params
+
+
+async def program_of(pool: asyncpg.Pool, episode_id: str) -> str | None:
+    """The program an episode belongs to; None for an episode the store does not know."""
+    found: str | None = await pool.fetchval(
+        "SELECT program_id FROM episodes WHERE episode_id = $1", episode_id
+    )
+    return found

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.census import TimelineEntry
+from api.episode_records import TimelineEntry
 from api.mutations import records_call
 from api.problems import ApiProblem
 from api.workbench.accounts import Account

@@ -25,8 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.census import PostgresEpisodeRecords, TimelineEntry
 from api.deps import ApiDeps
+from api.episode_records import PostgresEpisodeRecords, TimelineEntry
 from api.ledger import CallLedger, CallStart, KeyRequest, Opened, PostgresCallLedger
 from api.outages import outage_problem
 from api.settings import ApiSettings

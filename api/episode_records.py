@@ -1,8 +1,9 @@
-"""Read side from PostgreSQL: the episode list, the census counts and the timeline.
+"""What the API reads about episodes from PostgreSQL: the list, the census counts, an
+episode's program, and its timeline.
 
-The queries are the store's (`store.queries`); this adapter adds the API's own audit
-rows (`api_calls`) to an episode's timeline, so every call through the API shows there
-with its actor beside the transitions and reviews the engine recorded.
+The SQL is the store's (`store.queries`, `store.call_ledger`); this adapter merges the
+API's own audit rows (`api_calls`) into an episode's timeline, so every call through the
+API shows there with its actor beside the transitions and reviews the engine recorded.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal, Protocol
 
 import asyncpg
 
-from store import queries
+from store import call_ledger, queries
 from store.models import CensusRow, EpisodeFilter, EpisodeKey, EpisodePage
 from store.models import TimelineEntry as StoredTimelineEntry
 
@@ -41,13 +42,6 @@ class EpisodeRecords(Protocol):
     async def timeline(self, episode_id: str) -> list[TimelineEntry]: ...
 
 
-_API_CALLS = """
-SELECT 'api_call' AS kind, at, actor, operation, submission_id, status_code
-FROM api_calls WHERE episode_id = $1
-ORDER BY at, id
-"""
-
-
 class PostgresEpisodeRecords:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -61,10 +55,7 @@ class PostgresEpisodeRecords:
         return await queries.census(self._pool, programs=programs)
 
     async def program_of(self, episode_id: str) -> str | None:
-        found: str | None = await self._pool.fetchval(
-            "SELECT program_id FROM episodes WHERE episode_id = $1", episode_id
-        )
-        return found
+        return await queries.program_of(self._pool, episode_id)
 
     async def timeline(self, episode_id: str) -> list[TimelineEntry]:
         engine = [
@@ -72,8 +63,8 @@ class PostgresEpisodeRecords:
             for entry in await queries.timeline(self._pool, episode_id)
         ]
         calls = [
-            TimelineEntry.model_validate(dict(row))
-            for row in await self._pool.fetch(_API_CALLS, episode_id)
+            TimelineEntry.model_validate(row)
+            for row in await call_ledger.calls_of_episode(self._pool, episode_id)
         ]
         # Stable: an API call sorts before the engine's entries at the same instant.
         return sorted(calls + engine, key=lambda entry: entry.at)
