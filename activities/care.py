@@ -7,7 +7,7 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ports import Notifier, PayerDataError, PayerPort, RecordStore
+from activities.ports import PayerDataError, PayerPort, RecordStore
 from schemas.payer import AuthorizationRequest, EligibilityRequest, EligibilityResult, PayerAnswer
 from schemas.records import EffectBatch
 
@@ -17,22 +17,18 @@ log = logging.getLogger(__name__)
 class CareActivities:
     """Dependencies are injected here by the worker; tests pass in-memory adapters."""
 
-    def __init__(self, store: RecordStore, notifier: Notifier, payer: PayerPort) -> None:
+    def __init__(self, store: RecordStore, payer: PayerPort) -> None:
         self._store = store
-        self._notifier = notifier
         self._payer = payer
 
     @activity.defn(name="record_effects")
     async def record_effects(self, batch: EffectBatch) -> None:
-        """Write one step's records; send its messages unless the store queued them.
+        """Write one step's records and queue its messages in the store's outbox.
 
-        Idempotent on (workflow_id, seq): a retry after a crash writes nothing twice, and
-        each message carries a stable message_id the receiver dedupes on.
+        Idempotent on (workflow_id, seq): a retry after a crash writes and queues nothing
+        twice, and each message carries a stable message_id the receiver dedupes on.
         """
-        queued = await self._store.apply(batch)
-        if not queued:
-            for notification in batch.notifications:
-                await self._notifier.send(notification)
+        await self._store.apply(batch)
         log.info(
             "recorded step",
             extra={

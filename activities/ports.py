@@ -1,4 +1,4 @@
-"""The ports activities talk through. Each has a real adapter and an in-memory one.
+"""The ports activities talk through. Each has a real adapter and a stand-in for tests.
 
 Adapters are injected into `CareActivities` by the worker; tests pass their own.
 """
@@ -8,24 +8,19 @@ from __future__ import annotations
 from typing import Protocol
 
 from schemas.payer import AuthorizationRequest, EligibilityRequest, EligibilityResult, PayerAnswer
-from schemas.records import EffectBatch, NotificationRequest
+from schemas.records import EffectBatch
 
 
 class RecordStore(Protocol):
-    """Where transitions, reviews, authorizations and the episode row are written.
+    """Where transitions, reviews, authorizations, the episode row and messages are written.
 
-    `apply` must be idempotent on (batch.workflow_id, batch.seq): a retry writes nothing new.
-    A store with an outbox also enqueues `batch.notifications` in the same transaction and
-    returns True, so the activity does not send them itself.
+    `apply` is idempotent on (batch.workflow_id, batch.seq): a retry writes nothing new.
+    It queues `batch.notifications` in the store's outbox in the same transaction as the
+    records (a message exists if and only if its batch does); the outbox's dispatcher
+    delivers them, each under its stable `message_id`. The activity never sends.
     """
 
-    async def apply(self, batch: EffectBatch) -> bool: ...
-
-
-class Notifier(Protocol):
-    """Delivers one message. Must tolerate the same `message_id` twice (dedupe or no-op)."""
-
-    async def send(self, notification: NotificationRequest) -> None: ...
+    async def apply(self, batch: EffectBatch) -> None: ...
 
 
 class PayerPort(Protocol):

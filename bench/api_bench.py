@@ -21,7 +21,6 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
@@ -117,9 +116,7 @@ async def run_api_bench(
     try:
         async with _postgres(database_url) as pool:
             settings = ApiSettings(task_queue=f"bench-{uuid.uuid4().hex[:6]}", api_keys=KEYS)
-            activities = CareActivities(
-                PostgresRecordStore(pool), InMemoryNotifier(), SandboxPayer()
-            )
+            activities = CareActivities(PostgresRecordStore(pool), SandboxPayer())
             worker = build_worker(env.client, task_queue=settings.task_queue, activities=activities)
             async with worker:
                 await _seed_census(pool, census_episodes)

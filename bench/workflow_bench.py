@@ -39,13 +39,12 @@ from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     from activities.care import CareActivities
-    from activities.memory import InMemoryNotifier, InMemoryRecordStore
+    from activities.memory import InMemoryRecordStore
     from activities.payer_sandbox import SandboxPayer
     from rules.levels import LevelOfCare
     from rules.policy import ProgramPolicy
     from rules.recommendation import RecommendedAction
     from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
-    from schemas.records import NotificationRequest
     from schemas.submissions import (
         AssessmentSubmission,
         ClinicianDecision,
@@ -133,29 +132,13 @@ def _activity_clock() -> datetime:
         return datetime.now(UTC)
 
 
-class WatchingNotifier:
-    """The in-memory notifier, plus an event per (episode, template) a driver can await."""
-
-    def __init__(self) -> None:
-        self.inner = InMemoryNotifier()
-        self._events: dict[tuple[str, str], asyncio.Event] = {}
-
-    async def send(self, notification: NotificationRequest) -> None:
-        await self.inner.send(notification)
-        self.event(notification.episode_id, notification.template).set()
-
-    def event(self, episode_id: str, template: str) -> asyncio.Event:
-        return self._events.setdefault((episode_id, template), asyncio.Event())
-
-
 @dataclass
 class Adapters:
     store: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
-    notifier: WatchingNotifier = field(default_factory=WatchingNotifier)
     payer: SandboxPayer = field(default_factory=lambda: SandboxPayer(clock=_activity_clock))
 
     def activities(self) -> CareActivities:
-        return CareActivities(self.store, self.notifier, self.payer)
+        return CareActivities(self.store, self.payer)
 
 
 def phq9(total: int) -> Phq9:
@@ -222,7 +205,7 @@ class Clinic:
 
     async def assess_and_enroll(self, total: int = 18) -> None:
         """Assessment → eligibility (271) → prior authorization (APPROVE…) → IOP."""
-        enrolled = self.adapters.notifier.event(self.episode_id, "enrolled")
+        enrolled = self.adapters.store.outbox.queued(self.episode_id, "enrolled")
         decision = await self.handle.execute_update(
             CareEpisode.submit_assessment,
             AssessmentSubmission(

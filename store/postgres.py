@@ -79,18 +79,17 @@ class PostgresRecordStore:
         self._pool = pool
         self._channel_for = channel_for
 
-    async def apply(self, batch: EffectBatch) -> bool:
-        """Write the batch once (or park it, see the module doc); True means notifications
-        are queued in the outbox."""
+    async def apply(self, batch: EffectBatch) -> None:
+        """Write the batch and queue its notifications in the outbox, once (or park it, see
+        the module doc)."""
         try:
-            return await self._write(batch)
+            await self._write(batch)
         except Exception as error:
             if not is_permanent(error):
                 raise
             await self._park(batch, error)
-            return True
 
-    async def _write(self, batch: EffectBatch) -> bool:
+    async def _write(self, batch: EffectBatch) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
                 """
@@ -102,13 +101,12 @@ class PostgresRecordStore:
                 batch.run_id,
             )
             if not claimed:
-                return True
+                return
             await _upsert_episode(conn, batch.workflow_id, batch.seq, batch.episode)
             await _insert_transitions(conn, batch, batch.transitions)
             await _insert_reviews(conn, batch, batch.reviews)
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
             await self._enqueue(conn, batch, batch.notifications)
-        return True
 
     async def _park(self, batch: EffectBatch, error: BaseException) -> None:
         """Keep the refused batch whole, claim its seq, and still queue its messages (a risk

@@ -29,7 +29,7 @@ from store.pool import open_pool
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
 from temporal_client import connect
-from worker.adapters import build_channel, build_payer, check_integrations, fallback_notifier
+from worker.adapters import build_channel, build_payer, check_integrations
 from worker.patient_channels import build_patient_channel, check_patient_channels
 from worker.runtime import build_worker
 from worker.telemetry import telemetry_runtime
@@ -48,7 +48,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         patient_channel = settings.sms_url is not None or settings.smtp_url is not None
         records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
         payer = await build_payer(settings, stack)
-        activities = CareActivities(records, fallback_notifier(), payer)
+        activities = CareActivities(records, payer)
         routes: dict[str, Channel] = {DEFAULT_CHANNEL: build_channel(settings)}
         patients = await build_patient_channel(settings, pool, stack)
         if patients is not None:

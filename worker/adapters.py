@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from activities.notify_log import LogNotifier
 from activities.payer_clearinghouse import ClearinghousePayer
 from activities.payer_sandbox import SandboxPayer
 from activities.ports import PayerPort
@@ -124,7 +123,3 @@ def build_channel(settings: Settings) -> Channel:
         return LogChannel()
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     return WebhookChannel(settings.webhook_url, settings.webhook_secret.get_secret_value())
-
-
-# Used only when no store queues messages itself (the PostgreSQL store always does).
-fallback_notifier = LogNotifier

@@ -19,7 +19,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
@@ -104,7 +103,7 @@ def api_settings() -> ApiSettings:
 async def api_worker(
     api_env: WorkflowEnvironment, api_pool: asyncpg.Pool, api_settings: ApiSettings
 ) -> AsyncIterator[None]:
-    activities = CareActivities(PostgresRecordStore(api_pool), InMemoryNotifier(), SandboxPayer())
+    activities = CareActivities(PostgresRecordStore(api_pool), SandboxPayer())
     worker = build_worker(api_env.client, task_queue=api_settings.task_queue, activities=activities)
     running = asyncio.create_task(worker.run())
     try:

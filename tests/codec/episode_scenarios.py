@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from temporalio.client import Client, WorkflowHandle
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier, InMemoryRecordStore
+from activities.memory import InMemoryRecordStore
 from activities.payer_sandbox import SandboxPayer
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
@@ -98,7 +98,7 @@ async def _enrolled_episode(
 async def run_scenarios(client: Client, name: str, birth_date: str, member_id: str) -> list[str]:
     """Two episodes: one left with an open risk flag, one stepped down to OP."""
     task_queue = f"care-episodes-proof-{uuid.uuid4().hex[:8]}"
-    activities = CareActivities(InMemoryRecordStore(), InMemoryNotifier(), SandboxPayer())
+    activities = CareActivities(InMemoryRecordStore(), SandboxPayer())
     async with build_worker(client, task_queue=task_queue, activities=activities):
         risky = await _enrolled_episode(client, task_queue, name, birth_date, member_id)
         await risky.execute_update(

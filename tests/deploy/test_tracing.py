@@ -15,7 +15,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
@@ -49,9 +48,7 @@ async def test_a_request_is_one_trace_through_temporal_to_the_activities(
     episode_id = f"ep-{uuid.uuid4().hex[:12]}"
     with scratch_database("carepath-tracing-") as dsn:
         async with scratch_schema_pool(dsn, prefix="tracing") as pool:
-            activities = CareActivities(
-                PostgresRecordStore(pool), InMemoryNotifier(), SandboxPayer()
-            )
+            activities = CareActivities(PostgresRecordStore(pool), SandboxPayer())
             app = create_app(ApiDeps(client=client, pool=pool, settings=settings))
             trace_app(app, provider)
             async with (

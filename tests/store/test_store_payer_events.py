@@ -37,7 +37,7 @@ async def test_new_payer_events_and_the_appeal_filed_status_are_written(
         authorizations=[authorization(None, status=AuthorizationStatus.APPEAL_FILED)],
     )
 
-    assert await store.apply(b) is True
+    await store.apply(b)
 
     events = await pool.fetch(
         "SELECT event FROM transitions WHERE episode_id = 'ep-payer' ORDER BY at, event"

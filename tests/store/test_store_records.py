@@ -31,8 +31,8 @@ async def test_the_same_batch_twice_writes_one_set_of_rows(pool: asyncpg.Pool) -
         authorizations=[authorization("A-1")],
         notifications=[note("care-episode-ep1:1:0")],
     )
-    assert await store.apply(b) is True
-    assert await store.apply(b) is True
+    await store.apply(b)
+    await store.apply(b)
     assert await _counts(pool) == {
         "episodes": 1,
         "transitions": 1,

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier, InMemoryRecordStore
+from activities.memory import InMemoryOutbox, InMemoryRecordStore
 from activities.payer_sandbox import SandboxPayer
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
@@ -60,11 +60,15 @@ def phq9(total: int, item9: int = 0) -> Phq9:
 @dataclass
 class Adapters:
     store: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
-    notifier: InMemoryNotifier = field(default_factory=InMemoryNotifier)
     payer: SandboxPayer = field(default_factory=SandboxPayer)
 
+    @property
+    def outbox(self) -> InMemoryOutbox:
+        """The messages the episode's steps queued (each once, as in PostgreSQL)."""
+        return self.store.outbox
+
     def activities(self) -> CareActivities:
-        return CareActivities(self.store, self.notifier, self.payer)
+        return CareActivities(self.store, self.payer)
 
 
 @asynccontextmanager

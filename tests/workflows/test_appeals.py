@@ -31,7 +31,7 @@ async def test_a_filed_appeal_outlives_the_window_and_is_chased_when_late(
         assert state.phase is CarePhase.APPEAL
         assert state.appeal is not None and state.appeal.escalated
         assert Flag.PAYER_OVERDUE in state.flags
-        assert "appeal_decision_overdue" in adapters.notifier.templates(
+        assert "appeal_decision_overdue" in adapters.outbox.templates(
             clinic.episode_id, "supervisor"
         )
         enrolled = await clinic.approve_appeal()
@@ -55,4 +55,4 @@ async def test_an_adolescent_becomes_an_adult_on_the_birthday_by_a_durable_timer
         assert (await clinic.state()).age_group is AgeGroup.ADOLESCENT
         await clinic.wait(days=3)
         assert (await clinic.state()).age_group is AgeGroup.ADULT
-        assert "age_group_changed" in adapters.notifier.templates(clinic.episode_id, "care_team")
+        assert "age_group_changed" in adapters.outbox.templates(clinic.episode_id, "care_team")

@@ -64,9 +64,9 @@ async def test_happy_path_from_assessment_to_closed(ts_env: WorkflowEnvironment)
         assert state.phase is CarePhase.CLOSED
         assert state.aftercare_checkins_done == 4
 
-        care_team = adapters.notifier.templates(clinic.episode_id, "care_team")
+        care_team = adapters.outbox.templates(clinic.episode_id, "care_team")
         assert care_team.count("aftercare_checkin") == 4
-        patient = adapters.notifier.for_episode(clinic.episode_id)
+        patient = adapters.outbox.for_episode(clinic.episode_id)
         assert all(
             n.template == "new_message" and n.params == {}
             for n in patient

@@ -23,7 +23,7 @@ async def test_inactive_coverage_goes_to_financial_counseling_then_self_pay(
         state = await clinic.state()
         assert state.phase is CarePhase.FINANCIAL_COUNSELING
         assert Flag.COVERAGE_INACTIVE in state.flags
-        assert "coverage_inactive" in adapters.notifier.templates(
+        assert "coverage_inactive" in adapters.outbox.templates(
             clinic.episode_id, "financial_counseling"
         )
 
@@ -64,7 +64,7 @@ async def test_denial_opens_appeal_window_with_deadline(ts_env: WorkflowEnvironm
         assert state.appeal_deadline is not None
         assert (state.appeal_deadline - state.updated_at).days == 60
         assert Flag.APPEAL_OPEN in state.flags
-        assert "auth_denied" in adapters.notifier.templates(clinic.episode_id, "care_team")
+        assert "auth_denied" in adapters.outbox.templates(clinic.episode_id, "care_team")
 
         won = await clinic.approve_appeal()
         assert won.phase is CarePhase.IN_TREATMENT
@@ -130,7 +130,7 @@ async def test_silent_payer_past_its_deadline_is_escalated(ts_env: WorkflowEnvir
         await clinic.wait(days=2)
         state = await clinic.state()
         assert Flag.PAYER_OVERDUE in state.flags
-        assert "payer_decision_overdue" in adapters.notifier.templates(
+        assert "payer_decision_overdue" in adapters.outbox.templates(
             clinic.episode_id, "supervisor"
         )
 
@@ -188,7 +188,7 @@ async def test_part2_program_holds_payer_requests_without_consent(
         assert Flag.DISCLOSURE_CONSENT_MISSING in state.flags
         assert state.pending_payer_request is not None
         assert state.pending_payer_request.reference == "held-for-consent"
-        assert "payer_disclosure_consent_missing" in adapters.notifier.templates(
+        assert "payer_disclosure_consent_missing" in adapters.outbox.templates(
             clinic.episode_id, "utilization_review"
         )
         enrolled = await clinic.approve()

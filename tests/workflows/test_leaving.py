@@ -28,7 +28,7 @@ async def test_withdrawal_discharges_against_advice_with_aftercare(
         left = await clinic.event(EpisodeEventKind.WITHDRAWN)
         assert left.phase is CarePhase.AFTERCARE
         await clinic.wait(hours=1)
-        assert "aftercare_offered" in adapters.notifier.templates(clinic.episode_id, "care_team")
+        assert "aftercare_offered" in adapters.outbox.templates(clinic.episode_id, "care_team")
         await clinic.wait(days=91)
         result = await clinic.handle.result()
         assert result.outcome == "against_advice"
@@ -43,7 +43,7 @@ async def test_entered_in_error_closes_without_aftercare(ts_env: WorkflowEnviron
         assert closed.phase is CarePhase.CLOSED
         result = await clinic.handle.result()
         assert result.outcome == "entered_in_error"
-        assert "aftercare_checkin" not in adapters.notifier.templates(clinic.episode_id)
+        assert "aftercare_checkin" not in adapters.outbox.templates(clinic.episode_id)
 
 
 async def test_nothing_is_allowed_after_close(ts_env: WorkflowEnvironment) -> None:

@@ -104,7 +104,7 @@ async def test_missed_followup_after_inpatient_discharge_escalates(
         await clinic.wait(days=9)
         state = await clinic.state()
         assert Flag.FOLLOWUP_MISSED in state.flags
-        assert "followup_missed" in adapters.notifier.templates(clinic.episode_id, "supervisor")
+        assert "followup_missed" in adapters.outbox.templates(clinic.episode_id, "supervisor")
 
 
 async def test_assessment_for_inpatient_refers_out_and_closes(
@@ -133,7 +133,7 @@ async def test_high_risk_cssrs_at_intake_is_not_for_iop(ts_env: WorkflowEnvironm
         )
         assert evaluated.phase is CarePhase.EXTERNAL_CARE
         await clinic.wait(hours=1)
-        assert "referred_out" in adapters.notifier.templates(clinic.episode_id, "care_team")
+        assert "referred_out" in adapters.outbox.templates(clinic.episode_id, "care_team")
 
         home = await clinic.event(EpisodeEventKind.DISCHARGED, LevelOfCare.OP)
         assert home.phase is CarePhase.IN_TREATMENT

@@ -56,7 +56,7 @@ async def test_approval_recorded_while_the_request_is_out_wins_over_the_late_pen
         state = await clinic.state()
         assert state.phase is CarePhase.IN_TREATMENT
         assert state.pending_payer_request is None
-        assert "payer_answer_not_applied" in adapters.notifier.templates(
+        assert "payer_answer_not_applied" in adapters.outbox.templates(
             clinic.episode_id, "utilization_review"
         )
         await clinic.wait(days=8)
@@ -98,7 +98,7 @@ async def test_an_eligibility_outage_retries_later_instead_of_a_financial_hold(
         assert state.phase is CarePhase.INSURANCE_VERIFICATION
         assert Flag.ELIGIBILITY_UNAVAILABLE in state.flags
         assert Flag.COVERAGE_INACTIVE not in state.flags
-        assert "eligibility_unavailable" in adapters.notifier.templates(
+        assert "eligibility_unavailable" in adapters.outbox.templates(
             clinic.episode_id, "financial_counseling"
         )
 

@@ -24,21 +24,19 @@ async def test_overdue_review_reminds_then_escalates(ts_env: WorkflowEnvironment
         await clinic.wait(days=7, hours=1)
         state = await clinic.state()
         assert state.review_status is ReviewStatus.DUE
-        assert "new_message" in adapters.notifier.templates(clinic.episode_id, "patient")
+        assert "new_message" in adapters.outbox.templates(clinic.episode_id, "patient")
         await clinic.wait(hours=24)
         state = await clinic.state()
         assert state.review_status is ReviewStatus.OVERDUE
         assert Flag.REVIEW_OVERDUE in state.flags
         assert (
-            adapters.notifier.templates(clinic.episode_id, "care_team").count("review_overdue") == 1
+            adapters.outbox.templates(clinic.episode_id, "care_team").count("review_overdue") == 1
         )
-        assert "review_escalated" not in adapters.notifier.templates(
-            clinic.episode_id, "supervisor"
-        )
+        assert "review_escalated" not in adapters.outbox.templates(clinic.episode_id, "supervisor")
         await clinic.wait(hours=48)
         state = await clinic.state()
         assert Flag.REVIEW_ESCALATED in state.flags
-        assert adapters.notifier.templates(clinic.episode_id, "supervisor") == ["review_escalated"]
+        assert adapters.outbox.templates(clinic.episode_id, "supervisor") == ["review_escalated"]
 
         late = await clinic.review(12)
         assert Flag.REVIEW_OVERDUE not in late.flags

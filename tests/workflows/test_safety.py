@@ -39,7 +39,7 @@ async def test_item9_on_review_raises_flag_alerts_and_recommends_step_up(
         await clinic.wait(hours=1)
         alerts = [
             n
-            for n in adapters.notifier.for_episode(clinic.episode_id)
+            for n in adapters.outbox.for_episode(clinic.episode_id)
             if n.template == "safety_alert"
         ]
         assert len(alerts) == 1
@@ -85,7 +85,7 @@ async def test_item9_at_intake_flags_but_still_enrolls(ts_env: WorkflowEnvironme
         assert Flag.RISK in decision.flags
         assert decision.phase is CarePhase.INSURANCE_VERIFICATION
         await clinic.wait(hours=1)
-        assert "safety_alert" in adapters.notifier.templates(clinic.episode_id, "care_team")
+        assert "safety_alert" in adapters.outbox.templates(clinic.episode_id, "care_team")
 
 
 async def test_unassessed_risk_escalates_on_durable_timers(ts_env: WorkflowEnvironment) -> None:
@@ -96,18 +96,17 @@ async def test_unassessed_risk_escalates_on_durable_timers(ts_env: WorkflowEnvir
         await clinic.until_review()
         await clinic.review(10, item9=1)
         await clinic.wait(hours=3)
-        assert "risk_unassessed" not in adapters.notifier.templates(clinic.episode_id, "supervisor")
+        assert "risk_unassessed" not in adapters.outbox.templates(clinic.episode_id, "supervisor")
         await clinic.wait(hours=2)
         supervisor = [
             n
-            for n in adapters.notifier.for_episode(clinic.episode_id)
+            for n in adapters.outbox.for_episode(clinic.episode_id)
             if n.template == "risk_unassessed" and n.recipient.value == "supervisor"
         ]
         assert len(supervisor) == 1 and supervisor[0].urgency.value == "urgent"
         await clinic.wait(days=1)
         assert (
-            adapters.notifier.templates(clinic.episode_id, "care_team").count("risk_unassessed")
-            == 1
+            adapters.outbox.templates(clinic.episode_id, "care_team").count("risk_unassessed") == 1
         )
         reasons = [r for (_, _, r) in adapters.store.transitions(clinic.handle.id)]
         assert "risk_unassessed_escalated_to_supervisor" in reasons
