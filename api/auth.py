@@ -55,6 +55,8 @@ PERMISSIONS: Final[Mapping[Guarded, frozenset[Role]]] = {
     Action.RECORD_ATTENDANCE: frozenset({R.CLINIC_SYSTEM, R.CARE_TEAM}),
     # Only the patient, through their link (/p/{token}): no API key's role may.
     Action.SUBMIT_PATIENT_MEASURE: frozenset(),
+    # The care team acknowledges its own urgent risk alert (who, when, what was done).
+    Action.ACKNOWLEDGE_ALERT: frozenset({R.CARE_TEAM}),
     Operation.READ_TIMELINE: frozenset({R.CARE_TEAM, R.OPERATOR}),
     Operation.MANAGE_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM}),
     Operation.READ_GROUPS: frozenset({R.PROGRAM_ADMIN, R.CLINIC_SYSTEM, R.CARE_TEAM, R.OPERATOR}),

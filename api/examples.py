@@ -115,6 +115,17 @@ EVENT: dict[str, Example] = {
     }
 }
 
+ACKNOWLEDGEMENT: dict[str, Example] = {
+    "reached_patient": {
+        "summary": "The patient was called back and reached",
+        "value": {
+            "acknowledgement_id": "ack-1",
+            "acknowledged_by": "clin-7",
+            "response": "reached_patient",
+        },
+    }
+}
+
 
 def first_value(examples: dict[str, Example]) -> dict[str, Any]:
     value = next(iter(examples.values())).get("value")

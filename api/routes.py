@@ -30,6 +30,7 @@ from rules.levels import LevelOfCare
 from rules.transitions import Action, CarePhase
 from schemas.episode import EpisodeStart
 from schemas.submissions import (
+    AlertAcknowledgement,
     AssessmentSubmission,
     AuthorizationDecision,
     ClinicianDecision,
@@ -64,6 +65,7 @@ AuthorizationRecorder = Annotated[Principal, Depends(require(Action.RECORD_AUTHO
 Reviewer = Annotated[Principal, Depends(require(Action.SUBMIT_REVIEW, _keys))]
 Decider = Annotated[Principal, Depends(require(Action.DECIDE, _keys))]
 EventReporter = Annotated[Principal, Depends(require(Action.REPORT_EVENT, _keys))]
+AlertAcknowledger = Annotated[Principal, Depends(require(Action.ACKNOWLEDGE_ALERT, _keys))]
 
 _Route = Callable[..., Awaitable[JSONResponse]]
 
@@ -357,5 +359,17 @@ def build_router(services: Services) -> APIRouter:
         principal: EventReporter,
     ) -> JSONResponse:
         return await _submit(request, principal, episode_id, Action.REPORT_EVENT, body)
+
+    @submission(
+        "/episodes/{episode_id}/alert-acknowledgements",
+        "The care team has seen the open risk alert, and says what was done",
+    )
+    async def acknowledge_alert(
+        request: Request,
+        episode_id: EpisodeId,
+        body: Annotated[AlertAcknowledgement, Body(openapi_examples=examples.ACKNOWLEDGEMENT)],
+        principal: AlertAcknowledger,
+    ) -> JSONResponse:
+        return await _submit(request, principal, episode_id, Action.ACKNOWLEDGE_ALERT, body)
 
     return router

@@ -73,6 +73,10 @@ class ProgramPolicy(BaseModel):
     override_min_chars: int = Field(default=15, ge=1, le=2000)
     risk_escalation_hours: float = Field(default=4, gt=0, le=24)
     risk_escalation_end_of_local_day: bool = True
+    # The urgent risk alert must be acknowledged (engine V3): unacknowledged this long after
+    # it went, the supervisor is told; still unacknowledged the repeat later, again.
+    risk_alert_ack_minutes: float = Field(default=60, ge=5, le=24 * 60)
+    risk_alert_ack_repeat_minutes: float = Field(default=60, ge=5, le=24 * 60)
 
     # Utilization management.
     levels_requiring_authorization: frozenset[LevelOfCare] = frozenset(

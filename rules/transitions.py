@@ -36,6 +36,7 @@ class Action(StrEnum):
     REPORT_EVENT = "report_event"
     RECORD_ATTENDANCE = "record_attendance"
     SUBMIT_PATIENT_MEASURE = "submit_patient_measure"
+    ACKNOWLEDGE_ALERT = "acknowledge_alert"
 
 
 class Event(StrEnum):
@@ -101,6 +102,11 @@ class Event(StrEnum):
     RISK_ESCALATED_END_OF_DAY = "risk_escalated_end_of_day"
     # submit_patient_measure: a questionnaire the patient answered by link
     PATIENT_MEASURE_RECORDED = "patient_measure_recorded"
+    # acknowledge_alert: a care-team member saw the urgent risk alert and says what was done
+    RISK_ALERT_ACKNOWLEDGED = "risk_alert_acknowledged"
+    # engine: the unacknowledged risk alert's ladder (engine V3)
+    RISK_ALERT_UNACKNOWLEDGED = "risk_alert_unacknowledged"
+    RISK_ALERT_UNACKNOWLEDGED_AGAIN = "risk_alert_unacknowledged_again"
 
 
 class Transition(NamedTuple):
@@ -234,6 +240,22 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
         (p, E.RISK_ESCALATED_END_OF_DAY): Transition(p, "risk_unassessed_at_end_of_local_day")
         for p in _OPEN_PHASES
     },
+    **{
+        (p, E.RISK_ALERT_ACKNOWLEDGED): Transition(p, "risk_alert_acknowledged")
+        for p in _OPEN_PHASES
+    },
+    **{
+        (p, E.RISK_ALERT_UNACKNOWLEDGED): Transition(
+            p, "risk_alert_unacknowledged_escalated_to_supervisor"
+        )
+        for p in _OPEN_PHASES
+    },
+    **{
+        (p, E.RISK_ALERT_UNACKNOWLEDGED_AGAIN): Transition(
+            p, "risk_alert_still_unacknowledged_escalated_again"
+        )
+        for p in _OPEN_PHASES
+    },
 }
 
 # Which events each action can produce; engine-only events belong to no action.
@@ -296,6 +318,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
         }
     ),
     Action.SUBMIT_PATIENT_MEASURE: frozenset({E.PATIENT_MEASURE_RECORDED}),
+    Action.ACKNOWLEDGE_ALERT: frozenset({E.RISK_ALERT_ACKNOWLEDGED}),
 }
 
 TERMINAL_PHASES: Final = frozenset({P.CLOSED})

@@ -317,6 +317,30 @@ class FollowupVisitKind(StrEnum):
     COMMUNITY_MENTAL_HEALTH = "community_mental_health"
 
 
+class AlertResponse(StrEnum):
+    """What the care-team member who acknowledged the risk alert did about it."""
+
+    REACHED_PATIENT = "reached_patient"
+    LEFT_MESSAGE = "left_message_no_contact"
+    SEEN_IN_PERSON = "seen_in_person"
+    SAFETY_PLAN_REVIEWED = "safety_plan_reviewed"
+    CRISIS_TEAM_CONTACTED = "crisis_team_contacted"
+    EMERGENCY_SERVICES_CONTACTED = "emergency_services_contacted"
+
+
+class AlertAcknowledgement(Submission):
+    """A care-team member has seen the open risk flag's urgent alert and says what was
+    done. It stops the alert's escalation; only a recorded safety assessment clears the
+    flag itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_field = "acknowledgement_id"
+    actor_field = "acknowledged_by"
+    acknowledgement_id: SubmissionId
+    acknowledged_by: OpaqueId
+    response: AlertResponse
+
+
 class EpisodeEvent(Submission):
     """An event reported by another system (admission, discharge, withdrawal, error)."""
 

@@ -81,6 +81,23 @@ class ScoresView(BaseModel):
     trend: Trend = Trend.UNKNOWN
 
 
+class RiskAlertView(BaseModel):
+    """The open risk flag's urgent alert: whether someone acknowledged it, and how far its
+    escalation went (the flag itself clears only with a recorded safety assessment)."""
+
+    model_config = ConfigDict(extra="forbid")
+    raised_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    unacknowledged_escalations: int = Field(
+        default=0, description="times the supervisor was told nobody had acknowledged it"
+    )
+    unassessed_escalations: int = Field(
+        default=0, description="times the supervisor was told no safety assessment was recorded"
+    )
+    next_escalation_at: datetime | None = None
+
+
 class EpisodeView(BaseModel):
     """What the `state` query returns: everything a care team needs at a glance."""
 
@@ -108,6 +125,7 @@ class EpisodeView(BaseModel):
     )
     scores: ScoresView = Field(default_factory=ScoresView)
     flags: list[Flag] = Field(default_factory=list)
+    risk_alert: RiskAlertView | None = None
     consecutive_low_attendance_weeks: int = 0
     last_recommendation: EngineDecision | None = None
     allowed_actions: list[Action] = Field(default_factory=list)

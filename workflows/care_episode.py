@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.attendance import AttendanceNotice
     from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
     from schemas.submissions import (
+        AlertAcknowledgement,
         AssessmentSubmission,
         AuthorizationDecision,
         ClinicianDecision,
@@ -295,6 +296,14 @@ class CareEpisode:
     def _check_patient_measure(self, submission: PatientMeasureSubmission) -> None:
         self._validate(Action.SUBMIT_PATIENT_MEASURE, submission)
 
+    @workflow.update(name="acknowledge_alert")
+    def acknowledge_alert(self, submission: AlertAcknowledgement) -> EngineDecision:
+        return self._apply(Action.ACKNOWLEDGE_ALERT, submission)
+
+    @acknowledge_alert.validator
+    def _check_acknowledgement(self, submission: AlertAcknowledgement) -> None:
+        self._validate(Action.ACKNOWLEDGE_ALERT, submission)
+
     # ---------------------------------------------------------------- query
 
     @workflow.query(name="state")
@@ -316,6 +325,7 @@ UPDATES: Final[Mapping[Action, EpisodeUpdate]] = {
     Action.REPORT_EVENT: CareEpisode.report_event,
     Action.RECORD_ATTENDANCE: CareEpisode.record_attendance,
     Action.SUBMIT_PATIENT_MEASURE: CareEpisode.submit_patient_measure,
+    Action.ACKNOWLEDGE_ALERT: CareEpisode.acknowledge_alert,
 }
 
 

@@ -20,7 +20,7 @@ from rules.transitions import CarePhase, Event
 from schemas.records import Recipient
 from workflows.engine_core import ENGINE, PATIENT_TEMPLATE
 from workflows.followup import FollowupMixin
-from workflows.state import ENGINE_V1, ENGINE_V2
+from workflows.state import ENGINE_V1, ENGINE_V2, ENGINE_V3
 
 
 class DeadlinesMixin(FollowupMixin):
@@ -321,4 +321,10 @@ DEADLINES: tuple[Deadline, ...] = (
     ),
     Deadline("no_show_followup", _no_show_followup_due, _no_show_followup_missed, ENGINE_V2),
     Deadline("below_minimum_ends", _below_minimum_ends, _below_minimum_over, ENGINE_V2),
+    Deadline(
+        "risk_alert_unacknowledged",
+        DeadlinesMixin._risk_ack_escalation_due,
+        DeadlinesMixin._escalate_unacknowledged,
+        ENGINE_V3,
+    ),
 )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from rules.transitions import Action, require_action
 from schemas.attendance import AttendanceNotice
 from schemas.submissions import (
+    AlertAcknowledgement,
     AssessmentSubmission,
     AuthorizationDecision,
     ClinicianDecision,
@@ -143,5 +144,8 @@ HANDLERS: Final[Mapping[Action, Handler[Any, Any]]] = {
     Action.RECORD_ATTENDANCE: handler(AttendanceNotice, E._resolve_attendance, E._apply_attendance),
     Action.SUBMIT_PATIENT_MEASURE: handler(
         PatientMeasureSubmission, E._resolve_patient_measure, E._apply_patient_measure
+    ),
+    Action.ACKNOWLEDGE_ALERT: handler(
+        AlertAcknowledgement, E._resolve_acknowledgement, E._apply_acknowledgement
     ),
 }

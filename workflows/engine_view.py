@@ -6,12 +6,13 @@ from datetime import datetime
 
 from rules import authorization as auth_rules
 from rules import outcomes, schedule
+from rules.recommendation import Flag
 from rules.transitions import CarePhase, allowed_actions
-from schemas.view import AuthorizationView, EpisodeView, ScoresView
-from workflows.engine_core import EngineCore
+from schemas.view import AuthorizationView, EpisodeView, RiskAlertView, ScoresView
+from workflows.safety import SafetyMixin
 
 
-class ViewMixin(EngineCore):
+class ViewMixin(SafetyMixin):
     """Reading the carried state, never changing it."""
 
     def view(self, now: datetime) -> EpisodeView:
@@ -44,12 +45,27 @@ class ViewMixin(EngineCore):
                 trend=outcomes.trend(self._scores_with_baseline(), s.start.policy),
             ),
             flags=list(s.flags),
+            risk_alert=self._risk_alert_view(),
             consecutive_low_attendance_weeks=s.consecutive_low_weeks,
             last_recommendation=s.last_recommendation,
             allowed_actions=allowed_actions(s.phase),
             started_at=s.started_at,
             updated_at=s.updated_at,
             run_count=s.run_count,
+        )
+
+    def _risk_alert_view(self) -> RiskAlertView | None:
+        s = self.state
+        if Flag.RISK not in s.flags or s.risk_raised_at is None:
+            return None
+        dues = [d for d in (self._risk_ack_escalation_due(), self._risk_escalation_due()) if d]
+        return RiskAlertView(
+            raised_at=s.risk_raised_at,
+            acknowledged_at=s.risk_acknowledged_at,
+            acknowledged_by=s.risk_acknowledged_by,
+            unacknowledged_escalations=s.risk_ack_escalations_done,
+            unassessed_escalations=s.risk_escalations_done,
+            next_escalation_at=min(dues) if dues else None,
         )
 
     def _followup_open_due(self) -> datetime | None:

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from rules import instruments, localtime
 from rules.instruments import CssrsRisk
 from rules.recommendation import Flag
-from rules.transitions import Event
-from schemas.records import Recipient
-from schemas.submissions import CssrsScreen, SafetyAssessment
-from workflows.engine_core import ENGINE, EngineCore
-from workflows.state import ENGINE_V2
+from rules.transitions import Action, Event
+from schemas.records import Recipient, ReviewRecord
+from schemas.submissions import AlertAcknowledgement, CssrsScreen, SafetyAssessment
+from schemas.view import EngineDecision
+from workflows.engine_core import ENGINE, EngineCore, InvalidSubmission
+from workflows.state import ENGINE_V2, ENGINE_V3
 
 # One step of the escalation ladder: when, the timeline's event, and who is told.
 Rung = tuple[datetime, Event, tuple[Recipient, ...]]
@@ -65,6 +66,7 @@ class SafetyMixin(EngineCore):
         if Flag.RISK not in s.flags:
             s.risk_raised_at = now
             s.risk_escalations_done = 0
+            self._forget_acknowledgement()
         self._raise(Flag.RISK)
 
     def _clear_risk(self) -> None:
@@ -73,6 +75,91 @@ class SafetyMixin(EngineCore):
         s.risk_raised_at = None
         s.risk_escalations_done = 0
         s.evaluation_pending = False
+        self._forget_acknowledgement()
+
+    def _forget_acknowledgement(self) -> None:
+        s = self.state
+        s.risk_acknowledged_at = None
+        s.risk_acknowledged_by = None
+        s.risk_ack_escalations_done = 0
+
+    # ------------------------------------------------ acknowledging the risk alert
+
+    def _resolve_acknowledgement(self, sub: AlertAcknowledgement) -> Event:
+        s = self.state
+        if not self._risk_open:
+            raise InvalidSubmission("no risk alert is open: there is nothing to acknowledge")
+        if s.risk_acknowledged_at is not None:
+            raise InvalidSubmission(
+                f"the risk alert was already acknowledged by '{s.risk_acknowledged_by}' "
+                f"at {s.risk_acknowledged_at.isoformat()}"
+            )
+        return self._ensure_allowed(Event.RISK_ALERT_ACKNOWLEDGED, Action.ACKNOWLEDGE_ALERT)
+
+    def _apply_acknowledgement(
+        self, sub: AlertAcknowledgement, event: Event, now: datetime
+    ) -> EngineDecision:
+        """Who saw the alert, when, and what they did: on the timeline and the review
+        records; the alert's escalation stops, the flag stays open until assessed."""
+        s = self.state
+        s.risk_acknowledged_at = now
+        s.risk_acknowledged_by = sub.acknowledged_by
+        s.reviews.append(
+            ReviewRecord(
+                review_id=sub.acknowledgement_id,
+                kind="alert_acknowledgement",
+                clinician_id=sub.acknowledged_by,
+                at=now,
+                level=s.delivered_level,
+                decision=sub.response.value,
+            )
+        )
+        self._move(event, now, sub.acknowledged_by)
+        return self._decision(
+            sub.acknowledgement_id,
+            reasons=["risk_alert_acknowledged", "risk_flag_open_until_safety_assessment"],
+        )
+
+    def _risk_ack_ladder(self) -> list[Rung]:
+        """While nobody has acknowledged the open risk alert (engine V3): the supervisor
+        after `risk_alert_ack_minutes`, then supervisor and care team again."""
+        s = self.state
+        policy = s.start.policy
+        if (
+            s.engine_version < ENGINE_V3
+            or s.risk_raised_at is None
+            or not self._risk_open
+            or s.risk_acknowledged_at is not None
+        ):
+            return []
+        first = s.risk_raised_at + timedelta(minutes=policy.risk_alert_ack_minutes)
+        again = first + timedelta(minutes=policy.risk_alert_ack_repeat_minutes)
+        return [
+            (first, Event.RISK_ALERT_UNACKNOWLEDGED, (Recipient.SUPERVISOR,)),
+            (
+                again,
+                Event.RISK_ALERT_UNACKNOWLEDGED_AGAIN,
+                (Recipient.SUPERVISOR, Recipient.CARE_TEAM),
+            ),
+        ]
+
+    def _risk_ack_escalation_due(self) -> datetime | None:
+        ladder = self._risk_ack_ladder()
+        done = self.state.risk_ack_escalations_done
+        return ladder[done][0] if done < len(ladder) else None
+
+    def _escalate_unacknowledged(self, now: datetime) -> None:
+        s = self.state
+        _, event, recipients = self._risk_ack_ladder()[s.risk_ack_escalations_done]
+        s.risk_ack_escalations_done += 1
+        for who in recipients:
+            self._notify(
+                who,
+                "risk_alert_unacknowledged",
+                urgent=True,
+                step=str(s.risk_ack_escalations_done),
+            )
+        self._move(event, now, ENGINE)
 
     def _safety_alert(self, reasons: list[str]) -> None:
         """Urgent, to the care team, naming every reason with the risk reasons first."""

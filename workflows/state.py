@@ -182,6 +182,10 @@ class EpisodeState(BaseModel):
     # escalation ladder has gone; the score at entry to the current level; FUH clock.
     risk_raised_at: datetime | None = None
     risk_escalations_done: int = 0
+    # The risk alert's acknowledgement (engine V3 chases it while missing).
+    risk_acknowledged_at: datetime | None = None
+    risk_acknowledged_by: str | None = None
+    risk_ack_escalations_done: int = 0
     evaluation_pending: bool = False
     level_entry_phq9: int | None = None
     reviews_without_measures: int = 0

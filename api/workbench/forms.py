@@ -35,6 +35,8 @@ from rules.recommendation import Flag
 from rules.transitions import Action
 from schemas.episode import OpaqueId
 from schemas.submissions import (
+    AlertAcknowledgement,
+    AlertResponse,
     AssessmentSubmission,
     AuthorizationDecision,
     AuthorizationKind,
@@ -131,6 +133,15 @@ FORMS: Final[Mapping[Action, FormSpec]] = {
         frozenset({P.CARE_TEAM}),
         {},
     ),
+    Action.ACKNOWLEDGE_ALERT: FormSpec(
+        Action.ACKNOWLEDGE_ALERT,
+        "acknowledge",
+        "Acknowledge the risk alert",
+        AlertAcknowledgement,
+        "form_acknowledge.html",
+        frozenset({P.CARE_TEAM}),
+        {},
+    ),
 }
 BY_SLUG: Final = {spec.slug: spec for spec in FORMS.values()}
 # Choices the templates offer, from the same enums the models validate.
@@ -140,6 +151,7 @@ CHOICES: Final = {
     "authorization_kinds": [k.value for k in AuthorizationKind],
     "unit_types": [u.value for u in UnitType],
     "event_kinds": [k.value for k in EpisodeEventKind],
+    "alert_responses": [r.value for r in AlertResponse],
     "instruments": ["LOCUS", "ASAM", "CALOCUS", "clinical"],
 }
 

@@ -27,7 +27,7 @@ from rules.authorization import appeal_deadline, payer_decision_deadline
 from rules.burn_rate import projected_exhaustion
 from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
-from rules.transitions import CarePhase
+from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
 from store import worklists
 from store.models import EpisodeFilter, EpisodeRow
@@ -61,6 +61,11 @@ def _episode_row(e: EpisodeRow, **extra: Any) -> dict[str, Any]:
         "latest_phq9": e.latest_phq9,
         **extra,
     }
+
+
+def _alert_unacknowledged(view: EpisodeView) -> bool:
+    """The acknowledgement form is offered only while an open risk alert waits for one."""
+    return view.risk_alert is not None and view.risk_alert.acknowledged_at is None
 
 
 def _programs(account: Account, program: str | None) -> list[str] | None:
@@ -367,7 +372,9 @@ def build_pages_router() -> APIRouter:
         actions = [
             FORMS[action]
             for action in view.allowed_actions
-            if action in FORMS and session.account.role in FORMS[action].roles
+            if action in FORMS
+            and session.account.role in FORMS[action].roles
+            and (action is not Action.ACKNOWLEDGE_ALERT or _alert_unacknowledged(view))
         ]
         return page(
             request,

@@ -33,6 +33,15 @@ ENDPOINTS: dict[Guarded, tuple[str, str, Body]] = {
         "/episodes/{id}/events",
         lambda actor: bodies.event(actor, kind="admitted"),
     ),
+    Action.ACKNOWLEDGE_ALERT: (
+        "POST",
+        "/episodes/{id}/alert-acknowledgements",
+        lambda actor: {
+            "acknowledgement_id": bodies.new_id("ack"),
+            "acknowledged_by": actor,
+            "response": "reached_patient",
+        },
+    ),
     Operation.READ_TIMELINE: ("GET", "/episodes/{id}/timeline", None),
     Operation.MANAGE_GROUPS: ("PUT", "/programs/iop-adult/attendance-policy", lambda actor: {}),
     Operation.READ_GROUPS: ("GET", "/groups", None),

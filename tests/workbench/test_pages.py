@@ -180,6 +180,37 @@ async def test_continue_with_the_risk_flag_open_needs_the_override_then_succeeds
     assert "risk" not in state["flags"]
 
 
+async def test_the_risk_alert_is_acknowledged_from_the_episode_page_as_the_person(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    episode_id = await enrolled(browser_client, api_env)
+    who = await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    link = f'href="/app/episodes/{episode_id}/acknowledge"'
+    assert link not in (await browser_client.get(f"/app/episodes/{episode_id}")).text
+    shown = await browser_client.get(f"/app/episodes/{episode_id}/review")
+    risky = await browser_client.post(
+        f"/app/episodes/{episode_id}/review", data=review_form(shown.text, RISKY_PHQ9)
+    )
+    assert risky.status_code == 200
+    page = await browser_client.get(f"/app/episodes/{episode_id}")
+    assert "Risk alert not acknowledged" in page.text and link in page.text
+    form_page = await browser_client.get(f"/app/episodes/{episode_id}/acknowledge")
+    assert form_page.status_code == 200 and "What was done" in form_page.text
+    ref = re.search(r'name="submission_ref" value="([^"]+)"', form_page.text).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": csrf_of(form_page.text), "submission_ref": ref}
+    missing = await browser_client.post(f"/app/episodes/{episode_id}/acknowledge", data=form)
+    assert missing.status_code == 422 and 'id="f-response-error"' in missing.text
+    done = await browser_client.post(
+        f"/app/episodes/{episode_id}/acknowledge", data={**form, "response": "reached_patient"}
+    )
+    assert done.status_code == 200, done.text
+    state = (await browser_client.get(f"/v1/episodes/{episode_id}", headers=CARE_KEY)).json()
+    assert state["risk_alert"]["acknowledged_by"] == who.actor
+    assert "risk" in state["flags"]  # acknowledged, not assessed
+    after = await browser_client.get(f"/app/episodes/{episode_id}")
+    assert f"Risk alert acknowledged by {who.actor}" in after.text and link not in after.text
+
+
 async def test_a_form_the_phase_does_not_allow_names_the_allowed_actions(
     wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:

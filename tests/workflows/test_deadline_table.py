@@ -94,6 +94,7 @@ CASES: dict[str, Callable[[], EpisodeEngine]] = {
     "wait_ends": with_state(waiting_until=T0 + timedelta(days=14)),
     "aftercare_checkins": in_aftercare,
     "risk_escalation": risk_open,
+    "risk_alert_unacknowledged": risk_open,
     "followup_7": with_state(followup=followup_clock()),
     "followup_30": with_state(followup=followup_clock()),
     "becomes_adult": adolescent,

@@ -44,6 +44,7 @@ REGISTERED = {
     "report_event",
     "record_attendance",
     "submit_patient_measure",
+    "acknowledge_alert",
 }
 DEFINITION = workflow._Definition.must_from_class(CareEpisode)
 
