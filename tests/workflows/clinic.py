@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.care import CareActivities
 from activities.memory import InMemoryOutbox, InMemoryRecordStore
 from activities.payer_sandbox import SandboxPayer
+from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
@@ -105,6 +106,8 @@ class Clinic:
     env: WorkflowEnvironment
     handle: WorkflowHandle[CareEpisode, EpisodeResult]
     episode_id: str
+    # The program's zone: the engine counts follow-up days on its local calendar.
+    time_zone: str = ProgramPolicy().time_zone
 
     @classmethod
     async def admit(
@@ -139,7 +142,7 @@ class Clinic:
             history_event_limit=history_event_limit,
             search_attributes=search_attributes,
         )
-        return cls(env, handle, episode_id)
+        return cls(env, handle, episode_id, start.policy.time_zone)
 
     async def state(self) -> EpisodeView:
         return await self.handle.query(CareEpisode.state)
@@ -300,8 +303,9 @@ class Clinic:
         )
 
     async def visit(self, days_after: int = 0, kind: str = "outpatient") -> EngineDecision:
-        """A follow-up visit dated `days_after` today (the server's UTC date)."""
-        today = (await self.env.get_current_time()).date()
+        """A follow-up visit dated `days_after` today, on the program's local calendar (the
+        engine's): a UTC date is a day ahead in the evening west of Greenwich."""
+        today = localtime.local_date(await self.env.get_current_time(), self.time_zone)
         return await self.event(
             EpisodeEventKind.FOLLOWUP_VISIT,
             visit_date=today + timedelta(days=days_after),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
@@ -83,7 +85,12 @@ async def test_step_up_to_inpatient_refers_out_and_returns(ts_env: WorkflowEnvir
         reentered = await clinic.approve(units=15, level=LevelOfCare.IOP)
         assert reentered.delivered_level is LevelOfCare.IOP
         assert Flag.FOLLOWUP_DUE in reentered.flags, "re-enrollment is not a follow-up visit"
-        same_day = await clinic.visit(days_after=0, kind="iop")
+        # The discharge day itself (the clock's 7 days end at the midnight after day 7):
+        # not "today", which an evening discharge an hour ago has already left behind.
+        discharge_day = (state.followup_due - timedelta(days=8)).date()
+        same_day = await clinic.event(
+            EpisodeEventKind.FOLLOWUP_VISIT, visit_date=discharge_day, visit_kind="iop"
+        )
         assert same_day.reasons == ["visit_not_after_discharge_date_not_counted"]
         assert Flag.FOLLOWUP_DUE in same_day.flags
         await clinic.wait(days=1)

@@ -104,7 +104,11 @@ async def test_action_the_phase_does_not_allow_is_rejected_before_history(
         assert isinstance(cause, ApplicationError)
         assert cause.type == "TransitionNotAllowed"
         assert "submit_assessment" in cause.message
-        assert cause.details[0]["allowed_actions"] == ["submit_assessment", "report_event"]
+        assert cause.details[0]["allowed_actions"] == [
+            "submit_assessment",
+            "report_event",
+            "acknowledge_alert",
+        ]
 
         history = await clinic.handle.fetch_history()
         kinds = {e.event_type for e in history.events}
