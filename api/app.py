@@ -92,9 +92,7 @@ def create_app(
         summary="Readiness: Temporal and PostgreSQL both answer",
     )
     async def readyz() -> JSONResponse:
-        temporal, store = await asyncio.gather(
-            services.engine.ping(), _store_health(deps, services)
-        )
+        temporal, store = await asyncio.gather(services.engine.ping(), _store_health(deps))
         ready = temporal and store is not None
         body = Health(
             status="ok" if ready else "unavailable",
@@ -137,7 +135,7 @@ def _problem_schema() -> dict[str, Any]:
     return schema
 
 
-async def _store_health(deps: ApiDeps, services: Services) -> StoreHealth | None:
+async def _store_health(deps: ApiDeps) -> StoreHealth | None:
     """The store's health signals, or None when PostgreSQL does not answer."""
     timeout = deps.settings.api_temporal_timeout_seconds
     try:

@@ -88,7 +88,9 @@ def _json(status: int, model: BaseModel | list[BaseModel]) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
-def build_groups_router(services: Services) -> APIRouter:
+# C901 counts every nested route handler into the factory: the sum of some twenty small
+# routes, none of them near the ceiling on its own.
+def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
     router = APIRouter(prefix="/v1", tags=["groups"])
     pool: asyncpg.Pool = services.deps.pool
     clock = services.deps.clock

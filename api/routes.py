@@ -124,7 +124,8 @@ def _idempotency_doc() -> dict[str, Any]:
     }
 
 
-def build_router(services: Services) -> APIRouter:
+# C901 counts every nested route handler into the factory (see build_groups_router).
+def build_router(services: Services) -> APIRouter:  # noqa: C901
     router = APIRouter(prefix="/v1", tags=["episodes"])
 
     @router.post(

@@ -71,8 +71,8 @@ async def measure_app_pages(
             return episode_ids[i % len(episode_ids)]
 
         measured = {
-            "api_census": await _latency_ms(samples, lambda i: api.get("/v1/census")),
-            "app_today": await _latency_ms(samples, lambda i: browser.get("/app/")),
+            "api_census": await _latency_ms(samples, lambda _i: api.get("/v1/census")),
+            "app_today": await _latency_ms(samples, lambda _i: browser.get("/app/")),
             "api_state": await _latency_ms(
                 samples, lambda i: api.get(f"/v1/episodes/{episode(i)}")
             ),

@@ -40,7 +40,7 @@ class _Accepting:
     def __init__(self) -> None:
         self.accepted_at: list[float] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
         self.accepted_at.append(time.perf_counter())
         return "250 accepted"
 

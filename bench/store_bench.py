@@ -327,7 +327,7 @@ async def read_latencies(pool: asyncpg.Pool, episodes: int) -> dict[str, float]:
     # garbage collection is not timed as query latency.
     gc.collect()
     return {
-        "census_p99_ms_100k": await p99_ms(lambda i: queries.census(pool)),
+        "census_p99_ms_100k": await p99_ms(lambda _i: queries.census(pool)),
         "overdue_query_p99_ms_100k": await p99_ms(
             lambda i: queries.reviews_due(pool, now=NOW, programs=[PROGRAMS[i % len(PROGRAMS)]])
         ),

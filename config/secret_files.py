@@ -34,7 +34,7 @@ def field_env_names(settings_cls: type[BaseSettings], field_name: str) -> list[s
 class FileVariantsSource(PydanticBaseSettingsSource):
     """Reads `<ENV NAME>_FILE` for each field; the file's text, without its trailing newline."""
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, _field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         environ = {k.upper(): v for k, v in os.environ.items()}
         for name in field_env_names(self.settings_cls, field_name):
             path = environ.get(name + FILE_SUFFIX)

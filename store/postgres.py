@@ -62,7 +62,7 @@ def escaped_json(batch: EffectBatch) -> str:
     return json.dumps(batch.model_dump(mode="json"), ensure_ascii=True, sort_keys=True)
 
 
-def default_channel(notification: NotificationRequest) -> str:
+def default_channel(_notification: NotificationRequest) -> str:
     """Every message goes to the dispatcher's default route unless a router says otherwise."""
     return DEFAULT_CHANNEL
 

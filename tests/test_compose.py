@@ -591,6 +591,34 @@ def _mounted(service: dict[str, Any]) -> set[str]:
     }
 
 
+def _check_service_secrets(
+    name: str, service: dict[str, Any], declared: dict[str, Any]
+) -> list[str]:
+    """One service: secrets only as mounted `_FILE`s, the required ones all given."""
+    problems: list[str] = []
+    given: set[str] = set()
+    for key, value in environment(service).items():
+        setting = _file_setting(key)
+        if setting is None:
+            if is_secret(key) and value:
+                problems.append(f"{name}: {key} is a secret in the environment; use {key}_FILE")
+            if key.upper() == "DATABASE_URL" and urlsplit(resolve(value)).password:
+                problems.append(f"{name}: DATABASE_URL carries a password")
+            continue
+        secret = value.removeprefix("/run/secrets/")
+        if not value.startswith("/run/secrets/") or secret not in declared:
+            problems.append(f"{name}: {key}={value} is not a declared compose secret")
+        elif secret not in _mounted(service):
+            problems.append(f"{name}: {key} names secret {secret}, not mounted (secrets:)")
+        else:
+            given.add(setting)
+    for wanted in sorted(REQUIRED_SECRETS.get(name, set()) - given):
+        problems.append(f"{name}: {wanted} must come from a secret file")
+    if name in WRAPPED and SECRETS_WRAPPER not in json.dumps(command(service, "entrypoint")):
+        problems.append(f"{name} must start through {SECRETS_WRAPPER} (reads *_FILE)")
+    return problems
+
+
 def check_secrets(stack: Stack) -> list[str]:
     """Every key, token and password is a compose secret file named by a `_FILE` variable:
     none in an environment value, none with a default, all under ./secrets (ignored)."""
@@ -601,27 +629,7 @@ def check_secrets(stack: Stack) -> list[str]:
         if not source.startswith("./secrets/"):
             problems.append(f"secret {secret} must be a file under ./secrets/, is {source!r}")
     for name, service in services(stack).items():
-        env = environment(service)
-        given: set[str] = set()
-        for key, value in env.items():
-            setting = _file_setting(key)
-            if setting is None:
-                if is_secret(key) and value:
-                    problems.append(f"{name}: {key} is a secret in the environment; use {key}_FILE")
-                if key.upper() == "DATABASE_URL" and urlsplit(resolve(value)).password:
-                    problems.append(f"{name}: DATABASE_URL carries a password")
-                continue
-            secret = value.removeprefix("/run/secrets/")
-            if not value.startswith("/run/secrets/") or secret not in declared:
-                problems.append(f"{name}: {key}={value} is not a declared compose secret")
-            elif secret not in _mounted(service):
-                problems.append(f"{name}: {key} names secret {secret}, not mounted (secrets:)")
-            else:
-                given.add(setting)
-        for wanted in sorted(REQUIRED_SECRETS.get(name, set()) - given):
-            problems.append(f"{name}: {wanted} must come from a secret file")
-        if name in WRAPPED and SECRETS_WRAPPER not in json.dumps(command(service, "entrypoint")):
-            problems.append(f"{name} must start through {SECRETS_WRAPPER} (reads *_FILE)")
+        problems += _check_service_secrets(name, service, declared)
     init = "\n".join(
         stack.read(f"deploy/postgres/initdb/{p.name}") or ""
         for p in sorted((ROOT / "deploy" / "postgres" / "initdb").glob("*"))
@@ -642,7 +650,7 @@ def check_secrets(stack: Stack) -> list[str]:
         problems.append(f"secret {var} is taken from the environment")
     example = stack.env_example
     for line in example.splitlines():
-        key, sep, value = line.partition("=")
+        key, sep, _value = line.partition("=")
         if sep and not line.lstrip().startswith("#") and is_secret(key.strip()):
             problems.append(f"deploy/env.example lists secret {key.strip()}: it belongs in a file")
     ignored = {line.strip().rstrip("/") for line in stack.dockerignore.splitlines()}
@@ -858,21 +866,19 @@ def _argv(args: str) -> list[str]:
     return shlex.split(args)
 
 
-def check_dockerfile(stack: Stack) -> list[str]:
-    problems: list[str] = []
+def _dockerfile_stages(dockerfile: str) -> list[list[tuple[str, str]]]:
     stages: list[list[tuple[str, str]]] = []
-    for instruction, args in dockerfile_instructions(stack.dockerfile):
+    for instruction, args in dockerfile_instructions(dockerfile):
         if instruction == "FROM":
             stages.append([])
         if stages:
             stages[-1].append((instruction, args))
-    if not stages:
-        return ["Dockerfile has no FROM"]
-    for stage in stages:
-        base = stage[0][1].split()[0]
-        # A digest pin (python:3.11-slim@sha256:...) fixes the exact image; a tag alone moves.
-        if not re.fullmatch(r"python:3\.11-slim(@sha256:[0-9a-f]{64})?", base):
-            problems.append(f"stage FROM {base}, wants python:3.11-slim (optionally @sha256:)")
+    return stages
+
+
+def _check_pip_installs(stages: list[list[tuple[str, str]]]) -> list[str]:
+    """`pip install .` pinned by constraints.txt, no editable install, no extras."""
+    problems: list[str] = []
     installs = []
     for stage in stages:
         for instruction, args in stage:
@@ -889,7 +895,12 @@ def check_dockerfile(stack: Stack) -> list[str]:
             problems.append(f"pip install {' '.join(argv)}: editable or extras in the image")
         if "." in argv and "constraints.txt" not in argv:
             problems.append("pip install . without -c constraints.txt (what the tests ran on)")
-    final = stages[-1]
+    return problems
+
+
+def _check_final_stage(final: list[tuple[str, str]]) -> list[str]:
+    """Non-root USER before CMD, a HEALTHCHECK on /healthz, the API as CMD, known ENVs."""
+    problems: list[str] = []
     users = [args for instruction, args in final if instruction == "USER"]
     if not users or users[-1].split(":")[0] in ("root", "0"):
         problems.append("the final stage must run as a non-root USER")
@@ -911,6 +922,21 @@ def check_dockerfile(stack: Stack) -> list[str]:
             for key in re.findall(r"(?:^|\s)([A-Za-z_]\w*)=", args):
                 if key.startswith("CAREPATH_") and key not in known:
                     problems.append(f"Dockerfile ENV {key} is not a settings field")
+    return problems
+
+
+def check_dockerfile(stack: Stack) -> list[str]:
+    stages = _dockerfile_stages(stack.dockerfile)
+    if not stages:
+        return ["Dockerfile has no FROM"]
+    problems: list[str] = []
+    for stage in stages:
+        base = stage[0][1].split()[0]
+        # A digest pin (python:3.11-slim@sha256:...) fixes the exact image; a tag alone moves.
+        if not re.fullmatch(r"python:3\.11-slim(@sha256:[0-9a-f]{64})?", base):
+            problems.append(f"stage FROM {base}, wants python:3.11-slim (optionally @sha256:)")
+    problems += _check_pip_installs(stages)
+    problems += _check_final_stage(stages[-1])
     ignored = {line.strip().rstrip("/") for line in stack.dockerignore.splitlines()}
     for path in (".venv", "data", ".git", "tests"):
         if path not in ignored:

@@ -73,7 +73,7 @@ class AssessmentMixin(IntakeMixin, SafetyMixin):
             return self._decision(sub.assessment_id, rec)
         target = rec.target_level or sub.determination.level
         if rec.action is RecommendedAction.REFER_OUT:
-            self._refer_out_at_intake(target, now)
+            self._refer_out_at_intake(target)
             if sub.await_return_if_referred_out:
                 s.waiting_until = now + timedelta(days=s.start.policy.external_wait_days)
                 self._move(Event.ASSESSED_EXTERNAL_AWAIT, now, sub.clinician_id)
@@ -86,7 +86,7 @@ class AssessmentMixin(IntakeMixin, SafetyMixin):
             self._start_verification(now)
         return self._decision(sub.assessment_id, rec)
 
-    def _refer_out_at_intake(self, target: LevelOfCare, now: datetime) -> None:
+    def _refer_out_at_intake(self, target: LevelOfCare) -> None:
         """V2: the level counts as delivered only once the patient is admitted."""
         if self.v2:
             self.state.requested_level = target

@@ -92,12 +92,12 @@ class AttendanceMixin(DeadlinesMixin):
                 absences=str(track.absences),
             )
 
-    def _resumed(self, sub: AttendanceNotice, now: datetime) -> None:
+    def _resumed(self, _sub: AttendanceNotice, _now: datetime) -> None:
         """Attending again clears `disengaged` and the open follow-up."""
         self._track().no_show_followup_due = None
         self._clear(Flag.DISENGAGED, Flag.NO_SHOW_FOLLOWUP)
 
-    def _below_minimum(self, sub: AttendanceNotice, now: datetime) -> None:
+    def _below_minimum(self, sub: AttendanceNotice, _now: datetime) -> None:
         """Flagged the day the week can no longer reach the minimum; cleared when it ends."""
         assert sub.week_start is not None
         track = self._track()
@@ -130,7 +130,7 @@ class AttendanceMixin(DeadlinesMixin):
             projected_exhaustion="" if exhaustion is None else exhaustion.isoformat(),
         )
 
-    def _unauthorized_service(self, sub: AttendanceNotice, now: datetime) -> None:
+    def _unauthorized_service(self, sub: AttendanceNotice, _now: datetime) -> None:
         """Recorded and reported to utilization review; never counted as authorized."""
         self._track().unauthorized_sessions += 1
         self._raise(Flag.UNAUTHORIZED_SERVICE)

@@ -95,7 +95,7 @@ class CareEpisode:
     # ------------------------------------------------------------------ run
 
     @workflow.run
-    async def run(self, episode: EpisodeInput) -> EpisodeResult:
+    async def run(self, _episode: EpisodeInput) -> EpisodeResult:
         engine = self._engine
         while True:
             await self._drain()

@@ -121,7 +121,7 @@ def _payer_decision_due(e: DeadlinesMixin) -> datetime | None:
     return p.decision_due_at if p is not None and not p.escalated else None
 
 
-def _payer_decision_overdue(e: DeadlinesMixin, now: datetime) -> None:
+def _payer_decision_overdue(e: DeadlinesMixin, _now: datetime) -> None:
     p = e.state.pending_payer
     assert p is not None
     p.escalated = True
@@ -149,7 +149,7 @@ def _authorization_lapse_due(e: DeadlinesMixin) -> datetime | None:
     return e._authorization_lapses_at()
 
 
-def _authorization_lapsed(e: DeadlinesMixin, now: datetime) -> None:
+def _authorization_lapsed(e: DeadlinesMixin, _now: datetime) -> None:
     a = e.state.authorization
     assert a is not None
     a.expiry_flagged = True
@@ -162,7 +162,7 @@ def _followup_v1_due(e: DeadlinesMixin) -> datetime | None:
     return e.state.followup_due
 
 
-def _followup_v1_missed(e: DeadlinesMixin, now: datetime) -> None:
+def _followup_v1_missed(e: DeadlinesMixin, _now: datetime) -> None:
     e.state.followup_due = None
     e._clear(Flag.FOLLOWUP_DUE)
     e._raise(Flag.FOLLOWUP_MISSED)
@@ -174,7 +174,7 @@ def _appeal_decision_due(e: DeadlinesMixin) -> datetime | None:
     return a.decision_due_at if a and a.decision_due_at and not a.escalated else None
 
 
-def _appeal_decision_overdue(e: DeadlinesMixin, now: datetime) -> None:
+def _appeal_decision_overdue(e: DeadlinesMixin, _now: datetime) -> None:
     """A filed appeal the payer has not decided in time is chased like any request."""
     a = e.state.appeal
     assert a is not None
@@ -263,7 +263,7 @@ def _no_show_followup_due(e: DeadlinesMixin) -> datetime | None:
     return track.no_show_followup_due if track else None
 
 
-def _no_show_followup_missed(e: DeadlinesMixin, now: datetime) -> None:
+def _no_show_followup_missed(e: DeadlinesMixin, _now: datetime) -> None:
     """Nobody saw the patient back by the follow-up's due time: the supervisor hears."""
     track = e.state.attendance
     assert track is not None
@@ -276,7 +276,7 @@ def _below_minimum_ends(e: DeadlinesMixin) -> datetime | None:
     return track.below_minimum_until if track else None
 
 
-def _below_minimum_over(e: DeadlinesMixin, now: datetime) -> None:
+def _below_minimum_over(e: DeadlinesMixin, _now: datetime) -> None:
     track = e.state.attendance
     assert track is not None
     track.below_minimum_until = None

@@ -401,7 +401,7 @@ class EngineCore:
         day_before = start.adult_on - timedelta(days=1)
         return localtime.local_midnight_after(day_before, start.policy.time_zone)
 
-    def _becomes_adult(self, now: datetime) -> None:
+    def _becomes_adult(self, _now: datetime) -> None:
         """The 18th birthday: adult minimums from now on, and the care team is told."""
         self.state.age_group = AgeGroup.ADULT
         self._notify(Recipient.CARE_TEAM, "age_group_changed", age_group=AgeGroup.ADULT.value)

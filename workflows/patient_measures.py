@@ -16,7 +16,7 @@ from workflows.safety import SafetyMixin
 
 
 class PatientMeasuresMixin(SafetyMixin):
-    def _resolve_patient_measure(self, sub: PatientMeasureSubmission) -> Event:
+    def _resolve_patient_measure(self, _sub: PatientMeasureSubmission) -> Event:
         return self._ensure_allowed(Event.PATIENT_MEASURE_RECORDED, Action.SUBMIT_PATIENT_MEASURE)
 
     def _apply_patient_measure(

@@ -20,7 +20,7 @@ from workflows.state import ENGINE_V2, SCORES_KEPT
 class TreatmentMixin(SafetyMixin):
     """The engine recommends and guards; the clinician decides."""
 
-    def _resolve_review(self, sub: ReviewSubmission) -> Event:
+    def _resolve_review(self, _sub: ReviewSubmission) -> Event:
         return self._ensure_allowed(Event.REVIEW_RECORDED, Action.SUBMIT_REVIEW)
 
     def _apply_review(self, sub: ReviewSubmission, event: Event, now: datetime) -> EngineDecision:

@@ -118,7 +118,8 @@ def api_app(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
 ) -> FastAPI:
     return create_app(ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings))
 

@@ -20,7 +20,7 @@ MATRIX_SESSION = "auth-matrix-session"
 
 # operation → (method, path under /v1 with {id}, body built from the caller's actor)
 ENDPOINTS: dict[Guarded, tuple[str, str, Body]] = {
-    Operation.START_EPISODE: ("POST", "/episodes", lambda actor: bodies.episode()),
+    Operation.START_EPISODE: ("POST", "/episodes", lambda _actor: bodies.episode()),
     Operation.READ_EPISODE: ("GET", "/episodes/{id}", None),
     Operation.LIST_EPISODES: ("GET", "/episodes", None),
     Action.SUBMIT_ASSESSMENT: ("POST", "/episodes/{id}/assessment", bodies.assessment),
@@ -43,12 +43,12 @@ ENDPOINTS: dict[Guarded, tuple[str, str, Body]] = {
         },
     ),
     Operation.READ_TIMELINE: ("GET", "/episodes/{id}/timeline", None),
-    Operation.MANAGE_GROUPS: ("PUT", "/programs/iop-adult/attendance-policy", lambda actor: {}),
+    Operation.MANAGE_GROUPS: ("PUT", "/programs/iop-adult/attendance-policy", lambda _actor: {}),
     Operation.READ_GROUPS: ("GET", "/groups", None),
     Operation.ASSIGN_GROUPS: (
         "POST",
         f"/groups/{MATRIX_GROUP}/assignments",
-        lambda actor: {"episode_id": "{id}"},
+        lambda _actor: {"episode_id": "{id}"},
     ),
     Action.RECORD_ATTENDANCE: (
         "POST",

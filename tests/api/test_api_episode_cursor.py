@@ -33,7 +33,7 @@ async def _seed(pool: asyncpg.Pool, program: str, count: int) -> list[str]:
     return [eid for _, eid in sorted(ids)]
 
 
-async def _problem(api: httpx.AsyncClient, params: dict[str, object]) -> dict[str, object]:
+async def _problem(api: httpx.AsyncClient, params: dict[str, str | int]) -> dict[str, object]:
     answer = await api.get("/v1/episodes", params=params, headers=OPS)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -47,7 +47,7 @@ async def test_cursor_pages_walk_every_episode_once(
     program = f"cur-{uuid.uuid4().hex[:6]}"
     expected = await _seed(api_pool, program, 11)
     seen: list[str] = []
-    params: dict[str, object] = {"program": program, "limit": 3}
+    params: dict[str, str | int] = {"program": program, "limit": 3}
     first = True
     while True:
         answer = await api.get("/v1/episodes", params=params, headers=OPS)

@@ -48,7 +48,8 @@ async def gapi(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
     clock: Clock,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(

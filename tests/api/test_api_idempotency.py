@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -201,11 +202,11 @@ class AnswerLostOnce:
         await self._ledger.abandon(opened, status_code, at)
 
 
+@pytest.mark.usefixtures("api_worker")
 async def test_an_answer_that_could_not_be_stored_is_kept_once_postgres_answers(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
 ) -> None:
     ledger = AnswerLostOnce(PostgresCallLedger(api_pool))
     app = create_app(

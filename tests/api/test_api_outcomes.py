@@ -46,7 +46,8 @@ async def seeded(api_pool: asyncpg.Pool) -> None:
     )
 
 
-async def test_json_report(api: httpx.AsyncClient, seeded: None) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_json_report(api: httpx.AsyncClient) -> None:
     r = await api.get(URL, params=PERIOD, headers=bearer("tok-admin"))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -60,7 +61,8 @@ async def test_json_report(api: httpx.AsyncClient, seeded: None) -> None:
     assert r.headers["cache-control"] == "no-store"
 
 
-async def test_csv_report(api: httpx.AsyncClient, seeded: None) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_csv_report(api: httpx.AsyncClient) -> None:
     r = await api.get(URL, params=PERIOD, headers={**bearer("tok-ur"), "Accept": "text/csv"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
@@ -72,7 +74,8 @@ async def test_csv_report(api: httpx.AsyncClient, seeded: None) -> None:
     assert all(x["method"] for x in rows)
 
 
-async def test_pdf_report(api: httpx.AsyncClient, seeded: None) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_pdf_report(api: httpx.AsyncClient) -> None:
     if (reason := pdf_unavailable_reason()) is not None:
         pytest.skip(reason)
     r = await api.get(
@@ -94,7 +97,8 @@ async def test_pdf_report(api: httpx.AsyncClient, seeded: None) -> None:
         ("application/pdf;q=0, application/json", 200),
     ],
 )
-async def test_accept(api: httpx.AsyncClient, seeded: None, accept: str, expected: int) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_accept(api: httpx.AsyncClient, accept: str, expected: int) -> None:
     r = await api.get(URL, params=PERIOD, headers={**bearer("tok-admin"), "Accept": accept})
     assert r.status_code == expected, r.text
     if expected == 406:
@@ -111,9 +115,8 @@ async def test_accept(api: httpx.AsyncClient, seeded: None, accept: str, expecte
         ({"from": "yesterday", "to": "2020-01-02"}, 422),
     ],
 )
-async def test_period_checks(
-    api: httpx.AsyncClient, seeded: None, params: dict[str, str], status: int
-) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_period_checks(api: httpx.AsyncClient, params: dict[str, str], status: int) -> None:
     r = await api.get(URL, params=params, headers=bearer("tok-admin"))
     assert r.status_code == status, r.text
 

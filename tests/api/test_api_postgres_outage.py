@@ -80,10 +80,10 @@ def assert_unavailable(answer: httpx.Response, what: str) -> None:
     assert answer.json()["type"].endswith("-unavailable"), what
 
 
+@pytest.mark.usefixtures("api_worker")
 async def test_with_postgres_stopped_every_call_is_503_and_nothing_is_half_done(
     api_env: WorkflowEnvironment,
     api_settings: ApiSettings,
-    api_worker: None,
     own_postgres: tuple[EmbeddedPostgres, asyncpg.Pool],
 ) -> None:
     server, pool = own_postgres
@@ -162,10 +162,10 @@ class StopsPostgresBeforeTheAnswerIsKept:
         await self._ledger.abandon(opened, status_code, at)
 
 
+@pytest.mark.usefixtures("api_worker")
 async def test_postgres_lost_after_the_work_still_answers_and_keeps_the_answer_later(
     api_env: WorkflowEnvironment,
     api_settings: ApiSettings,
-    api_worker: None,
     own_postgres: tuple[EmbeddedPostgres, asyncpg.Pool],
 ) -> None:
     server, pool = own_postgres
@@ -261,10 +261,10 @@ class Raising(PostgresEpisodeRecords):
         super().__init__(pool)
         self._error = error
 
-    async def census(self, programs: list[str] | None) -> list[CensusRow]:
+    async def census(self, _programs: list[str] | None) -> list[CensusRow]:
         raise self._error
 
-    async def timeline(self, episode_id: str) -> list[TimelineEntry]:
+    async def timeline(self, _episode_id: str) -> list[TimelineEntry]:
         raise self._error
 
 
@@ -297,7 +297,7 @@ async def silent_postgres() -> AsyncIterator[int]:
     """A port that accepts connections and never answers: PostgreSQL behind a dead link."""
     held: list[asyncio.StreamWriter] = []
 
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
 
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
@@ -311,10 +311,10 @@ async def silent_postgres() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
+@pytest.mark.usefixtures("api_worker")
 async def test_a_silent_postgres_is_503_not_a_hang(
     api_env: WorkflowEnvironment,
     api_settings: ApiSettings,
-    api_worker: None,
     api: httpx.AsyncClient,
     silent_postgres: int,
 ) -> None:

@@ -64,12 +64,12 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
-def carries_refused_text(case: Case) -> bool:
+def carries_refused_text(case: Case[Any]) -> bool:
     sent = [case.body, case.query, case.path_parameters]
     return any(refusal(text) is not None for part in sent for text in _texts(part))
 
 
-def token_for(case: Case) -> str:
+def token_for(case: Case[Any]) -> str:
     if case.path == "/v1/episodes" and case.method.upper() == "POST":
         return "tok-clinic"
     return TOKEN_FOR_PATH.get(case.path, "tok-care")
@@ -96,7 +96,7 @@ async def test_every_response_conforms_to_the_openapi_document(api_url: str) -> 
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
-    def conforms(case: Case) -> None:
+    def conforms(case: Case[Any]) -> None:
         response = case.call_and_validate(
             base_url=api_url, headers=bearer(token_for(case)), checks=CHECKS, timeout=30
         )
@@ -127,7 +127,7 @@ async def test_every_response_conforms_to_the_openapi_document(api_url: str) -> 
         ),
     ]
 
-    def status_of(case: Case) -> int:
+    def status_of(case: Case[Any]) -> int:
         response = case.call_and_validate(
             base_url=api_url, headers=bearer(token_for(case)), checks=CHECKS, timeout=30
         )

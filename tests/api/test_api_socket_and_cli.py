@@ -12,9 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from click.testing import Result
 from temporalio.testing import WorkflowEnvironment
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.cli import app
 from tests.api import bodies
@@ -24,7 +23,7 @@ from tests.api.conftest import bearer
 async def carepath(url: str, token: str, *args: str) -> Result:
     runner = CliRunner()
     env = {"CAREPATH_API_URL": url, "CAREPATH_API_TOKEN": token, "COLUMNS": "200"}
-    return await asyncio.to_thread(runner.invoke, app, list(args), env=env)
+    return await asyncio.to_thread(lambda: runner.invoke(app, list(args), env=env))
 
 
 async def test_the_api_over_a_real_socket(api_url: str) -> None:

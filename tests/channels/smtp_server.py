@@ -96,7 +96,7 @@ class Mailbox:
     tls_seen: list[bool] = field(default_factory=list)
 
     async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
     ) -> str:
         if address == REFUSED:
             return "550 5.1.1 no such mailbox"
@@ -105,7 +105,7 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, _session: Any, envelope: Any) -> str:
         self.accepted.append(message_from_bytes(envelope.original_content or envelope.content))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.tls_seen.append(server.transport.get_extra_info("ssl_object") is not None)
@@ -113,7 +113,7 @@ class Mailbox:
 
 
 def _authenticator(
-    server: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+    _server: Any, _session: Any, _envelope: Any, _mechanism: str, auth: Any
 ) -> AuthResult:
     ok = isinstance(auth, LoginPassword) and (auth.login, auth.password) == (
         USER.encode(),

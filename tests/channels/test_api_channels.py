@@ -41,7 +41,8 @@ def channels_app(
     api_env: WorkflowEnvironment,  # noqa: F811
     api_pool: asyncpg.Pool,  # noqa: F811
     api_settings: ApiSettings,  # noqa: F811
-    api_worker: None,  # noqa: F811
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: F811, ARG001
 ) -> FastAPI:
     settings = api_settings.model_copy(update={"public_url": PUBLIC, "sms_token": SecretStr(TOKEN)})
     return create_app(ApiDeps(client=api_env.client, pool=api_pool, settings=settings))

@@ -53,7 +53,7 @@ async def _patient(pool: asyncpg.Pool, episode_id: str = "ep1", **policy: float)
     await PostgresContacts(pool).save_new(
         episode_id,
         ContactPreferences(sms=True, phone=PHONE, time_zone=ZONE),
-        MessagingPolicy(**policy),  # type: ignore[arg-type]
+        MessagingPolicy(**policy),
     )
 
 

@@ -53,7 +53,7 @@ async def _patient_asked_for_phq9(pool: asyncpg.Pool, **policy: float) -> str:
     await PostgresContacts(pool).save_new(
         "ep1",
         ContactPreferences(sms=True, phone=PHONE, time_zone="America/Chicago"),
-        MessagingPolicy(questionnaire_asks_birth_date=False, **policy),  # type: ignore[arg-type]
+        MessagingPolicy(questionnaire_asks_birth_date=False, **policy),
     )
     message_id = "care-episode-ep1:m1"
     store = PostgresRecordStore(pool, channel_for=route_by_recipient(True))

@@ -146,9 +146,12 @@ async def test_backup_then_restore_into_a_fresh_server(workdir: Path) -> None:
             assert await contents(pool) == before
             for ep, entries in timelines.items():
                 assert await timeline(pool, ep) == entries
-            statuses = dict(
-                await pool.fetch("SELECT status, count(*) FROM notification_outbox GROUP BY status")
-            )
+            statuses: dict[str, int] = {
+                row["status"]: row["count"]
+                for row in await pool.fetch(
+                    "SELECT status, count(*) FROM notification_outbox GROUP BY status"
+                )
+            }
             assert sum(statuses.values()) == 11 and len(statuses) >= 2, statuses
             # The restored store works: the dispatcher delivers what was pending.
             report = await Dispatcher(pool, LogChannel()).dispatch_due()

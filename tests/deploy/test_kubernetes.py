@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,70 @@ def container_env(doc: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, 
     return env
 
 
+def check_pod(service: str, pod: dict[str, Any], argv: list[str]) -> list[str]:
+    """The container's command, resources, probes, user, filesystem and secrets volume."""
+    problems: list[str] = []
+    (container,) = pod["containers"]
+    if container.get("command") != argv:
+        problems.append(f"{service} runs {container.get('command')}, wants {argv}")
+    resources = container.get("resources") or {}
+    for part in ("requests", "limits"):
+        if not {"cpu", "memory"} <= set(resources.get(part) or {}):
+            problems.append(f"{service}: resources.{part} needs cpu and memory")
+    for probe in ("livenessProbe", "readinessProbe"):
+        if "httpGet" not in (container.get(probe) or {}):
+            problems.append(f"{service}: no HTTP {probe}")
+    security = pod.get("securityContext") or {}
+    if not security.get("runAsNonRoot") or security.get("runAsUser") != 10001:
+        problems.append(f"{service}: must run as the image's user 10001, non-root")
+    if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+        problems.append(f"{service}: root filesystem must be read-only")
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts") or []}
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    secret_mount = mounts.get(SECRETS_DIR)
+    if secret_mount is None or "secret" not in volumes.get(secret_mount["name"], {}):
+        problems.append(f"{service}: secrets must be a Secret volume at {SECRETS_DIR}")
+    return problems
+
+
+def check_env(service: str, env: dict[str, str]) -> list[str]:
+    """Only this service's settings, secrets as files under the secrets volume."""
+    problems: list[str] = []
+    known: set[str] = set()
+    for model in SERVICE_SETTINGS[service]:
+        known |= env_names(model, file_variants=True).keys()
+    for key, value in env.items():
+        if key.startswith("CAREPATH_") and key not in known:
+            problems.append(f"{service}: {key} is not a setting of this service")
+        if is_secret(key) and not key.endswith("_FILE"):
+            problems.append(f"{service}: secret {key} as a literal; use {key}_FILE")
+        if key.endswith("_FILE") and not value.startswith(SECRETS_DIR + "/"):
+            problems.append(f"{service}: {key} must name a file under {SECRETS_DIR}")
+    if urlsplit(env.get("DATABASE_URL", "")).password:
+        problems.append(f"{service}: DATABASE_URL carries a password")
+    return problems
+
+
+def check_worker(worker: dict[str, Any], docs: list[dict[str, Any]]) -> list[str]:
+    """Production mode, every integration's settings, a shutdown within the grace, replicas."""
+    problems: list[str] = []
+    env = container_env(worker, docs)
+    pod = worker["spec"]["template"]["spec"]
+    if env.get("CAREPATH_ENV", "production") != "production":
+        problems.append("the worker must run as production (fail closed)")
+    for integration in INTEGRATIONS:
+        for field in integration.needs:
+            var = f"CAREPATH_{field.upper()}"
+            if var not in env and f"{var}_FILE" not in env:
+                problems.append(f"worker lacks {var}")
+    grace = float(env.get("CAREPATH_GRACEFUL_SHUTDOWN_SECONDS") or 0)
+    if not 0 < grace < pod.get("terminationGracePeriodSeconds", 30):
+        problems.append("worker graceful shutdown must end within terminationGracePeriod")
+    if worker["spec"].get("replicas", 1) < 2:
+        problems.append("run at least two worker replicas")
+    return problems
+
+
 def check(docs: list[dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     deployments = by_kind(docs, "Deployment")
@@ -56,56 +121,11 @@ def check(docs: list[dict[str, Any]]) -> list[str]:
         if doc is None:
             problems.append(f"no Deployment carepath-{service}")
             continue
-        pod = doc["spec"]["template"]["spec"]
-        (container,) = pod["containers"]
-        if container.get("command") != argv:
-            problems.append(f"{service} runs {container.get('command')}, wants {argv}")
-        resources = container.get("resources") or {}
-        for part in ("requests", "limits"):
-            if not {"cpu", "memory"} <= set(resources.get(part) or {}):
-                problems.append(f"{service}: resources.{part} needs cpu and memory")
-        for probe in ("livenessProbe", "readinessProbe"):
-            if "httpGet" not in (container.get(probe) or {}):
-                problems.append(f"{service}: no HTTP {probe}")
-        security = pod.get("securityContext") or {}
-        if not security.get("runAsNonRoot") or security.get("runAsUser") != 10001:
-            problems.append(f"{service}: must run as the image's user 10001, non-root")
-        if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem"):
-            problems.append(f"{service}: root filesystem must be read-only")
-        mounts = {m["mountPath"]: m for m in container.get("volumeMounts") or []}
-        volumes = {v["name"]: v for v in pod.get("volumes") or []}
-        secret_mount = mounts.get(SECRETS_DIR)
-        if secret_mount is None or "secret" not in volumes.get(secret_mount["name"], {}):
-            problems.append(f"{service}: secrets must be a Secret volume at {SECRETS_DIR}")
-        env = container_env(doc, docs)
-        known: set[str] = set()
-        for model in SERVICE_SETTINGS[service]:
-            known |= env_names(model, file_variants=True).keys()
-        for key, value in env.items():
-            if key.startswith("CAREPATH_") and key not in known:
-                problems.append(f"{service}: {key} is not a setting of this service")
-            if is_secret(key) and not key.endswith("_FILE"):
-                problems.append(f"{service}: secret {key} as a literal; use {key}_FILE")
-            if key.endswith("_FILE") and not value.startswith(SECRETS_DIR + "/"):
-                problems.append(f"{service}: {key} must name a file under {SECRETS_DIR}")
-        if urlsplit(env.get("DATABASE_URL", "")).password:
-            problems.append(f"{service}: DATABASE_URL carries a password")
+        problems += check_pod(service, doc["spec"]["template"]["spec"], argv)
+        problems += check_env(service, container_env(doc, docs))
     worker = deployments.get("carepath-worker")
     if worker is not None:
-        env = container_env(worker, docs)
-        pod = worker["spec"]["template"]["spec"]
-        if env.get("CAREPATH_ENV", "production") != "production":
-            problems.append("the worker must run as production (fail closed)")
-        for integration in INTEGRATIONS:
-            for field in integration.needs:
-                var = f"CAREPATH_{field.upper()}"
-                if var not in env and f"{var}_FILE" not in env:
-                    problems.append(f"worker lacks {var}")
-        grace = float(env.get("CAREPATH_GRACEFUL_SHUTDOWN_SECONDS") or 0)
-        if not 0 < grace < pod.get("terminationGracePeriodSeconds", 30):
-            problems.append("worker graceful shutdown must end within terminationGracePeriod")
-        if worker["spec"].get("replicas", 1) < 2:
-            problems.append("run at least two worker replicas")
+        problems += check_worker(worker, docs)
     services = by_kind(docs, "Service")
     for name in ("carepath-api", "carepath-codec"):
         if name not in services:
@@ -138,7 +158,7 @@ def _env_list(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return env
 
 
-MUTATIONS = {
+MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], object]] = {
     "no limits": lambda d: _container(_worker(d))["resources"].pop("limits"),
     "no readiness probe": lambda d: _container(_worker(d)).pop("readinessProbe"),
     "as root": lambda d: _worker(d)["spec"]["template"]["spec"]["securityContext"].update(

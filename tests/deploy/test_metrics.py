@@ -228,7 +228,7 @@ async def test_running_worker_and_api_serve_metrics(
     assert f'task_queue="{queue}"' in worker_text
     assert 'service="carepath-worker"' in worker_text
     assert episode_id not in worker_text and "MRN-METRICS" not in worker_text
-    check_logs(workdir, episode_id)
+    check_logs(workdir)
     check_dashboard_names(set(found) | set(samples(worker_text)))
 
 
@@ -247,7 +247,7 @@ def check_dashboard_names(scraped: set[tuple[str, frozenset[tuple[str, str]]]]) 
         assert used in names or any(n.startswith(base) for n in names), used
 
 
-def check_logs(workdir: Path, episode_id: str) -> None:
+def check_logs(workdir: Path) -> None:
     """JSON lines, request IDs on the API's, no patient identifier anywhere."""
     api_lines = (workdir / "api.log").read_text().splitlines()
     worker_lines = (workdir / "worker.log").read_text().splitlines()

@@ -42,9 +42,9 @@ async def test_a_request_is_one_trace_through_temporal_to_the_activities(
             CARE: ApiKey(role=Role.CARE_TEAM, programs=frozenset({"*"}), actor="clin-7"),
         },
     )
-    client = Client(
-        **{**dev_env.client.config(), "interceptors": tracing_interceptors(settings, provider)}
-    )
+    config = dev_env.client.config()
+    config["interceptors"] = tracing_interceptors(settings, provider)
+    client = Client(**config)
     episode_id = f"ep-{uuid.uuid4().hex[:12]}"
     with scratch_database("carepath-tracing-") as dsn:
         async with scratch_schema_pool(dsn, prefix="tracing") as pool:

@@ -16,6 +16,11 @@ async def _done(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def _polling(stop: asyncio.Event) -> None:
+    """Stands for the worker's polling: runs until the stop."""
+    await stop.wait()
+
+
 async def test_a_dispatcher_that_gave_up_makes_the_worker_exit_1(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -28,7 +33,7 @@ async def test_a_dispatcher_that_gave_up_makes_the_worker_exit_1(
     dispatcher = asyncio.create_task(
         supervise("outbox dispatcher", broken, stop=stop, backoff=quick)
     )
-    polling = asyncio.create_task(stop.wait())
+    polling = asyncio.create_task(_polling(stop))
     await _done(dispatcher)
     assert isinstance(dispatcher.exception(), SupervisedTaskFailed)
     with caplog.at_level(logging.CRITICAL, logger="carepath.worker"):
@@ -45,7 +50,7 @@ async def test_a_clean_stop_exits_0() -> None:
         await stop.wait()
 
     dispatcher = asyncio.create_task(supervise("outbox dispatcher", loop, stop=stop))
-    polling = asyncio.create_task(stop.wait())
+    polling = asyncio.create_task(_polling(stop))
     stop.set()
     await _done(dispatcher)
     await _done(polling)

@@ -10,8 +10,8 @@ POLICY = MessagingPolicy()
 NEW_YORK = zone("America/New_York")
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_daytime_is_not_quiet() -> None:

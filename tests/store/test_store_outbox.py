@@ -164,6 +164,7 @@ async def test_failures_back_off_exponentially_then_give_up(
     assert (await dispatcher.dispatch_due()).failed == 1
 
     row = await pool.fetchrow("SELECT status, attempts, last_error FROM notification_outbox")
+    assert row is not None
     assert tuple(row) == ("failed", 3, "DeliveryError: HTTP 503")
     assert hook.deliveries == [message_id] * 3
     assert hook.processed == []

@@ -65,6 +65,7 @@ async def test_a_refused_batch_is_parked_whole_and_later_batches_are_written(
     )
     await store.apply(later)
     episode = await pool.fetchrow("SELECT phase, last_seq FROM episodes WHERE episode_id = 'ep1'")
+    assert episode is not None
     assert (episode["phase"], episode["last_seq"]) == ("in_treatment", 3)
     reviews = await pool.fetch("SELECT review_id FROM reviews")
     assert [r["review_id"] for r in reviews] == ["rev-2"]

@@ -41,6 +41,7 @@ async def test_the_same_batch_twice_writes_one_set_of_rows(pool: asyncpg.Pool) -
         "notification_outbox": 1,
     }
     row = await pool.fetchrow("SELECT hours_attended, phq9_total FROM reviews")
+    assert row is not None
     assert (row["hours_attended"], row["phq9_total"]) == (9.5, 14)
 
 
@@ -51,6 +52,7 @@ async def test_an_older_snapshot_does_not_overwrite_a_newer_one(pool: asyncpg.Po
     await store.apply(batch(2, newer))
     await store.apply(batch(1, older))
     row = await pool.fetchrow("SELECT phase, latest_phq9, last_seq FROM episodes")
+    assert row is not None
     assert (row["phase"], row["latest_phq9"], row["last_seq"]) == ("in_treatment", 8, 2)
 
 

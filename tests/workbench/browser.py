@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 CHROMIUM = Path(os.environ.get("CAREPATH_CHROMIUM", "/usr/bin/chromium"))
 # Root in CI and here: no sandbox; nothing reaches out (updates, sync, first-run pages).
@@ -26,8 +26,8 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LAPTOP = {"width": 1366, "height": 900}
-TABLET = {"width": 820, "height": 1180}  # an iPad Air in portrait
+LAPTOP: ViewportSize = {"width": 1366, "height": 900}
+TABLET: ViewportSize = {"width": 820, "height": 1180}  # an iPad Air in portrait
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "workbench"
 

@@ -74,7 +74,8 @@ def wb_app(
     api_env: WorkflowEnvironment,  # noqa: F811
     api_pool: asyncpg.Pool,  # noqa: F811
     api_settings: ApiSettings,  # noqa: F811
-    api_worker: None,  # noqa: F811
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: F811, ARG001
 ) -> FastAPI:
     return make_app(api_env, api_pool, api_settings, lockout_after_failures=3)
 

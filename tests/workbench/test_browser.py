@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, expect
 from temporalio.testing import WorkflowEnvironment
 
 from api.settings import ApiSettings
@@ -50,7 +50,8 @@ async def served(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
 ) -> AsyncIterator[tuple[FastAPI, str]]:
     """The app on a real socket; Today refreshes every second here."""
     app = make_app(api_env, api_pool, api_settings, refresh_seconds=1)
@@ -193,11 +194,11 @@ async def test_a_clinicians_day(
     await context.close()
 
 
+@pytest.mark.usefixtures("api_worker")
 async def test_an_idle_page_logs_itself_off(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
     browser: Browser,
 ) -> None:
     app = make_app(api_env, api_pool, api_settings, idle_timeout_seconds=3, refresh_seconds=1)
@@ -226,7 +227,7 @@ async def test_every_page_passes_axe_at_laptop_and_tablet_width(
     browser: Browser,
     api_env: WorkflowEnvironment,
     shots: Path,
-    viewport: dict[str, int],
+    viewport: ViewportSize,
     width_name: str,
 ) -> None:
     app, url = served

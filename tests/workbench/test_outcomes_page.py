@@ -43,8 +43,9 @@ async def seeded(api_pool: asyncpg.Pool) -> None:
     )
 
 
+@pytest.mark.usefixtures("seeded")
 async def test_supervisor_sees_figures_charts_and_downloads(
-    wb_app: FastAPI, browser_client: httpx.AsyncClient, seeded: None
+    wb_app: FastAPI, browser_client: httpx.AsyncClient
 ) -> None:
     who = await add_account(wb_app, person(PersonRole.SUPERVISOR))
     await sign_in(browser_client, who)
@@ -70,8 +71,9 @@ async def test_supervisor_sees_figures_charts_and_downloads(
         assert pdf.content.startswith(b"%PDF-")
 
 
+@pytest.mark.usefixtures("seeded")
 async def test_other_programs_and_bad_periods(
-    wb_app: FastAPI, browser_client: httpx.AsyncClient, seeded: None
+    wb_app: FastAPI, browser_client: httpx.AsyncClient
 ) -> None:
     who = await add_account(wb_app, person(PersonRole.SUPERVISOR))
     await sign_in(browser_client, who)

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, expect
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -31,7 +31,7 @@ pytestmark = needs_chromium
 
 CLINIC = bearer("tok-clinic")
 CARE = bearer("tok-care")
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 BIRTH_DATE = "1990-03-27"
 
 
@@ -40,7 +40,8 @@ async def served(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
 ) -> AsyncIterator[tuple[FastAPI, str]]:
     app = create_app(
         ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings), WorkbenchSettings()

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,7 +59,8 @@ def patient_app(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
 ) -> FastAPI:
     return create_app(
         ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings),
@@ -119,7 +120,7 @@ async def through_birth_date(phone: httpx.AsyncClient, token: str) -> str:
     return answer.text
 
 
-def answers(html: str, items: list[int | None]) -> dict[str, str]:
+def answers(html: str, items: Sequence[int | None]) -> dict[str, str]:
     key = _ANSWER_KEY.search(html)
     assert key is not None
     form = {"answer_key": key.group(1)}
@@ -187,6 +188,7 @@ async def test_the_review_message_carries_a_link_that_records_the_patients_phq9(
     stored = await api_pool.fetchrow(
         "SELECT * FROM questionnaire_links WHERE message_id = $1", row["message_id"]
     )
+    assert stored is not None
     assert stored["token_hash"] == hashlib.sha256(token.encode()).digest()
     assert token.encode() not in json.dumps({k: str(v) for k, v in dict(stored).items()}).encode()
 

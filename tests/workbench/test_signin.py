@@ -133,11 +133,11 @@ async def test_unknown_user_is_refused_and_audited(
         ({"session_lifetime_seconds": 0.5}, "expired", "session_expired"),
     ],
 )
+@pytest.mark.usefixtures("api_worker")
 async def test_sessions_end_after_idle_time_or_lifetime(
     api_env: WorkflowEnvironment,
     api_pool: asyncpg.Pool,
     api_settings: ApiSettings,
-    api_worker: None,
     limits: dict[str, float],
     reason: str,
     event: str,

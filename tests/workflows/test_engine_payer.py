@@ -91,7 +91,7 @@ def _stepping_up(case: Case, *, risk: bool = True, **kw: object) -> None:
     case.later(days=6)
     case.review(12, item9=1 if risk else 0)
     case.commands()
-    case.decide(DecisionAction.STEP_UP, LevelOfCare.PHP, **kw)  # type: ignore[arg-type]
+    case.decide(DecisionAction.STEP_UP, LevelOfCare.PHP, **kw)
 
 
 def test_a_step_up_waiting_on_the_payer_stays_in_treatment_at_the_current_level() -> None:
@@ -108,7 +108,7 @@ def test_a_step_up_waiting_on_the_payer_stays_in_treatment_at_the_current_level(
     assert request.expedited  # risk was open: expedited by default
     assert "level_change_requested" in case.templates()
     case.payer(request)
-    assert s.pending_payer is not None
+    assert s.pending_payer is not None and s.pending_payer.decision_due_at is not None
     assert s.pending_payer.decision_due_at - s.pending_payer.submitted_at == timedelta(hours=72)
 
     # Reviews, screens and units go on at IOP while the payer decides.

@@ -28,7 +28,7 @@ async def test_iop_to_php_needs_new_authorization_and_back(ts_env: WorkflowEnvir
         assert asked.delivered_level is LevelOfCare.IOP
         await clinic.wait(hours=1)
         pending = (await clinic.state()).pending_payer_request
-        assert pending is not None and pending.expedited
+        assert pending is not None and pending.expedited and pending.decision_due_at is not None
         assert (pending.decision_due_at - pending.submitted_at).total_seconds() == 72 * 3600
 
         php = await clinic.approve(units=10, level=LevelOfCare.PHP)
