@@ -85,7 +85,7 @@ class SafetyMixin(EngineCore):
 
     # ------------------------------------------------ acknowledging the risk alert
 
-    def _resolve_acknowledgement(self, sub: AlertAcknowledgement) -> Event:
+    def _resolve_acknowledgement(self, _sub: AlertAcknowledgement) -> Event:
         s = self.state
         if not self._risk_open:
             raise InvalidSubmission("no risk alert is open: there is nothing to acknowledge")
