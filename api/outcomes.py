@@ -182,4 +182,7 @@ def build_outcomes_router(services: Services) -> APIRouter:
             return Response(pdf, media_type=PDF, headers=headers)
         return JSONResponse(report.model_dump(mode="json"), headers=headers)
 
+    from api.episode_documents import build_documents_router
+
+    router.include_router(build_documents_router(services, prefix=""))
     return router

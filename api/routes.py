@@ -43,6 +43,7 @@ from schemas.text import PlainText
 from schemas.view import EngineDecision, EpisodeView
 from store.models import CensusRow, EpisodeFilter
 from store.queries import MAX_PAGE
+from store.review_packets import keep_disclosure_terms
 
 EpisodeId = Annotated[
     str,
@@ -148,6 +149,8 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         start = start.with_part2(start.program_id in services.deps.settings.part2_programs)
 
         async def work() -> tuple[int, BaseModel]:
+            # Part 2 status and payer-disclosure consent, for the review packets' check.
+            await keep_disclosure_terms(services.deps.pool, start, services.deps.clock())
             created = await services.engine.start(
                 await keep_contact_details(services.deps.pool, start)
             )

@@ -29,6 +29,7 @@ from schemas.records import (
     ReviewRecord,
     TransitionRecord,
 )
+from store import review_packets
 from store.dbtypes import Conn
 
 DEFAULT_CHANNEL = "default"
@@ -106,6 +107,8 @@ class PostgresRecordStore:
             await _insert_transitions(conn, batch, batch.transitions)
             await _insert_reviews(conn, batch, batch.reviews)
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
+            if review_packets.requests_concurrent_review(batch):
+                await review_packets.assemble_for_batch(conn, batch)
             await self._enqueue(conn, batch, batch.notifications)
 
     async def _park(self, batch: EffectBatch, error: BaseException) -> None:

@@ -1,0 +1,115 @@
+"""The concurrent-review packet: what a utilization reviewer asks for, and nothing more.
+
+No free text beyond the clinician's decision rationale; no contact details. The patient's
+identity comes from the phi store (`schemas.review_packet.PatientIdentity`) when one is
+there: until then the packet names the episode by its opaque ID only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# 42 CFR 2.32(a)(1), as revised in 2024: the notice that accompanies each disclosure of
+# a Part 2 program's records made with the patient's consent.
+PART2_NOTICE = (
+    "This record which has been disclosed to you is protected by Federal confidentiality "
+    "rules (42 CFR part 2). These rules prohibit you from using or disclosing this record, "
+    "or testimony that describes the information contained in this record, in any civil, "
+    "criminal, administrative, or legislative proceedings by any Federal, State, or local "
+    "authority, against the patient, unless authorized by the consent of the patient, "
+    "except as provided at 42 CFR 2.12(c)(5) or as authorized by a court in accordance "
+    "with 42 CFR 2.64 or 2.65. In addition, the Federal rules prohibit you from making "
+    "any other use or disclosure of this record unless at least one of the following "
+    "applies: (i) Further use or disclosure is expressly permitted by the written consent "
+    "of the individual whose information is being disclosed in this record or as "
+    "otherwise permitted by 42 CFR part 2. (ii) You are a covered entity or business "
+    "associate and have received the record for treatment, payment, or health care "
+    "operations, or (iii) You have received the record from a covered entity or business "
+    "associate as permitted by 45 CFR part 164, subparts A and E. A general authorization "
+    "for the release of medical or other information is NOT sufficient to meet the "
+    "required elements of written consent to further use or redisclose the record (see "
+    "42 CFR 2.31)."
+)
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientIdentity(_Row):
+    """Filled from the phi helper's patients table once it exists (see the seam in
+    store/review_packets.py); absent, the payer matches on the member ID it was sent."""
+
+    patient_ref: str
+    name: str | None = None
+    birth_date: date | None = None
+
+
+class PacketAuthorization(_Row):
+    authorization_number: str | None
+    payer_id: str | None
+    level: str
+    status: str
+    unit_type: str | None
+    units_approved: int | None
+    units_used: int | None
+    units_left: int | None
+    start_date: date | None
+    end_date: date | None
+
+
+class AttendanceWeek(_Row):
+    week_of: date = Field(description="the Monday of the ISO week")
+    sessions_attended: int
+    sessions_missed: int
+    hours_attended: float
+
+
+class ScoreLine(_Row):
+    at: datetime
+    phq9_total: int | None
+    phq9_item9: int | None
+    gad7_total: int | None
+
+
+class CssrsLine(_Row):
+    at: datetime
+    risk: str | None
+    high_risk: bool | None
+    behaviour_past_3_months: bool | None
+    answers: list[bool] | None
+
+
+class ClinicianDecision(_Row):
+    at: datetime
+    clinician_id: str
+    decision: str | None
+    rationale: str | None = Field(description="the clinician's own reason, as recorded")
+
+
+class EngineRecommendation(_Row):
+    at: datetime
+    recommended_action: str
+    reasons: list[str]
+
+
+class ReviewPacket(_Row):
+    packet_id: str
+    episode_id: str
+    program_id: str
+    requested_at: datetime
+    part2_program: bool
+    part2_notice: str | None
+    patient: PatientIdentity | None
+    level_delivered: str | None
+    level_authorized: str | None
+    level_since: datetime | None = Field(description="when the current delivered level began")
+    episode_started_at: datetime
+    authorization: PacketAuthorization | None
+    attendance_by_week: list[AttendanceWeek]
+    scores: list[ScoreLine]
+    cssrs: list[CssrsLine]
+    latest_decision: ClinicianDecision | None
+    recommendation: EngineRecommendation | None
