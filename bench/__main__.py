@@ -27,7 +27,7 @@ from typing import Any
 TIMEOUTS_S = {
     "workflow": 180.0,
     "workflow_history": 90.0,
-    "store": 120.0,
+    "store": 300.0,  # with the outcomes report on 100k episodes
     "api": 120.0,
     "codec": 60.0,
     "channels": 120.0,

@@ -342,7 +342,15 @@ async def run_store_bench(dsn: str, *, episodes: int = 100_000) -> dict[str, flo
     async with throwaway_schema(dsn) as pool:
         await bulk_load(pool, episodes)
         reads = await read_latencies(pool, episodes)
-    return {"store_transitions_per_s": round(rate, 1), **{k: round(v, 2) for k, v in reads.items()}}
+        # The outcomes report on the same 100k episodes, after the reads above were timed.
+        from bench.outcomes_bench import outcomes_figures
+
+        outcomes = await outcomes_figures(pool)
+    return {
+        "store_transitions_per_s": round(rate, 1),
+        **{k: round(v, 2) for k, v in reads.items()},
+        **outcomes,
+    }
 
 
 async def _main() -> None:
