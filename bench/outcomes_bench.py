@@ -161,12 +161,12 @@ async def _main() -> None:
 
     from bench.store_bench import bulk_load, p99_ms, throwaway_schema
     from store import queries
-    from store.embedded import scratch_database
+    from tests.pg import scratch_database
 
     with scratch_database("carepath-bench-outcomes-") as dsn:
         async with throwaway_schema(dsn) as pool:
             await bulk_load(pool, 100_000)
-            census = await p99_ms(lambda i: queries.census(pool))
+            census = await p99_ms(lambda _: queries.census(pool))
             figures: dict[str, Any] = {"census_p99_ms_100k": round(census, 2)}
             figures.update(await outcomes_figures(pool))
             print(json.dumps(figures))

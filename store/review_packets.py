@@ -57,7 +57,7 @@ async def keep_disclosure_terms(db: Db, start: EpisodeStart, at: datetime) -> No
     )
 
 
-async def patient_identity(conn: Conn, episode_id: str) -> PatientIdentity | None:
+async def patient_identity(conn: Conn, episode_id: str) -> PatientIdentity | None:  # noqa: ARG001
     """SEAM for the phi helper's patients table (names, birth dates): not on main when
     packets were built, so packets carry no patient identity yet (the payer has the
     member ID from the request itself)."""

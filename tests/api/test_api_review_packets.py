@@ -38,7 +38,7 @@ async def _open_concurrent_review(week: Week) -> None:  # noqa: F811
 
 
 @pytest.fixture
-def no_consent(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_consent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Episodes started without the patient's consent to disclose to the payer (the
     test bodies carry it by default)."""
     plain = bodies.episode
@@ -112,9 +112,9 @@ async def test_packet_assembled_listed_downloaded_and_audited(
     ]
 
 
+@pytest.mark.usefixtures("_no_consent")
 async def test_without_consent_nothing_is_assembled(
     week: Week,  # noqa: F811
-    no_consent: None,
     api_pool: asyncpg.Pool,
 ) -> None:
     await _open_concurrent_review(week)
