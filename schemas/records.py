@@ -134,6 +134,9 @@ class EpisodeSnapshot(BaseModel):
     closed_at: datetime | None
     next_review_due: datetime | None
     risk_flag: bool
+    risk_unacknowledged: bool = Field(
+        default=False, description="the risk flag's urgent alert awaits a care-team acknowledgement"
+    )
     baseline_phq9: int | None
     latest_phq9: int | None
     updated_at: datetime

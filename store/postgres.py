@@ -196,8 +196,8 @@ async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSna
         """
         INSERT INTO episodes AS e (episode_id, workflow_id, program_id, phase, outcome,
             level_authorized, level_delivered, started_at, closed_at, next_review_due,
-            risk_flag, baseline_phq9, latest_phq9, updated_at, last_seq)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            risk_flag, baseline_phq9, latest_phq9, updated_at, last_seq, risk_unacknowledged)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         ON CONFLICT (episode_id) DO UPDATE SET
             workflow_id = EXCLUDED.workflow_id,
             program_id = EXCLUDED.program_id,
@@ -209,6 +209,7 @@ async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSna
             closed_at = EXCLUDED.closed_at,
             next_review_due = EXCLUDED.next_review_due,
             risk_flag = EXCLUDED.risk_flag,
+            risk_unacknowledged = EXCLUDED.risk_unacknowledged,
             baseline_phq9 = EXCLUDED.baseline_phq9,
             latest_phq9 = EXCLUDED.latest_phq9,
             updated_at = EXCLUDED.updated_at,
@@ -230,6 +231,7 @@ async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSna
         ep.latest_phq9,
         ep.updated_at,
         seq,
+        ep.risk_unacknowledged,
     )
 
 

@@ -34,8 +34,8 @@ NOT_CARE_OUTCOMES: tuple[str, ...] = ("entered_in_error",)
 
 _CLOSED = CarePhase.CLOSED.value
 _EPISODE_COLUMNS = """episode_id, program_id, phase, outcome, level_authorized,
-    level_delivered, started_at, closed_at, next_review_due, risk_flag, baseline_phq9,
-    latest_phq9, updated_at"""
+    level_delivered, started_at, closed_at, next_review_due, risk_flag, risk_unacknowledged,
+    baseline_phq9, latest_phq9, updated_at"""
 
 
 def _intensity_sql(column: str) -> str:

@@ -108,6 +108,7 @@ class EngineCore:
             closed_at=s.closed_at,
             next_review_due=s.review.due if s.review else None,
             risk_flag=Flag.RISK in s.flags,
+            risk_unacknowledged=Flag.RISK in s.flags and s.risk_acknowledged_at is None,
             baseline_phq9=s.baseline_phq9,
             latest_phq9=s.phq9_history[-1] if s.phq9_history else s.baseline_phq9,
             updated_at=s.updated_at,

@@ -58,6 +58,7 @@ def _episode_row(e: EpisodeRow, **extra: Any) -> dict[str, Any]:
         "level": e.level_delivered.value if e.level_delivered else None,
         "next_review_due": e.next_review_due,
         "risk_flag": e.risk_flag,
+        "risk_unacknowledged": e.risk_unacknowledged,
         "latest_phq9": e.latest_phq9,
         **extra,
     }

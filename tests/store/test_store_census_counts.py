@@ -187,7 +187,10 @@ async def test_census_follows_direct_sql_copy_delete_and_truncate(pool: asyncpg.
 async def test_migration_backfills_existing_episodes(
     bare_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    for name in ("0001_care_records.sql", "0002_read_indexes.sql"):
+    # The episodes table as the store of this release writes it (0303 adds a column the
+    # batches carry), without the census counts of 0003.
+    early = ("0001_care_records.sql", "0002_read_indexes.sql", "0303_risk_unacknowledged.sql")
+    for name in early:
         shutil.copy(MIGRATIONS_DIR / name, tmp_path / name)
     await migrate(bare_pool, tmp_path)
     store = PostgresRecordStore(bare_pool)
@@ -196,7 +199,9 @@ async def test_migration_backfills_existing_episodes(
         level = None if phase is P.ASSESSMENT else [L.IOP, L.OP][i % 2]
         ep = snapshot(f"b{i}", program_id=f"prog-{'ab'[i % 2]}", phase=phase, level_delivered=level)
         await store.apply(batch(i + 1, ep))
-    assert await migrate(bare_pool) == [m.name for m in discover() if m.version >= 3]
+    assert await migrate(bare_pool) == [
+        m.name for m in discover() if m.version >= 3 and m.name not in early
+    ]
     expected = await assert_census_matches(bare_pool)
     assert sum(n for *_, n in expected) == 20
 

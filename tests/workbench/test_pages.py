@@ -4,6 +4,7 @@ errors beside fields, 409 with allowed actions, a re-sent form answered once).""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -181,7 +182,10 @@ async def test_continue_with_the_risk_flag_open_needs_the_override_then_succeeds
 
 
 async def test_the_risk_alert_is_acknowledged_from_the_episode_page_as_the_person(
-    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+    wb_app: FastAPI,
+    browser_client: httpx.AsyncClient,
+    api_env: WorkflowEnvironment,
+    api_pool: asyncpg.Pool,
 ) -> None:
     episode_id = await enrolled(browser_client, api_env)
     who = await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
@@ -194,6 +198,7 @@ async def test_the_risk_alert_is_acknowledged_from_the_episode_page_as_the_perso
     assert risky.status_code == 200
     page = await browser_client.get(f"/app/episodes/{episode_id}")
     assert "Risk alert not acknowledged" in page.text and link in page.text
+    await unacknowledged_until(api_pool, episode_id, True)
     form_page = await browser_client.get(f"/app/episodes/{episode_id}/acknowledge")
     assert form_page.status_code == 200 and "What was done" in form_page.text
     ref = re.search(r'name="submission_ref" value="([^"]+)"', form_page.text).group(1)  # type: ignore[union-attr]
@@ -209,6 +214,50 @@ async def test_the_risk_alert_is_acknowledged_from_the_episode_page_as_the_perso
     assert "risk" in state["flags"]  # acknowledged, not assessed
     after = await browser_client.get(f"/app/episodes/{episode_id}")
     assert f"Risk alert acknowledged by {who.actor}" in after.text and link not in after.text
+    await unacknowledged_until(api_pool, episode_id, False)
+
+
+async def unacknowledged_until(pool: asyncpg.Pool, episode_id: str, wanted: bool) -> None:
+    """The episodes row says whether the alert awaits acknowledgement (the records reach
+    PostgreSQL just after the Update's answer: polled)."""
+    found = None
+    for _ in range(100):
+        found = await pool.fetchval(
+            "SELECT risk_unacknowledged FROM episodes WHERE episode_id = $1", episode_id
+        )
+        if found is wanted:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"risk_unacknowledged stayed {found}")
+
+
+async def test_today_marks_a_risk_alert_nobody_acknowledged(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_pool: asyncpg.Pool
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    # Due in 2001, so these two sort first in the risk list whatever else the suite made.
+    due = datetime(2001, 1, 1, tzinfo=UTC)
+    for episode, waiting in ((f"ep-unacked-{tag}", True), (f"ep-acked-{tag}", False)):
+        await api_pool.execute(
+            """INSERT INTO episodes (episode_id, workflow_id, program_id, phase,
+                level_delivered, started_at, updated_at, last_seq, risk_flag,
+                risk_unacknowledged, next_review_due)
+            VALUES ($1, $2, $3, 'in_treatment', 'iop', $4, $4, 0, true, $5, $6)""",
+            episode,
+            f"care-episode-{episode}",
+            PROGRAM,
+            datetime.now(UTC),
+            waiting,
+            due + (timedelta(0) if waiting else timedelta(minutes=1)),
+        )
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    lists = await browser_client.get("/app/today/lists")
+    section = lists.text.split('id="list-risk"', 1)[1].split("</section>", 1)[0]
+    rows = {
+        r.split('href="/app/episodes/', 1)[1].split('"', 1)[0]: r for r in section.split("<tr>")[2:]
+    }
+    assert "data-unacknowledged" in rows[f"ep-unacked-{tag}"]
+    assert "data-unacknowledged" not in rows[f"ep-acked-{tag}"]
 
 
 async def test_a_form_the_phase_does_not_allow_names_the_allowed_actions(
