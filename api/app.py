@@ -92,7 +92,7 @@ def create_app(
         summary="Readiness: Temporal and PostgreSQL both answer",
     )
     async def readyz() -> JSONResponse:
-        temporal, store = await asyncio.gather(services.engine.ping(), _store_health(deps))
+        temporal, store = await asyncio.gather(services.episodes.ping(), _store_health(deps))
         ready = temporal and store is not None
         body = Health(
             status="ok" if ready else "unavailable",

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from api.engine import TemporalEngine
 from api.episode_records import EpisodeRecords, PostgresEpisodeRecords
+from api.episodes_client import EpisodeClient
 from api.ledger import CallLedger, PostgresCallLedger
 from api.mutations import Mutations, Settler
 from api.paging import CursorCodec
@@ -37,7 +37,7 @@ class ApiDeps:
 @dataclass
 class Services:
     deps: ApiDeps
-    engine: TemporalEngine
+    episodes: EpisodeClient
     records: EpisodeRecords
     mutations: Mutations
     programs: ProgramLookup
@@ -46,7 +46,7 @@ class Services:
     @classmethod
     def build(cls, deps: ApiDeps) -> Services:
         timeout = timedelta(seconds=deps.settings.api_temporal_timeout_seconds)
-        engine = TemporalEngine(
+        episodes = EpisodeClient(
             deps.client,
             task_queue=deps.settings.task_queue,
             timeout=timeout,
@@ -62,9 +62,9 @@ class Services:
         )
         return cls(
             deps=deps,
-            engine=engine,
+            episodes=episodes,
             records=records,
             mutations=mutations,
-            programs=ProgramLookup(records, engine),
+            programs=ProgramLookup(records, episodes),
             cursors=CursorCodec.from_settings(deps.settings.api_cursor_key, deps.settings.api_keys),
         )

@@ -283,7 +283,7 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
     )
     async def assign(group_id: Id, body: AssignmentRequest, principal: Assigner) -> JSONResponse:
         group = await visible_group(principal, group_id)
-        view = await services.engine.state(body.episode_id)
+        view = await services.episodes.state(body.episode_id)
         principal.require_episode(body.episode_id, view.program_id)
         if view.program_id != group.program_id:
             raise ApiProblem(
@@ -384,7 +384,7 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         sent = pending = 0
         for episode_id, notice in await records_call(notices.pending_notices(pool, episode_ids)):
             try:
-                await services.engine.submit(episode_id, Action.RECORD_ATTENDANCE, notice)
+                await services.episodes.submit(episode_id, Action.RECORD_ATTENDANCE, notice)
                 outcome = "taken"
             except ApiProblem as problem:
                 if problem.status >= 500:

@@ -37,7 +37,7 @@ _CLIENT_BUGS: tuple[type[BaseException], ...] = (
     pg.UnsupportedClientFeatureError,
 )
 
-_ENGINE_DOWN = {
+_TEMPORAL_DOWN = {
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.CANCELLED,
@@ -55,11 +55,11 @@ def is_records_outage(error: BaseException) -> bool:
     return isinstance(error, (*_RECORDS_DOWN, asyncpg.InterfaceError))
 
 
-def is_engine_outage(error: BaseException) -> bool:
+def is_temporal_outage(error: BaseException) -> bool:
     if isinstance(error, RPCTimeoutOrCancelledError):
         return True
     if isinstance(error, RPCError):
-        return error.status in _ENGINE_DOWN
+        return error.status in _TEMPORAL_DOWN
     # The SDK raises RuntimeError('Failed client connect ...') when it cannot connect.
     return isinstance(error, RuntimeError) and "client connect" in str(error).lower()
 
@@ -68,7 +68,7 @@ def records_unavailable(detail: str = "the records database is unreachable") -> 
     return ApiProblem(503, "records-unavailable", detail, headers=RETRY_AFTER)
 
 
-def engine_unavailable(detail: str = "the workflow engine is unreachable") -> ApiProblem:
+def temporal_unavailable(detail: str = "the workflow engine is unreachable") -> ApiProblem:
     return ApiProblem(503, "engine-unavailable", detail, headers=RETRY_AFTER)
 
 
@@ -80,8 +80,8 @@ def outage_problem(error: BaseException) -> ApiProblem | None:
             return None
         if is_records_outage(seen):
             return records_unavailable()
-        if is_engine_outage(seen):
-            return engine_unavailable()
+        if is_temporal_outage(seen):
+            return temporal_unavailable()
         seen = seen.__cause__ or seen.__context__
     return None
 

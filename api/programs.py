@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from api.engine import TemporalEngine
 from api.episode_records import EpisodeRecords
+from api.episodes_client import EpisodeClient
 from api.mutations import records_call
 
 
 class ProgramLookup:
-    def __init__(self, records: EpisodeRecords, engine: TemporalEngine, size: int = 50_000) -> None:
+    def __init__(
+        self, records: EpisodeRecords, episodes: EpisodeClient, size: int = 50_000
+    ) -> None:
         self._records = records
-        self._engine = engine
+        self._episodes = episodes
         self._size = size
         self._known: OrderedDict[str, str] = OrderedDict()
 
@@ -33,6 +35,6 @@ class ProgramLookup:
             return known
         program = await records_call(self._records.program_of(episode_id))
         if program is None:
-            program = (await self._engine.state(episode_id)).program_id
+            program = (await self._episodes.state(episode_id)).program_id
         self.remember(episode_id, program)
         return program

@@ -151,11 +151,11 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         async def work() -> tuple[int, BaseModel]:
             # Part 2 status and payer-disclosure consent, for the review packets' check.
             await keep_disclosure_terms(services.deps.pool, start, services.deps.clock())
-            created = await services.engine.start(
+            created = await services.episodes.start(
                 await keep_contact_details(services.deps.pool, start)
             )
             services.programs.remember(start.episode_id, start.program_id)
-            view = await services.engine.state(start.episode_id)
+            view = await services.episodes.state(start.episode_id)
             return (201 if created else 200), view
 
         return await services.mutations.run(
@@ -249,7 +249,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         summary="Live state of one episode (the workflow's `state` query)",
     )
     async def get_episode(episode_id: EpisodeId, principal: EpisodeReader) -> EpisodeView:
-        view = await services.engine.state(episode_id)
+        view = await services.episodes.state(episode_id)
         principal.require_episode(episode_id, view.program_id)
         services.programs.remember(episode_id, view.program_id)
         return view
@@ -280,7 +280,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         principal.require_episode(episode_id, await services.programs.program_of(episode_id))
 
         async def work() -> tuple[int, BaseModel]:
-            decision = await services.engine.submit(episode_id, action, body)
+            decision = await services.episodes.submit(episode_id, action, body)
             return 200, decision
 
         return await services.mutations.run(

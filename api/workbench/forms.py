@@ -381,7 +381,7 @@ async def submit(
     principal.require_program(await services.programs.program_of(episode_id))
 
     async def work() -> tuple[int, BaseModel]:
-        return 200, await services.engine.submit(episode_id, spec.action, body)
+        return 200, await services.episodes.submit(episode_id, spec.action, body)
 
     response = await services.mutations.run(
         request,

@@ -292,7 +292,7 @@ class PatientPage:
             gad7=Gad7(items=answers) if found.instrument is Instrument.GAD7 else None,
         )
         try:
-            await self._services.engine.submit(
+            await self._services.episodes.submit(
                 found.episode_id, Action.SUBMIT_PATIENT_MEASURE, submission
             )
         except ApiProblem as problem:

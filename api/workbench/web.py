@@ -126,7 +126,7 @@ def page(
 
 async def visible_episode(workbench: Workbench, account: Account, episode_id: str) -> EpisodeView:
     """The live view; a program the person may not see answers as unknown (no leak)."""
-    view = await workbench.services.engine.state(episode_id)
+    view = await workbench.services.episodes.state(episode_id)
     if not account.sees(view.program_id):
         raise ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
     workbench.services.programs.remember(episode_id, view.program_id)

@@ -8,14 +8,14 @@ from datetime import timedelta
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from api.engine import TemporalEngine
+from api.episodes_client import EpisodeClient
 from tests.api import bodies
 from tests.api.conftest import PART2_PROGRAM, PROGRAM
 from tests.api.test_api_episodes import CARE, CLINIC
 
 
 async def _started_part2(api_env: WorkflowEnvironment, episode_id: str) -> bool:
-    engine = TemporalEngine(api_env.client, task_queue="unused", timeout=timedelta(seconds=10))
+    engine = EpisodeClient(api_env.client, task_queue="unused", timeout=timedelta(seconds=10))
     start = await engine.original_start(episode_id)
     assert start is not None
     return start.policy.part2_program

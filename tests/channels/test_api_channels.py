@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.deps import ApiDeps
-from api.engine import TemporalEngine
+from api.episodes_client import EpisodeClient
 from api.settings import ApiSettings
 from store.channels.contacts import PostgresContacts
 from store.channels.sms import INBOUND_PATH, STATUS_CALLBACK_PATH
@@ -77,7 +77,7 @@ async def test_contact_details_go_to_postgres_not_temporal(
         "pat@example.org",
         "America/Denver",
     )
-    engine = TemporalEngine(api_env.client, task_queue="unused", timeout=timedelta(seconds=10))
+    engine = EpisodeClient(api_env.client, task_queue="unused", timeout=timedelta(seconds=10))
     original = await engine.original_start(episode_id)
     assert original is not None
     assert original.contact.phone is None and original.contact.email_address is None

@@ -344,7 +344,7 @@ async def test_the_update_is_idempotent_per_link(
     patient_app: FastAPI, phone: httpx.AsyncClient, api_env: WorkflowEnvironment
 ) -> None:
     episode_id = await started(phone, api_env)
-    engine = patient_app.state.services.engine
+    engine = patient_app.state.services.episodes
     sent = PatientMeasureSubmission(
         submission_id="link-abc123", instrument="phq9", phq9=Phq9(items=[1] * 9)
     )

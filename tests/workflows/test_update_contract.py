@@ -16,7 +16,7 @@ import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.engine import TemporalEngine
+from api.episodes_client import EpisodeClient
 from api.problems import ApiProblem
 from rules.levels import LevelOfCare
 from rules.transitions import Action, CarePhase, TransitionNotAllowed
@@ -119,7 +119,7 @@ def test_the_api_reads_each_refusal_the_workflow_sends(
     sent = _refusal(error)
     assert sent.type == type(error).__name__
     with pytest.raises(ApiProblem) as answered:
-        TemporalEngine._raise_update_failure(WorkflowUpdateFailedError(sent))
+        EpisodeClient._raise_update_failure(WorkflowUpdateFailedError(sent))
     assert (answered.value.status, answered.value.slug) == (status, slug)
 
 

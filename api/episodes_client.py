@@ -1,4 +1,5 @@
-"""The API's one door into Temporal: start an episode, read its state, submit an update.
+"""The API's client of the episode workflows, its one door into Temporal: start an
+episode, read its state (`CareEpisode.state`), submit an update (`UPDATES[action]`).
 
 Temporal's errors are translated here, once, into problem answers: unknown workflow →
 404, a validator's TransitionNotAllowed → 409 (naming the allowed actions),
@@ -23,7 +24,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.outages import engine_unavailable, is_engine_outage
+from api.outages import is_temporal_outage, temporal_unavailable
 from api.problems import ApiProblem, FieldError, episode_not_found
 from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
@@ -36,17 +37,19 @@ from workflows.state import EpisodeInput, EpisodeResult
 
 
 def _unavailable(detail: str) -> ApiProblem:
-    return engine_unavailable(detail)
+    return temporal_unavailable(detail)
 
 
 def _unreachable(error: RuntimeError) -> ApiProblem:
     """The SDK raises RuntimeError('Failed client connect ...') when it cannot connect."""
-    if is_engine_outage(error):
+    if is_temporal_outage(error):
         return _unavailable("the workflow engine is unreachable")
     raise error
 
 
-class TemporalEngine:
+class EpisodeClient:
+    """Episodes as the API sees them: CareEpisode workflows reached through one client."""
+
     def __init__(
         self,
         client: Client,
@@ -165,7 +168,7 @@ class TemporalEngine:
             await self._handle(episode_id).describe(rpc_timeout=self._timeout)
             return True
         except RPCError as error:
-            if is_engine_outage(error):  # not "unknown": we could not ask
+            if is_temporal_outage(error):  # not "unknown": we could not ask
                 raise _unavailable("the workflow engine is unreachable") from error
             return False
         except RuntimeError as error:
@@ -199,6 +202,6 @@ class TemporalEngine:
     def _raise_rpc(error: RPCError, episode_id: str) -> NoReturn:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise episode_not_found(episode_id) from error
-        if is_engine_outage(error):
+        if is_temporal_outage(error):
             raise _unavailable("the workflow engine is unreachable") from error
         raise ApiProblem(502, "engine-error", "the workflow engine refused the call") from error
