@@ -83,6 +83,8 @@ def test_engine_only_events_belong_to_no_action() -> None:
         E.FINANCIAL_HOLD_EXPIRED,
         E.EXTERNAL_WAIT_EXPIRED,
         E.AFTERCARE_COMPLETED,
+        E.RISK_ALERT_UNACKNOWLEDGED,
+        E.RISK_ALERT_UNACKNOWLEDGED_AGAIN,
     ):
         assert engine_event not in owned
 
@@ -187,6 +189,9 @@ def test_rejected_event_names_the_phase_the_attempt_and_the_allowed_events() -> 
             "followup_visit_recorded",
             "risk_escalated",
             "risk_escalated_end_of_day",
+            "risk_alert_acknowledged",
+            "risk_alert_unacknowledged",
+            "risk_alert_unacknowledged_again",
         ]
     )
     message = str(error)
@@ -199,16 +204,20 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
     assert issubclass(TransitionNotAllowed, ValueError)
 
 
+# Wherever the episode is open, the care team may acknowledge the open risk alert.
+A_ACK = Action.ACKNOWLEDGE_ALERT
+
+
 @pytest.mark.parametrize(
     ("phase", "expected"),
     [
-        (P.REFERRAL, [Action.REPORT_EVENT]),
-        (P.ASSESSMENT, [Action.SUBMIT_ASSESSMENT, Action.REPORT_EVENT]),
-        (P.INSURANCE_VERIFICATION, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
-        (P.FINANCIAL_COUNSELING, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
+        (P.REFERRAL, [Action.REPORT_EVENT, A_ACK]),
+        (P.ASSESSMENT, [Action.SUBMIT_ASSESSMENT, Action.REPORT_EVENT, A_ACK]),
+        (P.INSURANCE_VERIFICATION, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT, A_ACK]),
+        (P.FINANCIAL_COUNSELING, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT, A_ACK]),
         (
             P.AUTHORIZATION,
-            [Action.SUBMIT_COVERAGE, Action.RECORD_AUTHORIZATION, Action.REPORT_EVENT],
+            [Action.SUBMIT_COVERAGE, Action.RECORD_AUTHORIZATION, Action.REPORT_EVENT, A_ACK],
         ),
         (
             P.APPEAL,
@@ -217,6 +226,7 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
                 Action.RECORD_AUTHORIZATION,
                 Action.DECIDE,
                 Action.REPORT_EVENT,
+                A_ACK,
             ],
         ),
         (
@@ -229,10 +239,11 @@ def test_transition_not_allowed_is_a_value_error_for_callers_that_catch_broadly(
                 Action.REPORT_EVENT,
                 Action.RECORD_ATTENDANCE,
                 Action.SUBMIT_PATIENT_MEASURE,
+                A_ACK,
             ],
         ),
-        (P.EXTERNAL_CARE, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT]),
-        (P.AFTERCARE, [Action.REPORT_EVENT, Action.SUBMIT_PATIENT_MEASURE]),
+        (P.EXTERNAL_CARE, [Action.SUBMIT_COVERAGE, Action.REPORT_EVENT, A_ACK]),
+        (P.AFTERCARE, [Action.REPORT_EVENT, Action.SUBMIT_PATIENT_MEASURE, A_ACK]),
         (P.CLOSED, []),
     ],
 )
@@ -261,4 +272,4 @@ def test_require_action_passes_when_open_and_names_the_open_actions_when_not() -
     with pytest.raises(TransitionNotAllowed) as raised:
         require_action(P.ASSESSMENT, Action.SUBMIT_REVIEW)
     assert raised.value.attempted == "submit_review"
-    assert raised.value.allowed == ["submit_assessment", "report_event"]
+    assert raised.value.allowed == ["submit_assessment", "report_event", "acknowledge_alert"]
