@@ -39,8 +39,10 @@ OUTAGE_S = 10.0
 # worker polling (measured here: 2.5-5 s, up to 7.8 s for updates at load average 10 on a
 # shared 2-core machine; 11-14 s before, with Temporal's defaults). Timings are noisy, so
 # the test asserts what causes the wait (task timeout, sticky setting), and only a sanity
-# bound on the time itself.
-SANITY_BOUND_S = 15.0
+# bound on the time itself: generous (17 s was seen at load average 17), so it fails only
+# when recovery waits on something else entirely (Temporal's 10 s default task timeout
+# several times over). The time itself is measured, not asserted: see BENCHMARKS.md.
+SANITY_BOUND_S = 60.0
 
 
 @pytest.fixture(scope="module")
