@@ -7,8 +7,14 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ports import PayerDataError, PayerPort, RecordStore
-from schemas.payer import AuthorizationRequest, EligibilityRequest, EligibilityResult, PayerAnswer
+from activities.ports import PatientDirectory, PayerDataError, PayerPort, RecordStore
+from schemas.payer import (
+    AuthorizationRequest,
+    EligibilityRequest,
+    EligibilityResult,
+    PayerAnswer,
+    Subscriber,
+)
 from schemas.records import EffectBatch
 
 log = logging.getLogger(__name__)
@@ -17,9 +23,22 @@ log = logging.getLogger(__name__)
 class CareActivities:
     """Dependencies are injected here by the worker; tests pass in-memory adapters."""
 
-    def __init__(self, store: RecordStore, payer: PayerPort) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        payer: PayerPort,
+        patients: PatientDirectory | None = None,
+    ) -> None:
         self._store = store
         self._payer = payer
+        self._patients = patients
+
+    async def _subscriber(self, episode_id: str | None) -> Subscriber | None:
+        """Engine V3 requests name their episode: its subscriber's data comes from the store
+        here, at call time, and never passes through the workflow."""
+        if episode_id is None or self._patients is None:
+            return None
+        return await self._patients.subscriber(episode_id)
 
     @activity.defn(name="record_effects")
     async def record_effects(self, batch: EffectBatch) -> None:
@@ -41,6 +60,9 @@ class CareActivities:
 
     @activity.defn(name="check_eligibility")
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
+        subscriber = await self._subscriber(request.episode_id)
+        if subscriber is not None:
+            request = request.model_copy(update={"subscriber": subscriber})
         try:
             return await self._payer.check_eligibility(request)
         except PayerDataError as bad:
@@ -48,6 +70,9 @@ class CareActivities:
 
     @activity.defn(name="request_authorization")
     async def request_authorization(self, request: AuthorizationRequest) -> PayerAnswer:
+        subscriber = await self._subscriber(request.episode_id)
+        if subscriber is not None:
+            request = request.model_copy(update={"subscriber": subscriber})
         try:
             return await self._payer.request_authorization(request)
         except PayerDataError as bad:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from schemas.payer import AuthorizationRequest, EligibilityRequest, EligibilityResult, PayerAnswer
+from schemas.payer import (
+    AuthorizationRequest,
+    EligibilityRequest,
+    EligibilityResult,
+    PayerAnswer,
+    Subscriber,
+)
 from schemas.records import EffectBatch
 
 
@@ -29,6 +35,13 @@ class PayerPort(Protocol):
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult: ...
 
     async def request_authorization(self, request: AuthorizationRequest) -> PayerAnswer: ...
+
+
+class PatientDirectory(Protocol):
+    """Where the payer activity reads the subscriber's data by episode: PostgreSQL
+    (store/patients.py), never the workflow. None when the episode has no patient row."""
+
+    async def subscriber(self, episode_id: str) -> Subscriber | None: ...
 
 
 class PayerDataError(ValueError):

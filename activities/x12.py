@@ -136,7 +136,7 @@ def build_270(
         ["NM1", "1P", "2", submitter.provider_name, "", "", "", "", "XX", submitter.provider_npi],
         ["HL", "3", "2", "22", "0"],
         ["TRN", "1", trace_number(request.request_id), submitter.originator_id],
-        ["NM1", "IL", "1", "", "", "", "", "", "MI", request.member_id],
+        *_subscriber_segments(request),
         ["DTP", "291", "D8", ccyymmdd],
         *(["EQ", code] for code in service_types),
     ]
@@ -159,6 +159,24 @@ def build_270(
     ]
     segments = [isa] + [_segment(elements) for elements in envelope]
     return SEGMENT_TERMINATOR.join(segments) + SEGMENT_TERMINATOR
+
+
+def _subscriber_segments(request: EligibilityRequest) -> list[list[str]]:
+    """Loop 2100C: NM1*IL with the subscriber's name when the store knew it (engine V3: the
+    activity read it by episode), and DMG with the date of birth; else the member ID alone."""
+    who = request.subscriber
+    last = _x12_text(who.last_name, 60) if who and who.last_name else ""
+    first = _x12_text(who.first_name, 35) if who and who.first_name else ""
+    segments = [["NM1", "IL", "1", last, first, "", "", "", "MI", request.member_id]]
+    if who is not None and who.birth_date is not None:
+        segments.append(["DMG", "D8", who.birth_date.strftime("%Y%m%d")])
+    return segments
+
+
+def _x12_text(value: str, width: int) -> str:
+    """A name as X12 takes it: upper case, separators and control characters as spaces."""
+    cleaned = "".join(" " if c in _RESERVED or ord(c) < 32 else c for c in value.upper())
+    return " ".join(cleaned.split())[:width]
 
 
 def parse_271(

@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.outages import is_temporal_outage, temporal_unavailable
-from api.problems import ApiProblem, FieldError, episode_not_found
+from api.problems import ApiProblem, FieldError, episode_id_conflict, episode_not_found
 from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
@@ -72,8 +72,12 @@ class EpisodeClient:
         except (RPCError, RuntimeError):
             return False
 
-    async def start(self, start: EpisodeStart) -> bool:
-        """Start the episode; False when it already ran with this same body (409 if not)."""
+    async def start(self, start: EpisodeStart, *, known: bool, received: EpisodeStart) -> bool:
+        """Start the episode from `start` (the body as the workflow gets it: no patient data);
+        False when it already runs. `known`: the patient store already held this same body
+        (its fingerprint), so an episode already running is this start's retry. Otherwise an
+        episode already running predates the patient store, and its first history event is
+        compared with `received` instead (409 if it differs)."""
         try:
             await start_episode(
                 self._client,
@@ -88,20 +92,20 @@ class EpisodeClient:
             self._raise_rpc(error, start.episode_id)
         except RuntimeError as error:
             raise _unreachable(error) from error
+        if known:
+            return False
         original = await self.original_start(start.episode_id)
         # Starts recorded before contact details moved to PostgreSQL still hold them.
         if original is None or (
-            original.without_contact_details() != start.without_contact_details()
+            original.without_contact_details() != received.without_contact_details()
         ):
-            raise ApiProblem(
-                409,
-                "episode-id-conflict",
-                f"episode '{start.episode_id}' was already started with a different body",
-            )
+            raise episode_id_conflict(start.episode_id)
         return False
 
     async def original_start(self, episode_id: str) -> EpisodeStart | None:
-        """The body the episode was first started with (first run's first history event)."""
+        """The body an episode started before the patient store was first started with (its
+        first run's first history event). Only for those episodes: every later start is
+        compared by its fingerprint in PostgreSQL (store/patients.py)."""
         try:
             description = await self._handle(episode_id).describe(rpc_timeout=self._timeout)
             first_run = description.raw_description.workflow_execution_info.first_run_id

@@ -80,6 +80,15 @@ def episode_not_found(episode_id: str) -> ApiProblem:
     return ApiProblem(404, "episode-not-found", f"no episode '{episode_id}'")
 
 
+def episode_id_conflict(episode_id: str) -> ApiProblem:
+    """A start under a used episode ID with another body (nothing was changed)."""
+    return ApiProblem(
+        409,
+        "episode-id-conflict",
+        f"episode '{episode_id}' was already started with a different body",
+    )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(mode="json", exclude_none=True),

@@ -18,12 +18,12 @@ from pydantic import BaseModel
 from api import examples
 from api.attendance_check import review_matches_attendance
 from api.auth import Operation, Principal, require
-from api.contacts import keep_contact_details
 from api.deps import Services
 from api.episode_records import TimelineEntry
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
 from api.paging import EpisodeListPage
+from api.patients import start_episode as start_patient_episode
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
 from api.settings import ALL_PROGRAMS, ApiKey
 from rules.levels import LevelOfCare
@@ -146,13 +146,14 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         principal: Starter,
     ) -> JSONResponse:
         principal.require_program(start.program_id)
+        fingerprint = start.fingerprint()  # the body as received, patient data and all
         start = start.with_part2(start.program_id in services.deps.settings.part2_programs)
 
         async def work() -> tuple[int, BaseModel]:
             # Part 2 status and payer-disclosure consent, for the review packets' check.
             await keep_disclosure_terms(services.deps.pool, start, services.deps.clock())
-            created = await services.episodes.start(
-                await keep_contact_details(services.deps.pool, start)
+            created = await start_patient_episode(
+                services.episodes, services.deps.pool, start, fingerprint
             )
             services.programs.remember(start.episode_id, start.program_id)
             view = await services.episodes.state(start.episode_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date
 from typing import Annotated, Self
@@ -25,11 +27,18 @@ def new_episode_id() -> str:
 
 
 class PatientRef(BaseModel):
-    """Who the patient is. Protected health information: travels only in payloads."""
+    """Who the patient is. Protected health information: kept in PostgreSQL (the `patients`
+    table, store/patients.py); what Temporal receives (`EpisodeStart.for_engine`) holds only
+    the opaque patient key in `patient_ref`, with no name or date of birth. Starts recorded
+    before that change still carry the MRN, name and date of birth in their history."""
 
     model_config = ConfigDict(extra="forbid")
 
-    patient_ref: PlainText = Field(min_length=1, max_length=128, description="the clinic's own MRN")
+    patient_ref: PlainText = Field(
+        min_length=1,
+        max_length=128,
+        description="the clinic's own MRN (kept in PostgreSQL; the workflow gets an opaque key)",
+    )
     name: PlainText | None = Field(default=None, max_length=200)
     birth_date: date | None = None
 
@@ -99,8 +108,27 @@ class EpisodeStart(BaseModel):
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
 
     def without_contact_details(self) -> EpisodeStart:
-        """This start as the workflow gets it: no phone, email address or time zone."""
+        """This start without phone, email address or time zone (how starts recorded before
+        the patients table reached the workflow; compared for their repeated starts)."""
         return self.model_copy(update={"contact": self.contact.without_addresses()})
+
+    def for_engine(self, patient_key: str) -> EpisodeStart:
+        """This start as the workflow gets it: the patient only as the opaque `patient_key`
+        (no MRN, name or date of birth) and no phone, email address or time zone."""
+        return self.model_copy(
+            update={
+                "patient": PatientRef(patient_ref=patient_key),
+                "contact": self.contact.without_addresses(),
+            }
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 of this body in canonical form (JSON, sorted keys, defaults filled in):
+        two starts are the same start exactly when their fingerprints are equal."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     @model_validator(mode="after")
     def _adult_on_for_adolescents(self) -> Self:

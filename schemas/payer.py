@@ -10,12 +10,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from rules.levels import LevelOfCare
 
 
+class Subscriber(BaseModel):
+    """The subscriber's name and date of birth, as X12 270/278 carry them (NM1*IL, DMG).
+
+    Read from the patient store by the payer activity, at call time: never part of what
+    the workflow sends to the activity (so never in Temporal's history)."""
+
+    model_config = ConfigDict(extra="forbid")
+    last_name: str | None = None
+    first_name: str | None = None
+    birth_date: date | None = None
+
+
+# Engine V3: which episode's patient the payer call is about; the activity reads the
+# subscriber's data from the store by it. Older runs send none (and no subscriber data).
+EPISODE_FIELD_DOC = "engine V3: the episode whose patient the activity looks up in the store"
+SUBSCRIBER_FIELD_DOC = "filled in by the activity from the store, never by the workflow"
+
+
 class EligibilityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     request_id: str
     payer_id: str
     member_id: str
     service_types: list[str] = Field(default_factory=lambda: ["MH", "CH"])
+    episode_id: str | None = Field(default=None, description=EPISODE_FIELD_DOC)
+    subscriber: Subscriber | None = Field(default=None, description=SUBSCRIBER_FIELD_DOC)
 
 
 class AuthRequirement(StrEnum):
@@ -52,6 +72,8 @@ class AuthorizationRequest(BaseModel):
     )
     prior_authorization_number: str | None = None
     disclosure_consented: bool = False
+    episode_id: str | None = Field(default=None, description=EPISODE_FIELD_DOC)
+    subscriber: Subscriber | None = Field(default=None, description=SUBSCRIBER_FIELD_DOC)
 
 
 class PayerStatus(StrEnum):

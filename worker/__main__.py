@@ -25,6 +25,7 @@ from store.channels.patient import PATIENT_CHANNEL
 from store.channels.routing import route_by_recipient
 from store.outbox import Channel, RetryPolicy
 from store.outbox_runner import run_dispatcher
+from store.patients import PostgresPatients
 from store.pool import open_pool
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
@@ -48,7 +49,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         patient_channel = settings.sms_url is not None or settings.smtp_url is not None
         records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
         payer = await build_payer(settings, stack)
-        activities = CareActivities(records, payer)
+        activities = CareActivities(records, payer, PostgresPatients(pool))
         routes: dict[str, Channel] = {DEFAULT_CHANNEL: build_channel(settings)}
         patients = await build_patient_channel(settings, pool, stack)
         if patients is not None:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import EpisodeEngine, InvalidSubmission, SubmissionConflict
     from workflows.search_attributes import publishable
     from workflows.state import (
+        ENGINE_V3,
         ENGINE_VERSIONS,
         Command,
         CommandKind,
@@ -170,6 +171,7 @@ class CareEpisode:
                         request_id=request_id,
                         payer_id=s.coverage.payer_id,
                         member_id=s.coverage.member_id,
+                        episode_id=_patient_lookup(engine),
                     ),
                     start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=PAYER_RETRY,
@@ -373,7 +375,14 @@ def _authorization_request(
         if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
         else None,
         disclosure_consented=engine.payer_consent(),
+        episode_id=_patient_lookup(engine),
     )
+
+
+def _patient_lookup(engine: EpisodeEngine) -> str | None:
+    """Engine V3: the episode whose patient the payer activity reads from the store (the
+    workflow holds no name or date of birth); older runs keep their recorded inputs."""
+    return engine.episode_id if engine.state.engine_version >= ENGINE_V3 else None
 
 
 def _details(state: EpisodeState) -> str:

@@ -67,10 +67,10 @@ class PostgresContacts:
         contact: ContactPreferences,
         messaging: MessagingPolicy,
         birth_date: date | None = None,
-    ) -> None:
-        """Store the details of a new episode; a repeat of the same details is a no-op and
-        different ones raise `ContactConflict` (a start cannot silently change them). The date
-        of birth is kept for the questionnaire page's check (never shown)."""
+    ) -> bool:
+        """Store the details of a new episode (True); a repeat of the same details is a no-op
+        (False) and different ones raise `ContactConflict` (a start cannot silently change
+        them). The date of birth is kept for the questionnaire page's check (never shown)."""
         inserted = await self._db.fetchval(
             """
             INSERT INTO patient_contacts (episode_id, prefers_sms, prefers_email, phone,
@@ -88,10 +88,11 @@ class PostgresContacts:
             birth_date,
         )
         if inserted:
-            return
+            return True
         stored = await self.get(episode_id)
         if stored is None or not stored.same_details(contact):
             raise ContactConflict(episode_id)
+        return False
 
     async def get(self, episode_id: str) -> PatientContact | None:
         row = await self._db.fetchrow(

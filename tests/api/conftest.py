@@ -23,6 +23,7 @@ from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
 from api.settings import ApiKey, ApiSettings, Role
+from store.patients import PostgresPatients
 from store.postgres import PostgresRecordStore
 from tests.pg import scratch_database, scratch_schema_pool
 from tests.serving import running_server
@@ -103,7 +104,9 @@ def api_settings() -> ApiSettings:
 async def api_worker(
     api_env: WorkflowEnvironment, api_pool: asyncpg.Pool, api_settings: ApiSettings
 ) -> AsyncIterator[None]:
-    activities = CareActivities(PostgresRecordStore(api_pool), SandboxPayer())
+    activities = CareActivities(
+        PostgresRecordStore(api_pool), SandboxPayer(), PostgresPatients(api_pool)
+    )
     worker = build_worker(api_env.client, task_queue=api_settings.task_queue, activities=activities)
     running = asyncio.create_task(worker.run())
     try:

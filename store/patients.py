@@ -1,0 +1,166 @@
+"""Who each episode's patient is, in PostgreSQL only (migration 0500).
+
+The API writes a row when an episode starts, in one transaction with the contact details
+(patient_contacts), before Temporal hears of the episode; the workflow then carries only
+the row's opaque `patient_key`. The payer activity reads the subscriber's name and date of
+birth here by episode ID; the workbench reads the display name. The row also keeps the
+SHA-256 of the start body as received, so a repeated start is told from a different one
+without reading anything back from Temporal.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from schemas.episode import ContactPreferences, EpisodeStart
+from schemas.payer import Subscriber
+from store.channels.contacts import ContactConflict, PostgresContacts
+
+PATIENT_KEY_PREFIX = "pt_"
+
+
+def new_patient_key() -> str:
+    """An opaque, random patient reference (96 bits): says nothing about the patient."""
+    return PATIENT_KEY_PREFIX + secrets.token_hex(12)
+
+
+class StartConflict(Exception):
+    """The episode ID was already started with another body; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of registering a start: the patient's key, and whether this call stored
+    the row (False: the same body was stored before, so this start is a retry)."""
+
+    episode_id: str
+    patient_key: str
+    new: bool
+    contacts_new: bool
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    patient_key: str
+    episode_id: str
+    program_id: str
+    mrn: str
+    display_name: str | None
+    birth_date: date | None
+    payer_id: str | None
+    member_id: str | None
+
+
+def subscriber_of(record: PatientRecord) -> Subscriber:
+    """The subscriber as X12 wants it: the last word of the name as the last name."""
+    words = (record.display_name or "").split()
+    return Subscriber(
+        last_name=words[-1] if words else None,
+        first_name=" ".join(words[:-1]) or None,
+        birth_date=record.birth_date,
+    )
+
+
+def _contact_as_stored(start: EpisodeStart) -> ContactPreferences:
+    contact = start.contact
+    if contact.time_zone is None:  # quiet hours then follow the program's own zone
+        contact = contact.model_copy(update={"time_zone": start.policy.time_zone})
+    return contact
+
+
+class PostgresPatients:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._db = pool
+
+    async def register_start(self, start: EpisodeStart, fingerprint: str) -> Registration:
+        """Store the patient and contact details of a start, in one transaction.
+
+        A repeat with the same fingerprint changes nothing and returns `new=False`; another
+        fingerprint, or contact details that differ from those stored for the episode, raise
+        `StartConflict` with nothing changed.
+        """
+        key = new_patient_key()
+        coverage = start.coverage
+        async with self._db.acquire() as conn, conn.transaction():
+            stored = await conn.fetchval(
+                """
+                INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name,
+                    birth_date, payer_id, member_id, start_sha256)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (episode_id) DO NOTHING RETURNING patient_key
+                """,
+                key,
+                start.episode_id,
+                start.program_id,
+                start.patient.patient_ref,
+                start.patient.name,
+                start.patient.birth_date,
+                coverage.payer_id if coverage else None,
+                coverage.member_id if coverage else None,
+                fingerprint,
+            )
+            if stored is None:
+                row = await conn.fetchrow(
+                    "SELECT patient_key, start_sha256 FROM patients WHERE episode_id = $1",
+                    start.episode_id,
+                )
+                if row is None or row["start_sha256"] != fingerprint:
+                    raise StartConflict(start.episode_id)
+                return Registration(start.episode_id, row["patient_key"], False, False)
+            try:
+                contacts_new = await PostgresContacts(conn).save_new(
+                    start.episode_id,
+                    _contact_as_stored(start),
+                    start.policy.messaging,
+                    start.patient.birth_date,
+                )
+            except ContactConflict:
+                raise StartConflict(start.episode_id) from None
+        return Registration(start.episode_id, key, True, contacts_new)
+
+    async def forget(self, registration: Registration) -> None:
+        """Undo a new registration whose episode turned out to be taken (an episode started
+        before this table, with another body): the rows this call stored go again."""
+        if not registration.new:
+            return
+        async with self._db.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM patients WHERE patient_key = $1", registration.patient_key
+            )
+            if registration.contacts_new:
+                await conn.execute(
+                    "DELETE FROM patient_contacts WHERE episode_id = $1", registration.episode_id
+                )
+
+    async def get(self, episode_id: str) -> PatientRecord | None:
+        row = await self._db.fetchrow(
+            """
+            SELECT patient_key, episode_id, program_id, mrn, display_name, birth_date,
+                payer_id, member_id
+            FROM patients WHERE episode_id = $1
+            """,
+            episode_id,
+        )
+        return PatientRecord(**dict(row)) if row is not None else None
+
+    async def subscriber(self, episode_id: str) -> Subscriber | None:
+        """`PatientDirectory` for the payer activity: the subscriber's name and birth date."""
+        record = await self.get(episode_id)
+        return subscriber_of(record) if record is not None else None
+
+    async def display_names(self, episode_ids: list[str]) -> dict[str, str]:
+        """Episode ID → the patient's display name, for the episodes that have one."""
+        if not episode_ids:
+            return {}
+        rows = await self._db.fetch(
+            """
+            SELECT episode_id, display_name FROM patients
+            WHERE episode_id = ANY($1::text[]) AND display_name IS NOT NULL
+            """,
+            episode_ids,
+        )
+        return {r["episode_id"]: r["display_name"] for r in rows}
