@@ -1,0 +1,286 @@
+"""Proof: no patient data in Temporal, even decrypted (issue 9, "No patient data in Temporal").
+
+Episodes are started through `POST /v1/episodes` with a distinctive name, date of birth,
+MRN, phone and email address, then taken through every phase on the time-skipping server
+with the production converter (AES-256-GCM): assessment, eligibility, authorization,
+weekly reviews, step-down, step-up (to PHP, out to inpatient and back), discharge and
+aftercare, a coverage change, the patient's own questionnaire, attendance notices; each
+continues as new several times (a low history limit). Then every payload of every run's
+history is decoded WITH THE CODEC and none of those strings is found, in any form the
+system writes them (JSON date, X12 date, upper case). Controls: the same scan finds the
+episode's opaque patient key in the decoded payloads (and not in the raw, encrypted ones),
+and the payer did get the subscriber's name and birth date (read from PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+import api.engine
+from activities.care import CareActivities
+from activities.memory import InMemoryNotifier
+from activities.payer_sandbox import SandboxPayer
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiSettings
+from codec.aes import ENCODING
+from codec.converter import build_data_converter
+from codec.keys import KeyRing
+from rules.levels import LevelOfCare
+from schemas.attendance import AttendanceNotice
+from schemas.payer import (
+    AuthorizationRequest,
+    EligibilityRequest,
+    EligibilityResult,
+    PayerAnswer,
+    Subscriber,
+)
+from schemas.submissions import PatientMeasureSubmission, Phq9
+from store.patients import PostgresPatients
+from store.postgres import PostgresRecordStore
+from tests.api.conftest import KEYS, PROGRAM, bearer
+from tests.replay.record_histories import happy_path, iop_week_attendance, safety_and_step_up
+from tests.workflows.clinic import Clinic, chain_histories
+from worker.client import start_episode
+from worker.registration import register_search_attributes
+from worker.runtime import build_worker
+from workflows.care_episode import CareEpisode
+
+NAME = "Xanthippe Qorvathphiproof"
+MRN = "MRN-PHIPROOF-90210"
+BIRTH_DATE = date(1937, 6, 15)
+PHONE = "+15557770199"
+EMAIL = "xanthippe.qorvath@phiproof.example"
+# Every spelling of the patient's data the system writes: JSON, X12 (upper case, CCYYMMDD).
+PHI = (
+    NAME,
+    "Qorvathphiproof",
+    "QORVATHPHIPROOF",
+    "Xanthippe",
+    "XANTHIPPE",
+    MRN,
+    "PHIPROOF-90210",
+    BIRTH_DATE.isoformat(),
+    BIRTH_DATE.strftime("%Y%m%d"),
+    PHONE,
+    "5557770199",
+    EMAIL,
+    "phiproof.example",
+)
+HISTORY_LIMIT = 80  # continue-as-new every ~80 events: several runs per episode
+
+
+class RecordingPayer(SandboxPayer):
+    """The sandbox payer, keeping the subscriber each request reached it with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribers: list[Subscriber | None] = []
+
+    async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
+        self.subscribers.append(request.subscriber)
+        return await super().check_eligibility(request)
+
+    async def request_authorization(self, request: AuthorizationRequest) -> PayerAnswer:
+        self.subscribers.append(request.subscriber)
+        return await super().request_authorization(request)
+
+
+@dataclass
+class Proof:
+    env: WorkflowEnvironment
+    api: httpx.AsyncClient
+    pool: asyncpg.Pool
+    payer: RecordingPayer
+
+
+@pytest.fixture
+async def proof(api_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Proof]:
+    binary = shutil.which("temporal-test-server")
+    if binary is None:
+        pytest.fail("temporal-test-server is not on PATH: run the tests with `make test`")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary, data_converter=build_data_converter(KeyRing.generate())
+    )
+    await register_search_attributes(env.client)
+    # The API's own start, with a history limit low enough to continue as new often.
+    monkeypatch.setattr(
+        api.engine,
+        "start_episode",
+        functools.partial(start_episode, history_event_limit=HISTORY_LIMIT),
+    )
+    settings = ApiSettings(
+        task_queue=f"care-episodes-phi-{uuid.uuid4().hex[:8]}",
+        api_keys=KEYS,
+        api_temporal_timeout_seconds=10,
+    )
+    payer = RecordingPayer()
+    activities = CareActivities(
+        PostgresRecordStore(api_pool), InMemoryNotifier(), payer, PostgresPatients(api_pool)
+    )
+    app = create_app(ApiDeps(client=env.client, pool=api_pool, settings=settings))
+    try:
+        async with (
+            build_worker(env.client, task_queue=settings.task_queue, activities=activities),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://carepath.test"
+            ) as client,
+        ):
+            yield Proof(env, client, api_pool, payer)
+    finally:
+        await env.shutdown()
+
+
+async def _admit(proof: Proof, member_id: str) -> Clinic:
+    body: dict[str, Any] = {
+        "episode_id": f"phi-{uuid.uuid4().hex[:12]}",
+        "program_id": PROGRAM,
+        "patient": {"patient_ref": MRN, "name": NAME, "birth_date": BIRTH_DATE.isoformat()},
+        "coverage": {"payer_id": "SANDBOX", "member_id": member_id},
+        "contact": {"sms": True, "email": True, "phone": PHONE, "email_address": EMAIL},
+        "consents": {"payer_disclosure": True},
+    }
+    answer = await proof.api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
+    assert answer.status_code == 201, answer.text
+    handle = proof.env.client.get_workflow_handle_for(
+        CareEpisode.run, f"care-episode-{body['episode_id']}"
+    )
+    return Clinic(proof.env, handle, body["episode_id"])
+
+
+async def coverage_and_patient_measures(clinic: Clinic) -> None:
+    """A coverage change in treatment (eligibility again) and the patient's own PHQ-9."""
+    await clinic.assess(LevelOfCare.IOP, total=18)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=20)
+    await clinic.coverage(member_id="M800")
+    await clinic.wait(hours=1)
+    await clinic.handle.execute_update(
+        CareEpisode.submit_patient_measure,
+        PatientMeasureSubmission(
+            submission_id=f"link-{uuid.uuid4().hex[:8]}",
+            instrument="phq9",
+            phq9=Phq9(items=[1, 1, 1, 1, 1, 1, 1, 1, 0]),
+        ),
+    )
+    await clinic.until_review()
+    await clinic.review(None)  # takes the patient's answers
+    await clinic.handle.execute_update(
+        CareEpisode.record_attendance,
+        AttendanceNotice.model_validate(
+            {
+                "notice_id": "notice-phi",
+                "recorded_by": "clin-1",
+                "session_id": "grp-phi.s1",
+                "session_date": (await clinic.env.get_current_time()).date(),
+                "kind": "no_show",
+                "consecutive_no_shows": 1,
+                "absences": 1,
+            }
+        ),
+    )
+    await clinic.wait(days=2)
+
+
+SCENARIOS: list[tuple[str, Callable[[Clinic], Awaitable[None]]]] = [
+    ("M100", happy_path),
+    ("M200", safety_and_step_up),
+    ("M600", iop_week_attendance),
+    ("M700", coverage_and_patient_measures),
+]
+
+
+def _payloads(message: Message) -> Iterator[Payload]:
+    """Every Payload inside a protobuf message: fields, repeated fields and map values."""
+    for field, value in message.ListFields():
+        if field.type != field.TYPE_MESSAGE:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            children = [v for v in value.values() if isinstance(v, Message)]
+        elif field.is_repeated:
+            children = list(value)
+        else:
+            children = [value]
+        for child in children:
+            if isinstance(child, Payload):
+                yield child
+            else:
+                yield from _payloads(child)
+
+
+@dataclass
+class Scan:
+    decoded: bytes  # every payload's data and metadata, decoded with the codec
+    raw: bytes  # every event as stored (encrypted payloads, plain fields)
+    payloads: int
+    encrypted: int
+
+
+async def _scan(env: WorkflowEnvironment, histories: list[WorkflowHistory]) -> Scan:
+    codec = env.client.data_converter.payload_codec
+    assert codec is not None, "encryption must stay on"
+    decoded: list[bytes] = []
+    raw: list[bytes] = []
+    payloads = encrypted = 0
+    for history in histories:
+        for event in history.events:
+            raw.append(event.SerializeToString())
+            found = list(_payloads(event))
+            payloads += len(found)
+            encrypted += sum(p.metadata.get("encoding") == ENCODING for p in found)
+            for plain in await codec.decode(found):
+                decoded.append(plain.data)
+                decoded.extend(plain.metadata.values())
+    return Scan(b"\n".join(decoded), b"\n".join(raw), payloads, encrypted)
+
+
+def _found(blob: bytes, text: str) -> bool:
+    return text.encode() in blob or text.lower().encode() in blob.lower()
+
+
+async def test_no_patient_data_in_any_payload_of_any_run(proof: Proof) -> None:
+    clinics: list[Clinic] = []
+    for member_id, scenario in SCENARIOS:
+        clinic = await _admit(proof, member_id)
+        await scenario(clinic)
+        clinics.append(clinic)
+
+    patients = PostgresPatients(proof.pool)
+    for clinic in clinics:
+        histories = await chain_histories(clinic)
+        scan = await _scan(proof.env, histories)
+        record = await patients.get(clinic.episode_id)
+        assert record is not None and record.display_name == NAME  # PostgreSQL has it
+
+        # Controls: the scan reads decrypted payloads (the opaque key is there, and only
+        # encrypted in the stored events), and a string in them is found.
+        assert scan.payloads > 0 and scan.encrypted > 0
+        assert _found(scan.decoded, record.patient_key)
+        assert not _found(scan.raw, record.patient_key)
+        assert _found(scan.decoded, clinic.episode_id)
+        assert _found(scan.decoded, '"phase"')
+
+        leaked = [text for text in PHI if _found(scan.decoded, text) or _found(scan.raw, text)]
+        assert leaked == [], f"{clinic.episode_id}: {leaked} in Temporal"
+
+    runs = [len(await chain_histories(c)) for c in clinics]
+    assert all(n >= 2 for n in runs), f"every episode continued as new at least once: {runs}"
+    # The payer got what it needs, from the store, at call time.
+    expected = Subscriber(
+        last_name="Qorvathphiproof", first_name="Xanthippe", birth_date=BIRTH_DATE
+    )
+    assert proof.payer.subscribers and all(s == expected for s in proof.payer.subscribers)
