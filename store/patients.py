@@ -152,15 +152,20 @@ class PostgresPatients:
         record = await self.get(episode_id)
         return subscriber_of(record) if record is not None else None
 
-    async def display_names(self, episode_ids: list[str]) -> dict[str, str]:
-        """Episode ID → the patient's display name, for the episodes that have one."""
-        if not episode_ids:
+    async def display_names(
+        self, episode_ids: list[str], programs: list[str] | None
+    ) -> dict[str, str]:
+        """Episode ID → the patient's display name, for those episodes that have one and are
+        in `programs` (None: every program), so a page never names a patient it may not."""
+        if not episode_ids or programs == []:
             return {}
         rows = await self._db.fetch(
             """
             SELECT episode_id, display_name FROM patients
             WHERE episode_id = ANY($1::text[]) AND display_name IS NOT NULL
+                AND ($2::text[] IS NULL OR program_id = ANY($2::text[]))
             """,
             episode_ids,
+            programs,
         )
         return {r["episode_id"]: r["display_name"] for r in rows}

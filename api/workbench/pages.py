@@ -31,6 +31,7 @@ from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
 from store import worklists
 from store.models import EpisodeFilter, EpisodeRow
+from store.patients import PatientRecord, PostgresPatients
 
 # Policy numbers the cross-episode lists need (deadlines, thresholds). Each episode's own
 # policy lives in its workflow; the lists use the program defaults and say so.
@@ -240,6 +241,26 @@ async def episode_and_timeline(
     return view, timeline
 
 
+async def episode_page_data(
+    workbench: Workbench, account: Account, episode_id: str
+) -> tuple[EpisodeView, list[TimelineEntry], PatientRecord | None]:
+    """As `episode_and_timeline`, with who the patient is (PostgreSQL only, never Temporal),
+    also returned only once the view shows the person may see the episode."""
+    (view, timeline), patient = await asyncio.gather(
+        episode_and_timeline(workbench, account, episode_id),
+        records_call(PostgresPatients(workbench.services.deps.pool).get(episode_id)),
+    )
+    return view, timeline, patient
+
+
+async def patient_names(
+    workbench: Workbench, rows: list[EpisodeRow], programs: list[str] | None
+) -> dict[str, str]:
+    """Display names for a page of episodes, within the programs the person may see."""
+    patients = PostgresPatients(workbench.services.deps.pool)
+    return await records_call(patients.display_names([r.episode_id for r in rows], programs))
+
+
 # Route dependencies (module level: annotations are resolved from the module's names).
 Today = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.TODAY]))]
 Census = Annotated[Session, Depends(signed_in_as(PAGE_ROLES[Page.CENSUS]))]
@@ -318,6 +339,7 @@ def build_pages_router() -> APIRouter:
             )
         )
         last = listing.last_key()
+        names = await patient_names(workbench, listing.items, programs)
         levels: list[LevelOfCare | None] = [*LevelOfCare, None]
         phases = [p for p in CarePhase if p is not CarePhase.CLOSED]
         grid: dict[tuple[CarePhase, LevelOfCare | None], int] = {}
@@ -341,7 +363,7 @@ def build_pages_router() -> APIRouter:
                 "grid": grid,
                 "total": sum(grid.values()),
                 "listing": listing,
-                "rows": [_episode_row(e) for e in listing.items],
+                "rows": [_episode_row(e, patient=names.get(e.episode_id)) for e in listing.items],
                 "paged": cursor is not None,
                 # Only the filters that are set: an empty `risk=` is not a boolean (422).
                 "base": "/app/census?" + urlencode({k: v for k, v in filters.items() if v}),
@@ -355,7 +377,9 @@ def build_pages_router() -> APIRouter:
     async def episode(request: Request, episode_id: str, session: Episode) -> HTMLResponse:
         workbench = workbench_of(request)
         try:
-            view, timeline = await episode_and_timeline(workbench, session.account, episode_id)
+            view, timeline, patient = await episode_page_data(
+                workbench, session.account, episode_id
+            )
         except ApiProblem as problem:
             return problem_page(request, session, problem)
         today = workbench.clock().astimezone(UTC).date()
@@ -383,6 +407,7 @@ def build_pages_router() -> APIRouter:
             {
                 "session": session,
                 "view": view,
+                "patient": patient,
                 "timeline": timeline,
                 "scores": _scores(timeline),
                 "exhaustion": exhaustion,

@@ -106,9 +106,12 @@ async def test_subscriber_and_display_names(pool: asyncpg.Pool) -> None:
         date(1990, 2, 3),
     )
     assert await patients.subscriber("ep-unknown") is None
-    names = await patients.display_names(["ep-a", "ep-b", "ep-c", "ep-unknown"])
+    names = await patients.display_names(["ep-a", "ep-b", "ep-c", "ep-unknown"], None)
     assert names == {"ep-a": "Ada Q Lovelace", "ep-b": "Grace Hopper"}
-    assert await patients.display_names([]) == {}
+    assert await patients.display_names(["ep-a"], ["iop-adult"]) == {"ep-a": "Ada Q Lovelace"}
+    assert await patients.display_names(["ep-a"], ["php-teen"]) == {}  # not this program's
+    assert await patients.display_names(["ep-a"], []) == {}
+    assert await patients.display_names([], None) == {}
 
 
 def test_the_fingerprint_is_of_the_canonical_body() -> None:

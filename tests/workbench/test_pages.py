@@ -89,7 +89,7 @@ async def test_pages_show_the_records_and_carry_security_headers(
     assert "in treatment" in page.text
     assert f'href="/app/episodes/{episode_id}/review"' in page.text  # allowed in this phase
     assert f'href="/app/episodes/{episode_id}/assessment"' not in page.text  # not allowed
-    assert "MRN-SYNTH-1" not in page.text  # nothing of the patient from Temporal's payloads
+    assert "Synthetic Patient" in page.text  # the display name, from PostgreSQL (patients)
 
 
 async def test_review_form_submits_as_the_person_raises_the_risk_flag_and_is_answered_once(
