@@ -8,6 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ports import PatientDirectory, PayerDataError, PayerPort, RecordStore
+from schemas.episode import EpisodeStart
 from schemas.payer import (
     AuthorizationRequest,
     EligibilityRequest,
@@ -77,3 +78,12 @@ class CareActivities:
             return await self._payer.request_authorization(request)
         except PayerDataError as bad:
             raise ApplicationError(str(bad), type="PayerDataError", non_retryable=True) from None
+
+    @activity.defn(name="keep_patient")
+    async def keep_patient(self, start: EpisodeStart) -> str | None:
+        """Engine V3, for a run that carries a start recorded before the patients table:
+        store its patient and contact details; the workflow then keeps only the key it
+        returns (None: this worker has no patient store, and the run keeps what it has)."""
+        if self._patients is None:
+            return None
+        return await self._patients.keep_carried(start)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from schemas.episode import EpisodeStart
 from schemas.payer import (
     AuthorizationRequest,
     EligibilityRequest,
@@ -42,6 +43,10 @@ class PatientDirectory(Protocol):
     (store/patients.py), never the workflow. None when the episode has no patient row."""
 
     async def subscriber(self, episode_id: str) -> Subscriber | None: ...
+
+    async def keep_carried(self, start: EpisodeStart) -> str:
+        """Store the patient an older run carried in its state; returns the patient's key."""
+        ...
 
 
 class PayerDataError(ValueError):

@@ -32,7 +32,7 @@ async def start_episode(
     try:
         return await episodes.start(
             start.for_engine(registration.patient_key),
-            known=not registration.new,
+            known=registration.known,
             received=start,
         )
     except ApiProblem as problem:

@@ -22,6 +22,11 @@ OpaqueId = Annotated[
 ]
 
 
+# What an opaque patient key (store/patients.py) starts with; an MRN in its place marks a
+# start recorded before the patients table.
+PATIENT_KEY_PREFIX = "pt_"
+
+
 def new_episode_id() -> str:
     return uuid.uuid4().hex
 
@@ -120,6 +125,16 @@ class EpisodeStart(BaseModel):
                 "patient": PatientRef(patient_ref=patient_key),
                 "contact": self.contact.without_addresses(),
             }
+        )
+
+    def carries_patient_data(self) -> bool:
+        """Whether this start still holds the patient (an MRN, name, birth date or contact
+        details): recorded before the patients table, it reached the workflow whole."""
+        return (
+            not self.patient.patient_ref.startswith(PATIENT_KEY_PREFIX)
+            or self.patient.name is not None
+            or self.patient.birth_date is not None
+            or self.contact != self.contact.without_addresses()
         )
 
     def fingerprint(self) -> str:

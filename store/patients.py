@@ -10,17 +10,16 @@ without reading anything back from Temporal.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
 
-from schemas.episode import ContactPreferences, EpisodeStart
+from schemas.episode import PATIENT_KEY_PREFIX, ContactPreferences, EpisodeStart
 from schemas.payer import Subscriber
 from store.channels.contacts import ContactConflict, PostgresContacts
-
-PATIENT_KEY_PREFIX = "pt_"
 
 
 def new_patient_key() -> str:
@@ -34,13 +33,15 @@ class StartConflict(Exception):
 
 @dataclass(frozen=True)
 class Registration:
-    """The outcome of registering a start: the patient's key, and whether this call stored
-    the row (False: the same body was stored before, so this start is a retry)."""
+    """The outcome of registering a start: the patient's key; `new`: this call stored the
+    row; `known`: the same body (fingerprint) was stored before, so this start is a retry.
+    Neither: the row was kept from an older run's carried state, with no fingerprint."""
 
     episode_id: str
     patient_key: str
     new: bool
     contacts_new: bool
+    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,10 @@ class PostgresPatients:
                     "SELECT patient_key, start_sha256 FROM patients WHERE episode_id = $1",
                     start.episode_id,
                 )
-                if row is None or row["start_sha256"] != fingerprint:
+                if row is None or row["start_sha256"] not in (fingerprint, None):
                     raise StartConflict(start.episode_id)
-                return Registration(start.episode_id, row["patient_key"], False, False)
+                known = row["start_sha256"] == fingerprint
+                return Registration(start.episode_id, row["patient_key"], False, False, known)
             try:
                 contacts_new = await PostgresContacts(conn).save_new(
                     start.episode_id,
@@ -121,6 +123,41 @@ class PostgresPatients:
             except ContactConflict:
                 raise StartConflict(start.episode_id) from None
         return Registration(start.episode_id, key, True, contacts_new)
+
+    async def keep_carried(self, start: EpisodeStart) -> str:
+        """Keep the patient and contact details an older run carried in its state (a start
+        recorded before this table), so the run can drop them; returns the patient's key.
+        What is stored already stays (no fingerprint: the body as received is not known)."""
+        async with self._db.acquire() as conn, conn.transaction():
+            coverage = start.coverage
+            await conn.execute(
+                """
+                INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name,
+                    birth_date, payer_id, member_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (episode_id) DO NOTHING
+                """,
+                new_patient_key(),
+                start.episode_id,
+                start.program_id,
+                start.patient.patient_ref,
+                start.patient.name,
+                start.patient.birth_date,
+                coverage.payer_id if coverage else None,
+                coverage.member_id if coverage else None,
+            )
+            with contextlib.suppress(ContactConflict):  # the stored details stay
+                await PostgresContacts(conn).save_new(
+                    start.episode_id,
+                    _contact_as_stored(start),
+                    start.policy.messaging,
+                    start.patient.birth_date,
+                )
+            key = await conn.fetchval(
+                "SELECT patient_key FROM patients WHERE episode_id = $1", start.episode_id
+            )
+        assert isinstance(key, str)
+        return key
 
     async def forget(self, registration: Registration) -> None:
         """Undo a new registration whose episode turned out to be taken (an episode started

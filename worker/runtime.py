@@ -38,6 +38,7 @@ def build_worker(
             activities.record_effects,
             activities.check_eligibility,
             activities.request_authorization,
+            activities.keep_patient,
         ],
         max_concurrent_activities=max_concurrent_activities,
         # SIGTERM: running activities get this long to finish before they are cancelled.

@@ -98,6 +98,8 @@ class CareEpisode:
     @workflow.run
     async def run(self, _episode: EpisodeInput) -> EpisodeResult:
         engine = self._engine
+        if episode.state is not None:
+            await self._drop_carried_patient()
         while True:
             await self._drain()
             if engine.closed:
@@ -133,6 +135,23 @@ class CareEpisode:
         return EpisodeResult(
             episode_id=engine.episode_id, outcome=s.outcome, closed_at=s.closed_at, runs=s.run_count
         )
+
+    async def _drop_carried_patient(self) -> None:
+        """Engine V3: a run whose carried start still holds the patient (recorded before the
+        patients table) stores it in PostgreSQL and keeps only the opaque key, so its next
+        run's input holds no patient data. Older engines keep their recorded commands."""
+        s = self._engine.state
+        if s.engine_version < ENGINE_V3 or not s.start.carries_patient_data():
+            return
+        key = await workflow.execute_activity_method(
+            CareActivities.keep_patient,
+            s.start,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RECORD_RETRY,
+            summary="keep the patient in PostgreSQL",
+        )
+        if key is not None:
+            s.start = s.start.for_engine(key)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

@@ -12,8 +12,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.settings import ApiSettings
-from schemas.episode import EpisodeStart
-from store.patients import PATIENT_KEY_PREFIX, PostgresPatients
+from schemas.episode import PATIENT_KEY_PREFIX, EpisodeStart
+from store.patients import PostgresPatients
 from tests.api import bodies
 from tests.api.conftest import bearer
 from worker.client import start_episode

@@ -9,8 +9,14 @@ from datetime import date
 import asyncpg
 import pytest
 
-from schemas.episode import ContactPreferences, Coverage, EpisodeStart, PatientRef
-from store.patients import PATIENT_KEY_PREFIX, PostgresPatients, StartConflict
+from schemas.episode import (
+    PATIENT_KEY_PREFIX,
+    ContactPreferences,
+    Coverage,
+    EpisodeStart,
+    PatientRef,
+)
+from store.patients import PostgresPatients, StartConflict
 
 
 def _start(episode_id: str = "ep-patients-1", name: str = "Ada Q Lovelace") -> EpisodeStart:
@@ -38,7 +44,7 @@ async def test_a_start_is_stored_once_under_an_opaque_key(pool: asyncpg.Pool) ->
     assert "777" not in first.patient_key and "Lovelace" not in first.patient_key
 
     again = await patients.register_start(start, start.fingerprint())
-    assert not again.new and again.patient_key == first.patient_key
+    assert not again.new and again.known and again.patient_key == first.patient_key
 
     record = await patients.get(start.episode_id)
     assert record is not None
@@ -119,3 +125,24 @@ def test_the_fingerprint_is_of_the_canonical_body() -> None:
     same = EpisodeStart.model_validate_json(start.model_dump_json())
     assert same.fingerprint() == start.fingerprint()
     assert _start(name="Ada Q  Lovelace").fingerprint() != start.fingerprint()
+
+
+async def test_a_row_kept_from_an_older_runs_state_has_no_fingerprint(pool: asyncpg.Pool) -> None:
+    """`keep_carried` (an older run dropping the patient from its state) stores the patient
+    and contacts once; a start under that episode is then neither new nor known (its body
+    is compared with the first history event instead), whatever its fingerprint."""
+    patients = PostgresPatients(pool)
+    start = _start("ep-carried")
+    key = await patients.keep_carried(start)
+    assert key.startswith(PATIENT_KEY_PREFIX)
+    assert await patients.keep_carried(start) == key  # once
+    record = await patients.get("ep-carried")
+    assert record is not None and record.display_name == "Ada Q Lovelace"
+    phone = await pool.fetchval(
+        "SELECT phone FROM patient_contacts WHERE episode_id = 'ep-carried'"
+    )
+    assert phone == "+15550100"
+    for body in (start, _start("ep-carried", name="Other")):
+        registration = await patients.register_start(body, body.fingerprint())
+        assert (registration.new, registration.known) == (False, False)
+        assert registration.patient_key == key
