@@ -341,14 +341,17 @@ async def check_first_run(config: StackConfig) -> None:
         # The codec server: no credential, no plaintext; the operator token decrypts what
         # the API's encrypting client stored in Temporal.
         stored = await stored_start_input(config)
-        assert PATIENT_REF not in payload_text(stored), "start input stored unencrypted"
+        assert EPISODE not in payload_text(stored), "start input stored unencrypted"
         refused = await http.post(f"{config.codec_url}/decode", json=stored)
         assert refused.status_code == 401, refused.text
         decoded = await http.post(
             f"{config.codec_url}/decode", json=stored, headers=bearer(config.operator_token())
         )
         assert decoded.status_code == 200, decoded.text
-        assert PATIENT_REF in payload_text(decoded.json())
+        # Decrypted, the start holds the episode, and the patient only as the opaque key:
+        # the MRN stayed in PostgreSQL (store/patients.py).
+        assert EPISODE in payload_text(decoded.json())
+        assert PATIENT_REF not in payload_text(decoded.json())
 
         # The worker carries on alone: eligibility with the sandbox payer (member M1: active,
         # prior authorization required), then the request is filed and pends with the payer.
