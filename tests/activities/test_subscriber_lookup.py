@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier, InMemoryRecordStore
+from activities.memory import InMemoryRecordStore
 from activities.patients import InMemoryPatients
 from activities.x12 import Submitter, build_270, read_separators, split_segments
 from rules.levels import LevelOfCare
@@ -67,7 +67,7 @@ def _authorization(episode_id: str | None) -> AuthorizationRequest:
 async def test_v3_requests_get_the_subscriber_from_the_store() -> None:
     payer = RecordingPayer()
     patients = InMemoryPatients({"ep-1": ADA})
-    activities = CareActivities(InMemoryRecordStore(), InMemoryNotifier(), payer, patients)
+    activities = CareActivities(InMemoryRecordStore(), payer, patients)
     await activities.check_eligibility(_eligibility("ep-1"))
     await activities.request_authorization(_authorization("ep-1"))
     assert patients.lookups == ["ep-1", "ep-1"]
@@ -78,7 +78,7 @@ async def test_v3_requests_get_the_subscriber_from_the_store() -> None:
 async def test_requests_without_an_episode_or_a_patient_row_go_as_before() -> None:
     payer = RecordingPayer()
     patients = InMemoryPatients()
-    activities = CareActivities(InMemoryRecordStore(), InMemoryNotifier(), payer, patients)
+    activities = CareActivities(InMemoryRecordStore(), payer, patients)
     await activities.check_eligibility(_eligibility(None))  # a V1/V2 run's request
     await activities.check_eligibility(_eligibility("ep-unknown"))
     assert patients.lookups == ["ep-unknown"]

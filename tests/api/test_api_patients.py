@@ -14,9 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.settings import ApiSettings
 from schemas.episode import PATIENT_KEY_PREFIX, EpisodeStart
 from store.patients import PostgresPatients
+from temporal_client import start_episode
 from tests.api import bodies
 from tests.api.conftest import bearer
-from worker.client import start_episode
 from workflows.state import EpisodeInput
 
 CLINIC = bearer("tok-clinic")

@@ -32,7 +32,6 @@ from temporalio.testing import WorkflowEnvironment
 
 import api.engine
 from activities.care import CareActivities
-from activities.memory import InMemoryNotifier
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
 from api.deps import ApiDeps
@@ -52,10 +51,10 @@ from schemas.payer import (
 from schemas.submissions import PatientMeasureSubmission, Phq9
 from store.patients import PostgresPatients
 from store.postgres import PostgresRecordStore
+from temporal_client import start_episode
 from tests.api.conftest import KEYS, PROGRAM, bearer
 from tests.replay.record_histories import happy_path, iop_week_attendance, safety_and_step_up
 from tests.workflows.clinic import Clinic, chain_histories
-from worker.client import start_episode
 from worker.registration import register_search_attributes
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
@@ -129,9 +128,7 @@ async def proof(api_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> Asyn
         api_temporal_timeout_seconds=10,
     )
     payer = RecordingPayer()
-    activities = CareActivities(
-        PostgresRecordStore(api_pool), InMemoryNotifier(), payer, PostgresPatients(api_pool)
-    )
+    activities = CareActivities(PostgresRecordStore(api_pool), payer, PostgresPatients(api_pool))
     app = create_app(ApiDeps(client=env.client, pool=api_pool, settings=settings))
     try:
         async with (
@@ -209,7 +206,7 @@ def _payloads(message: Message) -> Iterator[Payload]:
     for field, value in message.ListFields():
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             children = [v for v in value.values() if isinstance(v, Message)]
         elif field.is_repeated:
             children = list(value)

@@ -14,8 +14,8 @@ from activities.care import CareActivities
 from activities.patients import InMemoryPatients
 from rules.levels import LevelOfCare
 from schemas.episode import Consents, ContactPreferences, Coverage, EpisodeStart, PatientRef
+from temporal_client import start_episode
 from tests.workflows.clinic import Adapters, Clinic, chain_histories, running_worker
-from worker.client import start_episode
 from workflows.state import EpisodeInput
 
 NAME = "Carriedname Oldstart"
@@ -28,7 +28,7 @@ class PatientAdapters(Adapters):
         self.patients = InMemoryPatients()
 
     def activities(self) -> CareActivities:
-        return CareActivities(self.store, self.notifier, self.payer, self.patients)
+        return CareActivities(self.store, self.payer, self.patients)
 
 
 async def _inputs(clinic: Clinic) -> list[EpisodeInput]:
