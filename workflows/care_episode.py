@@ -96,7 +96,7 @@ class CareEpisode:
     # ------------------------------------------------------------------ run
 
     @workflow.run
-    async def run(self, _episode: EpisodeInput) -> EpisodeResult:
+    async def run(self, episode: EpisodeInput) -> EpisodeResult:
         engine = self._engine
         if episode.state is not None:
             await self._drop_carried_patient()

@@ -30,7 +30,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-import api.engine
+import api.episodes_client
 from activities.care import CareActivities
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
@@ -51,7 +51,7 @@ from schemas.payer import (
 from schemas.submissions import PatientMeasureSubmission, Phq9
 from store.patients import PostgresPatients
 from store.postgres import PostgresRecordStore
-from temporal_client import start_episode
+from temporal_client import episode_handle, start_episode
 from tests.api.conftest import KEYS, PROGRAM, bearer
 from tests.replay.record_histories import happy_path, iop_week_attendance, safety_and_step_up
 from tests.workflows.clinic import Clinic, chain_histories
@@ -118,7 +118,7 @@ async def proof(api_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> Asyn
     await register_search_attributes(env.client)
     # The API's own start, with a history limit low enough to continue as new often.
     monkeypatch.setattr(
-        api.engine,
+        api.episodes_client,
         "start_episode",
         functools.partial(start_episode, history_event_limit=HISTORY_LIMIT),
     )
@@ -153,9 +153,7 @@ async def _admit(proof: Proof, member_id: str) -> Clinic:
     }
     answer = await proof.api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
     assert answer.status_code == 201, answer.text
-    handle = proof.env.client.get_workflow_handle_for(
-        CareEpisode.run, f"care-episode-{body['episode_id']}"
-    )
+    handle = episode_handle(proof.env.client, body["episode_id"])
     return Clinic(proof.env, handle, body["episode_id"])
 
 

@@ -32,6 +32,7 @@ async def names_app(
     api_settings: ApiSettings,
     api_worker: None,
 ) -> FastAPI:
+    assert api_worker is None  # wanted for its side effect: the worker runs
     # A page big enough that the census lists this test's episode among every other one.
     return make_app(api_env, api_pool, api_settings, page_size=500)
 
