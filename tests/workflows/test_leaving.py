@@ -1,55 +1,51 @@
-"""Path 8: withdrawal at any phase → against advice, aftercare offered; error → closed."""
+"""Path 8: withdrawal at any phase → against advice, aftercare offered; error → closed.
+
+Engine scenarios with the workflow's loop played by hand (tests/workflows/engine_loop.py).
+"""
 
 from __future__ import annotations
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
-from rules.transitions import CarePhase
+from rules.transitions import CarePhase, TransitionNotAllowed
 from schemas.submissions import EpisodeEventKind
-from tests.workflows.clinic import Clinic, running_worker
-from tests.workflows.test_safety import enrolled
+from tests.workflows.engine_loop import LoopCase
 
 
 @pytest.mark.parametrize("stage", ["assessment", "authorization", "in_treatment"])
-async def test_withdrawal_discharges_against_advice_with_aftercare(
-    ts_env: WorkflowEnvironment, stage: str
-) -> None:
-    async with running_worker(ts_env) as (queue, adapters):
-        clinic = await Clinic.admit(ts_env, queue)
-        if stage != "assessment":
-            await clinic.assess(LevelOfCare.IOP)
-            await clinic.wait(hours=1)
-        if stage == "in_treatment":
-            await clinic.approve()
-        assert (await clinic.state()).phase.value == stage
+def test_withdrawal_discharges_against_advice_with_aftercare(stage: str) -> None:
+    case = LoopCase.admit()
+    if stage != "assessment":
+        case.assess(LevelOfCare.IOP)
+        case.wait(hours=1)
+    if stage == "in_treatment":
+        case.approve()
+    assert case.view().phase.value == stage
 
-        left = await clinic.event(EpisodeEventKind.WITHDRAWN)
-        assert left.phase is CarePhase.AFTERCARE
-        await clinic.wait(hours=1)
-        assert "aftercare_offered" in adapters.outbox.templates(clinic.episode_id, "care_team")
-        await clinic.wait(days=91)
-        result = await clinic.handle.result()
-        assert result.outcome == "against_advice"
-        assert (await clinic.state()).aftercare_checkins_done == 4
+    left = case.event(EpisodeEventKind.WITHDRAWN)
+    assert left.phase is CarePhase.AFTERCARE
+    case.wait(hours=1)
+    assert "aftercare_offered" in case.sent("care_team")
+    case.wait(days=91)
+    assert case.outcome == "against_advice"
+    assert case.view().aftercare_checkins_done == 4
 
 
-async def test_entered_in_error_closes_without_aftercare(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, adapters):
-        clinic = await Clinic.admit(ts_env, queue)
-        await enrolled(clinic)
-        closed = await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
-        assert closed.phase is CarePhase.CLOSED
-        result = await clinic.handle.result()
-        assert result.outcome == "entered_in_error"
-        assert "aftercare_checkin" not in adapters.outbox.templates(clinic.episode_id)
+def test_entered_in_error_closes_without_aftercare() -> None:
+    case = LoopCase.admit()
+    case.enrolled()
+    closed = case.event(EpisodeEventKind.ENTERED_IN_ERROR)
+    assert closed.phase is CarePhase.CLOSED
+    assert case.outcome == "entered_in_error"
+    case.wait(days=91)
+    assert "aftercare_checkin" not in case.sent()
 
 
-async def test_nothing_is_allowed_after_close(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, _):
-        clinic = await Clinic.admit(ts_env, queue)
-        await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
-        await clinic.handle.result()
-        with pytest.raises(Exception):  # noqa: B017 - a closed workflow takes no updates
-            await clinic.event(EpisodeEventKind.WITHDRAWN)
+def test_nothing_is_allowed_after_close() -> None:
+    case = LoopCase.admit()
+    case.event(EpisodeEventKind.ENTERED_IN_ERROR)
+    assert case.outcome == "entered_in_error"
+    with pytest.raises(TransitionNotAllowed):
+        case.event(EpisodeEventKind.WITHDRAWN)
+    assert case.view().phase is CarePhase.CLOSED

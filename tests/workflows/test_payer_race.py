@@ -4,6 +4,7 @@ A race (issue 8, item 8): UR records the payer's approval while the engine's own
 is still out; the late "pending" answer is reported to UR and never applied.
 Deterministic: the payer answers only when the test lets it, after the approval.
 An outage (issue 14, item 15): eligibility cannot be checked; asked again later.
+Refused data: the payer rejecting the member ID is not retried (the activity's policy).
 """
 
 from __future__ import annotations
@@ -107,3 +108,12 @@ async def test_an_eligibility_outage_retries_later_instead_of_a_financial_hold(
         assert state.phase is CarePhase.AUTHORIZATION
         assert Flag.ELIGIBILITY_UNAVAILABLE not in state.flags
         assert payer.eligibility_calls == 1  # the sixth call, the first that got through
+
+
+async def test_payer_rejecting_the_member_id_is_not_retried(ts_env: WorkflowEnvironment) -> None:
+    async with running_worker(ts_env) as (queue, adapters):
+        clinic = await Clinic.admit(ts_env, queue, member_id="BADDATA-1")
+        await clinic.assess(LevelOfCare.IOP)
+        await clinic.wait(hours=1)
+        assert (await clinic.state()).phase is CarePhase.FINANCIAL_COUNSELING
+        assert adapters.payer.eligibility_calls == 1

@@ -1,4 +1,8 @@
-"""Paths 6 and 7, and the guard rails: overdue reviews, duplicates, attendance, bad input."""
+"""Paths 6 and 7, and the guard rails: overdue reviews, duplicates, attendance, bad input.
+
+The rules run on the engine with the workflow's loop played by hand
+(tests/workflows/engine_loop.py); what only the workflow does stays on the time-skipping
+server: one update ID answered once, refusals before history, a malformed payload."""
 
 from __future__ import annotations
 
@@ -14,33 +18,35 @@ from rules.schedule import ReviewStatus
 from rules.transitions import CarePhase
 from schemas.submissions import DecisionAction
 from tests.workflows.clinic import Clinic, running_worker
-from tests.workflows.test_safety import enrolled
+from tests.workflows.engine_loop import LoopCase
+from workflows.engine import InvalidSubmission
 
 
-async def test_overdue_review_reminds_then_escalates(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, adapters):
-        clinic = await Clinic.admit(ts_env, queue)
-        await enrolled(clinic)
-        await clinic.wait(days=7, hours=1)
-        state = await clinic.state()
-        assert state.review_status is ReviewStatus.DUE
-        assert "new_message" in adapters.outbox.templates(clinic.episode_id, "patient")
-        await clinic.wait(hours=24)
-        state = await clinic.state()
-        assert state.review_status is ReviewStatus.OVERDUE
-        assert Flag.REVIEW_OVERDUE in state.flags
-        assert (
-            adapters.outbox.templates(clinic.episode_id, "care_team").count("review_overdue") == 1
-        )
-        assert "review_escalated" not in adapters.outbox.templates(clinic.episode_id, "supervisor")
-        await clinic.wait(hours=48)
-        state = await clinic.state()
-        assert Flag.REVIEW_ESCALATED in state.flags
-        assert adapters.outbox.templates(clinic.episode_id, "supervisor") == ["review_escalated"]
+async def enrolled(clinic: Clinic) -> None:
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=20)
 
-        late = await clinic.review(12)
-        assert Flag.REVIEW_OVERDUE not in late.flags
-        assert Flag.REVIEW_ESCALATED not in late.flags
+
+def test_overdue_review_reminds_then_escalates() -> None:
+    case = LoopCase.admit()
+    case.enrolled()
+    case.wait(days=7, hours=1)
+    assert case.view().review_status is ReviewStatus.DUE
+    assert "new_message" in case.sent("patient")
+    case.wait(hours=24)
+    state = case.view()
+    assert state.review_status is ReviewStatus.OVERDUE
+    assert Flag.REVIEW_OVERDUE in state.flags
+    assert case.sent("care_team").count("review_overdue") == 1
+    assert "review_escalated" not in case.sent("supervisor")
+    case.wait(hours=48)
+    assert Flag.REVIEW_ESCALATED in case.view().flags
+    assert case.sent("supervisor") == ["review_escalated"]
+
+    late = case.review(12)
+    assert Flag.REVIEW_OVERDUE not in late.flags
+    assert Flag.REVIEW_ESCALATED not in late.flags
 
 
 async def test_same_review_id_twice_gets_same_answer_and_applies_once(
@@ -74,23 +80,17 @@ async def test_same_review_id_twice_gets_same_answer_and_applies_once(
         assert burn_down == [("approved", 0), ("approved", 3)]
 
 
-async def test_same_review_id_under_another_update_id_is_a_marked_duplicate(
-    ts_env: WorkflowEnvironment,
-) -> None:
-    from schemas.submissions import ReviewSubmission
-    from tests.workflows.clinic import phq9
-    from workflows.care_episode import CareEpisode
-
-    async with running_worker(ts_env) as (queue, _):
-        clinic = await Clinic.admit(ts_env, queue)
-        await enrolled(clinic)
-        review = ReviewSubmission(
-            review_id="rev-x", clinician_id="c", phq9=phq9(10), hours_attended=9, units_attended=3
-        )
-        await clinic.handle.execute_update(CareEpisode.submit_review, review, id="a")
-        again = await clinic.handle.execute_update(CareEpisode.submit_review, review, id="b")
-        assert again.duplicate
-        assert (await clinic.state()).scores.phq9_history == [10]
+def test_same_review_id_again_is_a_marked_duplicate_applied_once() -> None:
+    """Under another update ID the workflow passes the review to the engine again."""
+    case = LoopCase.admit()
+    case.enrolled()
+    first = case.review(10, review_id="rev-x")
+    again = case.review(10, review_id="rev-x")
+    assert again.duplicate and not first.duplicate
+    assert again.recommended_action == first.recommended_action
+    state = case.view()
+    assert state.scores.phq9_history == [10]
+    assert state.authorization is not None and state.authorization.units_used == 3
 
 
 async def test_action_the_phase_does_not_allow_is_rejected_before_history(
@@ -147,38 +147,34 @@ async def test_malformed_review_is_rejected_and_changes_nothing(
         assert (await clinic.state()).scores.phq9_history == []
 
 
-async def test_two_low_attendance_weeks_require_a_plan(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, _):
-        clinic = await Clinic.admit(ts_env, queue, age_group=AgeGroup.ADOLESCENT)
-        await enrolled(clinic)
-        await clinic.until_review()
-        ok = await clinic.review(14, hours=6.5)  # adolescents: 6 h/week minimum
-        assert Flag.LOW_ATTENDANCE not in ok.flags
-        await clinic.until_review()
-        once = await clinic.review(14, hours=4)
-        assert Flag.LOW_ATTENDANCE in once.flags
-        assert Flag.ATTENDANCE_PLAN_REQUIRED not in once.flags
-        await clinic.until_review()
-        twice = await clinic.review(14, hours=3)
-        assert Flag.ATTENDANCE_PLAN_REQUIRED in twice.flags
+def test_two_low_attendance_weeks_require_a_plan() -> None:
+    case = LoopCase.admit(age_group=AgeGroup.ADOLESCENT)
+    case.enrolled()
+    case.until_review()
+    ok = case.review(14, hours=6.5)  # adolescents: 6 h/week minimum
+    assert Flag.LOW_ATTENDANCE not in ok.flags
+    case.until_review()
+    once = case.review(14, hours=4)
+    assert Flag.LOW_ATTENDANCE in once.flags
+    assert Flag.ATTENDANCE_PLAN_REQUIRED not in once.flags
+    case.until_review()
+    twice = case.review(14, hours=3)
+    assert Flag.ATTENDANCE_PLAN_REQUIRED in twice.flags
 
-        with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await clinic.decide(DecisionAction.CONTINUE)
-        assert isinstance(refused.value.cause, ApplicationError)
-        assert "plan" in refused.value.cause.message
-        planned = await clinic.decide(
-            DecisionAction.CONTINUE, reason="transport arranged; schedule moved to evenings"
-        )
-        assert Flag.ATTENDANCE_PLAN_REQUIRED not in planned.flags
+    with pytest.raises(InvalidSubmission, match="plan"):
+        case.decide(DecisionAction.CONTINUE)
+    planned = case.decide(
+        DecisionAction.CONTINUE, reason="transport arranged; schedule moved to evenings"
+    )
+    assert Flag.ATTENDANCE_PLAN_REQUIRED not in planned.flags
 
 
-async def test_adult_iop_minimum_is_nine_hours(ts_env: WorkflowEnvironment) -> None:
-    async with running_worker(ts_env) as (queue, _):
-        clinic = await Clinic.admit(ts_env, queue)
-        await enrolled(clinic)
-        await clinic.until_review()
-        low = await clinic.review(14, hours=8.5)
-        assert Flag.LOW_ATTENDANCE in low.flags
-        state = await clinic.state()
-        assert state.consecutive_low_attendance_weeks == 1
-        assert state.delivered_level is LevelOfCare.IOP
+def test_adult_iop_minimum_is_nine_hours() -> None:
+    case = LoopCase.admit()
+    case.enrolled()
+    case.until_review()
+    low = case.review(14, hours=8.5)
+    assert Flag.LOW_ATTENDANCE in low.flags
+    state = case.view()
+    assert state.consecutive_low_attendance_weeks == 1
+    assert state.delivered_level is LevelOfCare.IOP
