@@ -119,6 +119,17 @@ class ProgramPolicy(BaseModel):
     # 42 CFR Part 2: patient messages do not even name the program.
     part2_program: bool = False
 
+    # Live quality clocks (engine V3). HEDIS IET runs for a substance-use program (every
+    # Part 2 program is one): initiation within `iet_initiation_days` of the episode's
+    # start, engagement (`iet_engagement_services` more) within `iet_engagement_days` of
+    # initiation. The care team hears `quality_alert_lead_days` before a window with no
+    # visit yet closes (0: no alert).
+    substance_use_program: bool = False
+    iet_initiation_days: int = Field(default=14, ge=0, le=90)
+    iet_engagement_days: int = Field(default=34, ge=1, le=180)
+    iet_engagement_services: int = Field(default=2, ge=1, le=20)
+    quality_alert_lead_days: int = Field(default=2, ge=0, le=30)
+
     # Messages to patients: quiet hours in the patient's time zone and a rate limit.
     messaging: MessagingPolicy = Field(default_factory=MessagingPolicy)
 
@@ -217,6 +228,11 @@ class ProgramPolicy(BaseModel):
 
     def minimum_hours(self, level: LevelOfCare, age_group: AgeGroup) -> float:
         return self.weekly_minimum_hours.get(level, {}).get(age_group, 0.0)
+
+    @property
+    def treats_substance_use(self) -> bool:
+        """A substance-use program (HEDIS IET applies): said so, or a 42 CFR Part 2 one."""
+        return self.substance_use_program or self.part2_program
 
     def review_interval(self, level: LevelOfCare) -> float:
         return self.review_interval_days.get(level, 7.0)

@@ -99,6 +99,8 @@ class Event(StrEnum):
     WEEK_BELOW_MINIMUM = "week_below_minimum"
     UNITS_RUNNING_OUT = "units_running_out"
     UNAUTHORIZED_SERVICE = "unauthorized_service"
+    # engine V3: a session attended while a quality clock (FUH, IET) is open
+    SESSION_ATTENDED = "session_attended"
     RISK_ESCALATED_END_OF_DAY = "risk_escalated_end_of_day"
     # submit_patient_measure: a questionnaire the patient answered by link
     PATIENT_MEASURE_RECORDED = "patient_measure_recorded"
@@ -193,6 +195,7 @@ TRANSITIONS: Final[dict[tuple[CarePhase, Event], Transition]] = {
     (P.IN_TREATMENT, E.WEEK_BELOW_MINIMUM): Transition(P.IN_TREATMENT, "week_cannot_reach_minimum"),
     (P.IN_TREATMENT, E.UNITS_RUNNING_OUT): Transition(P.IN_TREATMENT, "units_projected_to_run_out"),
     (P.IN_TREATMENT, E.UNAUTHORIZED_SERVICE): Transition(P.IN_TREATMENT, "unauthorized_service"),
+    (P.IN_TREATMENT, E.SESSION_ATTENDED): Transition(P.IN_TREATMENT, "attended_quality_clock"),
     (P.IN_TREATMENT, E.DISCHARGE): Transition(P.AFTERCARE, "discharged_treatment_complete"),
     (P.EXTERNAL_CARE, E.EXTERNAL_ADMITTED): Transition(P.EXTERNAL_CARE, "admitted_external"),
     (P.EXTERNAL_CARE, E.SELF_PAY): Transition(P.EXTERNAL_CARE, "self_pay"),
@@ -315,6 +318,7 @@ ACTION_EVENTS: Final[dict[Action, frozenset[Event]]] = {
             E.WEEK_BELOW_MINIMUM,
             E.UNITS_RUNNING_OUT,
             E.UNAUTHORIZED_SERVICE,
+            E.SESSION_ATTENDED,
         }
     ),
     Action.SUBMIT_PATIENT_MEASURE: frozenset({E.PATIENT_MEASURE_RECORDED}),

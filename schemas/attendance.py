@@ -23,6 +23,8 @@ class AttendanceNoticeKind(StrEnum):
     BELOW_MINIMUM = "below_minimum"
     UNITS_RUNNING_OUT = "units_running_out"
     UNAUTHORIZED_SERVICE = "unauthorized_service"
+    # Engine V3: a session attended while a live quality clock is open (it may count).
+    ATTENDED = "attended"
 
 
 class AttendanceNotice(Submission):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
+from schemas.quality import QualityClock
 
 
 class TransitionRecord(BaseModel):
@@ -154,3 +155,5 @@ class EffectBatch(BaseModel):
     reviews: list[ReviewRecord] = Field(default_factory=list)
     authorizations: list[AuthorizationRecord] = Field(default_factory=list)
     notifications: list[NotificationRequest] = Field(default_factory=list)
+    # Engine V3: live quality clocks opened, alerted, met, missed or ended in this step.
+    quality_clocks: list[QualityClock] = Field(default_factory=list)

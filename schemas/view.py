@@ -11,6 +11,7 @@ from rules.outcomes import Trend
 from rules.recommendation import Flag, RecommendedAction
 from rules.schedule import ReviewStatus
 from rules.transitions import Action, CarePhase
+from schemas.quality import QualityClockView
 from schemas.submissions import UnitType
 
 
@@ -119,6 +120,10 @@ class EpisodeView(BaseModel):
     )
     appeal: AppealView | None = None
     followup_due: datetime | None = None
+    quality_clocks: list[QualityClockView] = Field(
+        default_factory=list,
+        description="engine V3: live HEDIS FUH / IET windows, open and lately closed",
+    )
     aftercare_checkins_done: int = 0
     next_aftercare_checkin_due: datetime | None = Field(
         default=None, description="in aftercare: when the next check-in falls due"

@@ -2,7 +2,8 @@
 
 Called inside the roster's transaction, after its lines are written. Only exceptions make
 a notice: a no-show, a return after one, a week that can no longer reach the minimum, units
-about to run out, a session outside the authorization. Each notice has a stable ID and is
+about to run out, a session outside the authorization, and (engine V3) a session attended
+while one of the episode's live quality clocks is open. Each notice has a stable ID and is
 kept in `attendance_notices` until the workflow took it (`pending_notices`, `mark_sent`).
 """
 
@@ -28,6 +29,7 @@ from rules.levels import AgeGroup, LevelOfCare
 from schemas.attendance import AttendanceNotice, AttendanceNoticeKind
 from store.billing import grants_for
 from store.dbtypes import Conn, Db
+from store.quality_clocks import episodes_with_open_clocks
 from store.week_view import week_session_rows
 
 K = AttendanceNoticeKind
@@ -62,6 +64,7 @@ async def derive_notices(
         list(episode_ids),
     ):
         histories[row["episode_id"]].append(row)
+    clocked = await episodes_with_open_clocks(conn, episode_ids)
     with_grants = sorted({e for e, lv in grants if lv == level.value})
     upcoming_all = await _upcoming_sessions(conn, with_grants, now)
     for episode_id in episode_ids:
@@ -95,6 +98,11 @@ async def derive_notices(
         elif status in PRESENT and trailing_no_shows(statuses[:here]) > 0:
             found.append(
                 _for(episode_id, AttendanceNotice(notice_id=f"rs.{sid}", kind=K.RESUMED, **base))
+            )
+        if status in PRESENT and episode_id in clocked:
+            # A live quality clock is open (FUH, IET): this session may be its visit.
+            found.append(
+                _for(episode_id, AttendanceNotice(notice_id=f"at.{sid}", kind=K.ATTENDED, **base))
             )
         monday = week_start(session["session_date"])
         # A whole session attended takes nothing from what the week can still reach.

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
+from schemas.quality import ClockStatus, QualityMeasure
 from schemas.records import Recipient, Urgency
 from store.dbtypes import Conn
 
@@ -54,6 +55,8 @@ ENUM_CHECKS: tuple[EnumCheck, ...] = (
     EnumCheck("authorizations", "level", LevelOfCare),
     EnumCheck("notification_outbox", "recipient_role", Recipient),
     EnumCheck("notification_outbox", "urgency", Urgency),
+    EnumCheck("quality_clocks", "measure", QualityMeasure),
+    EnumCheck("quality_clocks", "status", ClockStatus),
 )
 
 
@@ -66,6 +69,8 @@ async def sync_enum_checks(conn: Conn, checks: tuple[EnumCheck, ...] = ENUM_CHEC
     changed = 0
     async with conn.transaction():
         for check in checks:
+            if await conn.fetchval("SELECT to_regclass($1)", check.table) is None:
+                continue  # a table a later migration creates (a partial migrations folder)
             current = await conn.fetchval(
                 """
                 SELECT obj_description(c.oid, 'pg_constraint')

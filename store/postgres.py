@@ -31,6 +31,7 @@ from schemas.records import (
 )
 from store import review_packets
 from store.dbtypes import Conn
+from store.quality_clocks import upsert_clocks
 
 DEFAULT_CHANNEL = "default"
 
@@ -109,6 +110,14 @@ class PostgresRecordStore:
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
             if review_packets.requests_concurrent_review(batch):
                 await review_packets.assemble_for_batch(conn, batch)
+            await upsert_clocks(
+                conn,
+                workflow_id=batch.workflow_id,
+                seq=batch.seq,
+                episode_id=batch.episode.episode_id,
+                program_id=batch.episode.program_id,
+                clocks=batch.quality_clocks,
+            )
             await self._enqueue(conn, batch, batch.notifications)
 
     async def _park(self, batch: EffectBatch, error: BaseException) -> None:

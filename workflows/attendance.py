@@ -29,6 +29,7 @@ EVENTS: dict[AttendanceNoticeKind, Event] = {
     K.BELOW_MINIMUM: Event.WEEK_BELOW_MINIMUM,
     K.UNITS_RUNNING_OUT: Event.UNITS_RUNNING_OUT,
     K.UNAUTHORIZED_SERVICE: Event.UNAUTHORIZED_SERVICE,
+    K.ATTENDED: Event.SESSION_ATTENDED,
 }
 
 
@@ -36,6 +37,8 @@ class AttendanceMixin(DeadlinesMixin):
     def _resolve_attendance(self, sub: AttendanceNotice) -> Event:
         if not self.v2:
             raise InvalidSubmission("this run's engine version does not take attendance")
+        if sub.kind is K.ATTENDED and not self.v3:
+            raise InvalidSubmission("this run's engine version keeps no quality clocks")
         return self._ensure_allowed(EVENTS[sub.kind], Action.RECORD_ATTENDANCE)
 
     def _track(self) -> AttendanceTrack:
@@ -52,6 +55,7 @@ class AttendanceMixin(DeadlinesMixin):
             K.BELOW_MINIMUM: self._below_minimum,
             K.UNITS_RUNNING_OUT: self._units_running_out,
             K.UNAUTHORIZED_SERVICE: self._unauthorized_service,
+            K.ATTENDED: self._attended,
         }
         handle[sub.kind](sub, now)
         self._move(event, now, sub.recorded_by)
@@ -140,3 +144,8 @@ class AttendanceMixin(DeadlinesMixin):
             urgent=True,
             session_date=sub.session_date.isoformat(),
         )
+
+    def _attended(self, sub: AttendanceNotice, now: datetime) -> None:
+        """An attended session is a visit for the follow-up windows and the quality clocks."""
+        self._visit_counts(sub.session_date, now)
+        self._clock_service(sub.session_date, now)

@@ -327,4 +327,16 @@ DEADLINES: tuple[Deadline, ...] = (
         DeadlinesMixin._escalate_unacknowledged,
         ENGINE_V3,
     ),
+    Deadline(
+        "quality_clock_alert",
+        DeadlinesMixin._clock_alert_due,
+        DeadlinesMixin._clock_alerts,
+        ENGINE_V3,
+    ),
+    Deadline(
+        "quality_clock_close",
+        DeadlinesMixin._clock_close_due,
+        DeadlinesMixin._clocks_missed,
+        ENGINE_V3,
+    ),
 )

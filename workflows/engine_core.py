@@ -40,6 +40,7 @@ from schemas.records import (
 )
 from schemas.submissions import Submission
 from schemas.view import EngineDecision, PendingPayerRequest
+from workflows import clock_windows
 from workflows.state import (
     ENGINE_V2,
     RECENT_RESULTS_KEPT,
@@ -93,7 +94,14 @@ class EngineCore:
 
     def has_effects(self) -> bool:
         s = self.state
-        return bool(s.commands or s.transitions or s.reviews or s.authorizations or s.notifications)
+        return bool(
+            s.commands
+            or s.transitions
+            or s.reviews
+            or s.authorizations
+            or s.notifications
+            or s.clock_records
+        )
 
     def snapshot(self) -> EpisodeSnapshot:
         s = self.state
@@ -120,7 +128,9 @@ class EngineCore:
 
     def take_batch(self, run_id: str) -> EffectBatch | None:
         s = self.state
-        if not (s.transitions or s.reviews or s.authorizations or s.notifications):
+        if not (
+            s.transitions or s.reviews or s.authorizations or s.notifications or s.clock_records
+        ):
             return None
         batch = EffectBatch(
             workflow_id=self.workflow_id,
@@ -131,8 +141,10 @@ class EngineCore:
             reviews=s.reviews,
             authorizations=s.authorizations,
             notifications=s.notifications,
+            quality_clocks=s.clock_records,
         )
         s.transitions, s.reviews, s.authorizations, s.notifications = [], [], [], []
+        s.clock_records = []
         return batch
 
     def _next_seq(self) -> int:
@@ -195,6 +207,7 @@ class EngineCore:
             s.outcome = s.outcome or step.reason
             s.review = None
             s.waiting_until = None
+            s.clock_records += clock_windows.end_open(s.quality_clocks, now)
             self._tell_ur_to_withdraw()
             self._stop_waiting_on_payer()
         if step.to is not CarePhase.IN_TREATMENT:

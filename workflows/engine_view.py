@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from rules import authorization as auth_rules
-from rules import outcomes, schedule
+from rules import localtime, outcomes, schedule
 from rules.recommendation import Flag
 from rules.transitions import CarePhase, allowed_actions
+from schemas.quality import ClockStatus, QualityClockView
 from schemas.view import AuthorizationView, EpisodeView, RiskAlertView, ScoresView
 from workflows.safety import SafetyMixin
 
@@ -35,6 +36,7 @@ class ViewMixin(SafetyMixin):
             appeal_deadline=s.appeal_deadline,
             appeal=s.appeal,
             followup_due=s.followup_due or self._followup_open_due(),
+            quality_clocks=self._quality_clock_views(now),
             aftercare_checkins_done=s.aftercare_checkins_done,
             next_aftercare_checkin_due=self._next_aftercare_checkin(),
             scores=ScoresView(
@@ -73,6 +75,16 @@ class ViewMixin(SafetyMixin):
         if c is None:
             return None
         return c.due_7 if c.met_7 is None and not c.missed_7 else c.due_30
+
+    def _quality_clock_views(self, now: datetime) -> list[QualityClockView]:
+        today = localtime.local_date(now, self.state.start.policy.time_zone)
+        return [
+            QualityClockView(
+                **c.model_dump(),
+                days_left=(c.last_day - today).days if c.status is ClockStatus.OPEN else None,
+            )
+            for c in self.state.quality_clocks
+        ]
 
     def _authorization_view(self) -> AuthorizationView | None:
         a = self.state.authorization

@@ -1,5 +1,8 @@
 """Follow-up after an inpatient stay (HEDIS FUH), on the program's local calendar.
 
+The flags and the supervisor's alert are engine V2's; engine V3 adds the live quality
+clocks (`workflows/quality_clocks.py`), which a visit here counts towards as well.
+
 Only a recorded follow-up visit counts: one dated after the discharge date and within
 7 (or 30) local calendar days of it. Re-enrollment, an authorization approval or an
 aftercare text is not a visit. The clock starts from when the discharge happened.
@@ -14,11 +17,11 @@ from rules.levels import is_external
 from rules.recommendation import Flag
 from schemas.records import Recipient, ReviewRecord
 from schemas.submissions import EpisodeEvent
-from workflows.safety import SafetyMixin
+from workflows.quality_clocks import QualityClocksMixin
 from workflows.state import FollowupClock
 
 
-class FollowupMixin(SafetyMixin):
+class FollowupMixin(QualityClocksMixin):
     def _start_followup(self, discharged_at: datetime) -> None:
         """Start the 7- and 30-day windows, if the patient was admitted (no phantom clock)."""
         s = self.state
@@ -38,6 +41,7 @@ class FollowupMixin(SafetyMixin):
             urgent=True,
             due=(day + timedelta(days=7)).isoformat(),
         )
+        self._open_fuh_clocks(day, discharged_at)
 
     def _record_visit(self, sub: EpisodeEvent, now: datetime) -> list[str]:
         """Record every visit; say whether (and for which window) it counts."""
@@ -45,6 +49,7 @@ class FollowupMixin(SafetyMixin):
         assert sub.visit_date is not None and sub.visit_kind is not None
         visit = sub.visit_date
         reasons = self._visit_counts(visit, now)
+        self._clock_service(visit, now)
         s.reviews.append(
             ReviewRecord(
                 review_id=sub.event_id,

@@ -12,17 +12,19 @@ from schemas.payer import AuthRequirement, EligibilityResult, PayerRequestKind
 from schemas.records import Recipient
 from schemas.submissions import CoverageSubmission
 from schemas.view import EngineDecision
-from workflows.engine_core import ENGINE, PATIENT_TEMPLATE, EngineCore
+from workflows.engine_core import ENGINE, PATIENT_TEMPLATE
+from workflows.quality_clocks import QualityClocksMixin
 from workflows.state import ENGINE_V2, CommandKind
 
 
-class IntakeMixin(EngineCore):
+class IntakeMixin(QualityClocksMixin):
     """From referral to the payer's first answer."""
 
     def begin(self, now: datetime) -> None:
         self.state.coverage = self.state.start.coverage
         self._move(Event.REFERRAL_RECEIVED, now, ENGINE)
         self._notify(Recipient.CARE_TEAM, "referral_received")
+        self._open_iet_clock(now)
 
     def _start_verification(self, now: datetime) -> None:
         if self.state.coverage is None:

@@ -15,6 +15,7 @@ from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.episode import Coverage, EpisodeStart
 from schemas.payer import PayerRequestKind
+from schemas.quality import QualityClock
 from schemas.records import (
     AuthorizationRecord,
     AuthorizationStatus,
@@ -191,6 +192,10 @@ class EpisodeState(BaseModel):
     reviews_without_measures: int = 0
     followup: FollowupClock | None = None
     attendance: AttendanceTrack | None = None
+    # Engine V3: the live quality clocks (HEDIS FUH, IET), open and lately closed, and the
+    # changes to them not yet written (the records batch takes them).
+    quality_clocks: list[QualityClock] = Field(default_factory=list)
+    clock_records: list[QualityClock] = Field(default_factory=list)
 
     engine_version: int = ENGINE_V1
     seq: int = 0

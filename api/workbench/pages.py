@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.episode_records import TimelineEntry
 from api.mutations import records_call
 from api.problems import ApiProblem
+from api.workbench import quality_list
 from api.workbench.accounts import Account
 from api.workbench.charts import ScorePoint, scores_svg
 from api.workbench.forms import FORMS
@@ -29,7 +30,7 @@ from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
-from store import worklists
+from store import quality_clocks, worklists
 from store.models import EpisodeFilter, EpisodeRow
 from store.patients import PatientRecord, PostgresPatients
 
@@ -92,7 +93,7 @@ async def today_worklists(
     tomorrow = _start_of_day(now) + timedelta(days=1)
     # Every list is a bounded page plus its count, in a few queries at once, so a program
     # of 10,000 episodes costs about what a page of 25 costs.
-    lists, auths, requests, appeals, no_shows = await records_call(
+    lists, auths, requests, appeals, no_shows, clocks = await records_call(
         asyncio.gather(
             worklists.today_lists(
                 pool,
@@ -113,6 +114,7 @@ async def today_worklists(
             worklists.pending_payer_requests(pool, programs=programs, limit=limit),
             worklists.open_appeals(pool, programs=programs, limit=limit),
             worklists.no_shows_today(pool, now=now, programs=programs, limit=limit),
+            quality_clocks.open_clocks(pool, programs=programs, limit=limit),
         )
     )
 
@@ -129,6 +131,13 @@ async def today_worklists(
         authorization_worklist(auths, today=today),
         payer_worklist(requests, now=now),
         appeal_worklist(appeals, now=now),
+        Worklist(
+            quality_list.QUALITY_CLOCKS_KEY,
+            quality_list.QUALITY_CLOCKS_TITLE,
+            quality_list.quality_clock_rows(clocks[0], today=today),
+            clocks[1],
+            note=quality_list.NOTE,
+        ),
         episodes(
             "aftercare",
             "In aftercare (check-ins and 7-/30-day follow-ups)",

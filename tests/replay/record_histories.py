@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import LevelOfCare
+from rules.policy import ProgramPolicy
 from schemas.attendance import AttendanceNotice
 from schemas.submissions import DecisionAction, EpisodeEventKind
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
@@ -136,6 +137,34 @@ async def iop_week_attendance(clinic: Clinic) -> None:
     await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
 
 
+async def quality_clocks_v3(clinic: Clinic) -> None:
+    """Engine V3's live quality clocks: IET from the start of a substance-use episode,
+    FUH after an inpatient stay, a visit and an attended session counting, the alert at
+    the lead time and the missed windows on their timers."""
+    await clinic.assess(LevelOfCare.INPATIENT, total=24)
+    await clinic.wait(days=1)
+    await clinic.visit(kind="outpatient")  # IET initiation met; engagement opens
+    await clinic.event(EpisodeEventKind.ADMITTED)
+    await clinic.wait(days=3)
+    await clinic.event(EpisodeEventKind.DISCHARGED, LevelOfCare.OP)
+    await clinic.wait(days=2)
+    today = (await clinic.env.get_current_time()).date()
+    await clinic.handle.execute_update(
+        CareEpisode.record_attendance,
+        AttendanceNotice.model_validate(
+            {
+                "notice_id": "at.grp-1.s1",
+                "kind": "attended",
+                "recorded_by": "clin-1",
+                "session_id": "grp-1.s1",
+                "session_date": today,
+            }
+        ),
+    )
+    await clinic.wait(days=40)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
@@ -143,6 +172,11 @@ SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "long_episode": ("M400", 120, long_episode),
     "clinical_v2_safety": ("M500", 1000, clinical_v2_safety),
     "iop_week_attendance": ("M600", 1000, iop_week_attendance),
+    "quality_clocks_v3": ("M700", 1000, quality_clocks_v3),
+}
+# Scenarios that need a program policy of their own.
+POLICIES: dict[str, ProgramPolicy] = {
+    "quality_clocks_v3": ProgramPolicy(substance_use_program=True),
 }
 
 
@@ -159,7 +193,13 @@ async def record(names: list[str]) -> None:
             for name, (member, limit, scenario) in SCENARIOS.items():
                 if names and name not in names:
                     continue
-                clinic = await Clinic.admit(env, queue, member_id=member, history_event_limit=limit)
+                clinic = await Clinic.admit(
+                    env,
+                    queue,
+                    member_id=member,
+                    history_event_limit=limit,
+                    policy=POLICIES.get(name),
+                )
                 await scenario(clinic)
                 histories = await chain_histories(clinic)
                 for index, history in enumerate(reversed(histories)):

@@ -26,6 +26,9 @@ def test_histories_are_recorded() -> None:
     assert '"core_patch"' not in RECORDED["happy_path.run0.json"]
     # The IOP week's exceptions (issue 10), recorded by engine V2.
     assert RECORDED["iop_week_attendance.run0.json"].count('"record_attendance"') == 6
+    # Engine V3's live quality clocks (issue 13): IET and FUH, an attended session counting.
+    v3 = RECORDED["quality_clocks_v3.run0.json"]
+    assert '"core_patch"' in v3 and v3.count('"record_attendance"') == 1
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])

@@ -10,10 +10,13 @@ from datetime import date, timedelta
 import pytest
 
 from rules.levels import AgeGroup, LevelOfCare
+from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
+from schemas.quality import QualityClock
 from schemas.submissions import DecisionAction
 from schemas.view import AppealView
 from tests.workflows.engine_cases import T0, Case
+from workflows import clock_windows
 from workflows.deadlines import DEADLINES, Deadline
 from workflows.engine import EpisodeEngine
 from workflows.state import AttendanceTrack, FollowupClock
@@ -71,6 +74,10 @@ def followup_clock() -> FollowupClock:
     )
 
 
+def fuh_clocks() -> list[QualityClock]:
+    return clock_windows.fuh_clocks(T0.date(), T0, ProgramPolicy())
+
+
 # One case per entry: an episode in which that entry is due.
 CASES: dict[str, Callable[[], EpisodeEngine]] = {
     "review_chase": enrolled,
@@ -104,6 +111,8 @@ CASES: dict[str, Callable[[], EpisodeEngine]] = {
     "below_minimum_ends": with_state(
         attendance=AttendanceTrack(below_minimum_until=T0 + timedelta(days=5))
     ),
+    "quality_clock_alert": with_state(quality_clocks=fuh_clocks()),
+    "quality_clock_close": with_state(quality_clocks=fuh_clocks()),
 }
 
 
