@@ -51,6 +51,7 @@ class Services:
             task_queue=deps.settings.task_queue,
             timeout=timeout,
             search_attributes=deps.settings.api_start_search_attributes,
+            history_event_limit=deps.settings.history_event_limit,
         )
         records = deps.records or PostgresEpisodeRecords(deps.pool)
         mutations = Mutations(

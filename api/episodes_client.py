@@ -57,11 +57,13 @@ class EpisodeClient:
         task_queue: str,
         timeout: timedelta,
         search_attributes: bool = True,
+        history_event_limit: int = 1000,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._timeout = timeout
         self._search_attributes = search_attributes
+        self._history_event_limit = history_event_limit
 
     def _handle(self, episode_id: str) -> WorkflowHandle[CareEpisode, EpisodeResult]:
         return self._client.get_workflow_handle_for(CareEpisode.run, workflow_id_for(episode_id))
@@ -84,6 +86,7 @@ class EpisodeClient:
                 start,
                 task_queue=self._task_queue,
                 search_attributes=self._search_attributes,
+                history_event_limit=self._history_event_limit,
             )
             return True
         except WorkflowAlreadyStartedError:

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from config.secret_files import FileVariantSettings
+from config.tuning import WorkerTuning, cache_slots
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,7 +80,18 @@ class Settings(FileVariantSettings):
     temporal_tls_key_file: Path | None = None
     temporal_tls_server_name: str | None = None
 
-    max_concurrent_activities: int = 50
+    # Worker tuning (config/tuning.py, measured in BENCHMARKS.md "At scale"). The cache of
+    # episodes held in memory: unset, as many as fit the memory budget; an episode not
+    # cached replays its history before it answers. Task slots: workflow tasks (updates,
+    # timers, queries being applied) and activities running at once.
+    worker_memory_budget_mib: float = Field(default=400.0, gt=0)
+    max_cached_workflows: int | None = Field(default=None, ge=0)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    max_concurrent_activities: int = Field(default=50, ge=1)
+    # A run continues as new past this many history events (or when Temporal suggests it):
+    # the bound on what one cold episode replays before it answers. Set at each start (the
+    # API's); a run keeps the limit it was started with.
+    history_event_limit: int = Field(default=500, ge=50)
     # On SIGTERM: how long running activities may finish before they are cancelled. Below
     # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
     graceful_shutdown_seconds: float = 45.0
@@ -144,6 +156,17 @@ class Settings(FileVariantSettings):
                 "starts an embedded PostgreSQL under data/pg and sets it for you)"
             )
         return self.database_url
+
+    def worker_tuning(self) -> WorkerTuning:
+        """The cache size (set, or derived from the memory budget) and the task slots."""
+        cached = self.max_cached_workflows
+        if cached is None:
+            cached = cache_slots(self.worker_memory_budget_mib)
+        return WorkerTuning(
+            max_cached_workflows=cached,
+            max_concurrent_workflow_tasks=self.max_concurrent_workflow_tasks,
+            max_concurrent_activities=self.max_concurrent_activities,
+        )
 
 
 def load_settings() -> Settings:

@@ -80,17 +80,22 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
             client,
             task_queue=settings.task_queue,
             activities=activities,
-            max_concurrent_activities=settings.max_concurrent_activities,
+            tuning=settings.worker_tuning(),
             graceful_shutdown_seconds=settings.graceful_shutdown_seconds,
             sticky_schedule_to_start=timedelta(
                 seconds=settings.sticky_queue_schedule_to_start_seconds
             ),
         )
+        tuning = settings.worker_tuning()
         log.info(
-            "worker polling task queue %s on %s (namespace %s)",
+            "worker polling task queue %s on %s (namespace %s); cache %d episodes,"
+            " %d workflow task slots, %d activity slots",
             settings.task_queue,
             settings.temporal_address,
             settings.temporal_namespace,
+            tuning.max_cached_workflows,
+            tuning.max_concurrent_workflow_tasks,
+            tuning.max_concurrent_activities,
         )
         polling = asyncio.create_task(worker.run())
         await asyncio.wait(

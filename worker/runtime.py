@@ -8,10 +8,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.care import CareActivities
+from config.tuning import WorkerTuning
 from workflows.care_episode import CareEpisode
 
 # Measured in tests/faults (worker killed with SIGKILL): see the README's Reliability part.
 DEFAULT_STICKY_SCHEDULE_TO_START = timedelta(seconds=2)
+# The Temporal SDK's own defaults, used where no settings are given (tests, bench).
+SDK_DEFAULTS = WorkerTuning(
+    max_cached_workflows=1000, max_concurrent_workflow_tasks=100, max_concurrent_activities=50
+)
 
 
 def build_worker(
@@ -19,7 +24,7 @@ def build_worker(
     *,
     task_queue: str,
     activities: CareActivities,
-    max_concurrent_activities: int = 50,
+    tuning: WorkerTuning = SDK_DEFAULTS,
     graceful_shutdown_seconds: float = 0.0,
     sticky_schedule_to_start: timedelta = DEFAULT_STICKY_SCHEDULE_TO_START,
 ) -> Worker:
@@ -29,6 +34,7 @@ def build_worker(
     worker that cached it before handing it to any worker. After that worker dies, its
     episodes answer (queries, updates) only once this has passed, so it is short; a live
     worker picks up its sticky tasks within milliseconds, so little is lost by it.
+    `tuning`: cache size and task slots (config/tuning.py; the settings choose them).
     """
     return Worker(
         client,
@@ -40,7 +46,9 @@ def build_worker(
             activities.request_authorization,
             activities.keep_patient,
         ],
-        max_concurrent_activities=max_concurrent_activities,
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
+        max_concurrent_activities=tuning.max_concurrent_activities,
         # SIGTERM: running activities get this long to finish before they are cancelled.
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
         sticky_queue_schedule_to_start_timeout=sticky_schedule_to_start,
