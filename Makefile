@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # the extras (Dockerfile). constraints.txt pins every package to what CI ran on.
 EXTRAS := dev,stack,cli
 
-.PHONY: install run test lint bench clean lock demo
+.PHONY: install run test lint bench bench-scale clean lock demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ demo: install
 
 bench: install
 	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+
+# Long (about 20 min at the defaults on 2 cores): SCALE_EPISODES open episodes on a dev
+# server, SCALE_WORKERS worker processes, and the store at SCALE_RECORDS episodes (0: skip).
+SCALE_EPISODES ?= 10000
+SCALE_WORKERS  ?= 1
+SCALE_RECORDS  ?= 1000000
+bench-scale: install
+	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench.scale_bench \
+		--episodes $(SCALE_EPISODES) --workers $(SCALE_WORKERS) --records $(SCALE_RECORDS)
 
 # After changing dependencies in pyproject.toml: resolve afresh, then pin what resolved.
 lock: $(BIN)/python
