@@ -116,7 +116,7 @@ def census(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
 ) -> None:
     """Open episodes as a table, soonest review first."""
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": limit, "count_total": True}
     if program:
         params["program"] = program
     page = _get(ctx, "/v1/episodes", params)

@@ -32,7 +32,13 @@ class EpisodeRecords(Protocol):
     """What the API reads from PostgreSQL; `PostgresEpisodeRecords` is the adapter."""
 
     async def list_episodes(
-        self, where: EpisodeFilter, *, now: datetime, limit: int, after: EpisodeKey | None
+        self,
+        where: EpisodeFilter,
+        *,
+        now: datetime,
+        limit: int,
+        after: EpisodeKey | None,
+        count: bool = False,
     ) -> EpisodePage: ...
 
     async def census(self, programs: list[str] | None) -> list[CensusRow]: ...
@@ -47,9 +53,17 @@ class PostgresEpisodeRecords:
         self._pool = pool
 
     async def list_episodes(
-        self, where: EpisodeFilter, *, now: datetime, limit: int, after: EpisodeKey | None
+        self,
+        where: EpisodeFilter,
+        *,
+        now: datetime,
+        limit: int,
+        after: EpisodeKey | None,
+        count: bool = False,
     ) -> EpisodePage:
-        return await queries.list_episodes(self._pool, where, now=now, limit=limit, after=after)
+        return await queries.list_episodes(
+            self._pool, where, now=now, limit=limit, after=after, count=count
+        )
 
     async def census(self, programs: list[str] | None) -> list[CensusRow]:
         return await queries.census(self._pool, programs=programs)

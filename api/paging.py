@@ -32,7 +32,7 @@ class EpisodeListPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[EpisodeRow]
     total: int | None = Field(
-        description="every matching episode, counted on the first page only (null after)"
+        description="every matching episode, with count_total=true only (else null)"
     )
     limit: int
     next_cursor: str | None = Field(description="the next page's cursor; null on the last page")

@@ -204,6 +204,13 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
                 description="`next_cursor` of the previous page, with the same filters",
             ),
         ] = None,
+        count_total: Annotated[
+            bool,
+            Query(
+                description="also count every matching episode (`total`); costs a scan of"
+                " the matches, so off by default"
+            ),
+        ] = False,
         offset: Annotated[str | None, Query(include_in_schema=False)] = None,
     ) -> EpisodeListPage:
         if offset is not None:
@@ -226,7 +233,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         after = None if cursor is None else services.cursors.decode(where, cursor)
         found = await records_call(
             services.records.list_episodes(
-                where, now=services.deps.clock(), limit=limit, after=after
+                where, now=services.deps.clock(), limit=limit, after=after, count=count_total
             )
         )
         return services.cursors.page(where, found)

@@ -25,6 +25,7 @@ from schemas.records import EffectBatch, EpisodeSnapshot, TransitionRecord
 from store import queries
 from store.dbtypes import Db
 from store.migrate import migrate
+from store.models import EpisodeFilter, EpisodeKey
 from store.postgres import PostgresRecordStore
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
@@ -404,3 +405,243 @@ async def explain_plans(pool: asyncpg.Pool) -> dict[str, str]:
         rows = await pool.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", *args)
         plans[name] = "\n".join(r[0] for r in rows)
     return plans
+
+
+# ---------------------------------------------------------------- at scale (make bench-scale)
+
+SCALE_PROGRAMS = 1000  # ~1,000 episodes per program at 1,000,000: a network of programs
+SCALE_TRANSITIONS = 4  # per episode: its timeline, with SCALE_REVIEWS reviews
+SCALE_REVIEWS = 2
+
+# Deterministic pseudo-random spreads from the row number (no Python tuples: 1,000,000
+# episodes and their timelines are generated inside PostgreSQL).
+_SCALE_EPISODES = """
+INSERT INTO episodes (episode_id, workflow_id, program_id, phase, outcome, level_authorized,
+    level_delivered, started_at, closed_at, next_review_due, risk_flag, baseline_phq9,
+    latest_phq9, updated_at, last_seq)
+SELECT 'e' || lpad(n::text, 7, '0'), 'care-episode-e' || lpad(n::text, 7, '0'),
+    'prog-' || lpad((n % $2)::text, 4, '0'), p.phase,
+    CASE WHEN p.phase = 'closed' THEN 'completed' END, lv.level, lv.level,
+    $3::timestamptz - ((n * 104729) % 365) * interval '1 day',
+    CASE WHEN p.phase = 'closed'
+        THEN $3::timestamptz - ((n * 104729) % 365) * interval '1 day' + interval '60 days' END,
+    CASE WHEN p.phase = 'in_treatment'
+        THEN $3::timestamptz + ((n * 7919) % 11520 - 1440) * interval '1 minute' END,
+    n % 20 = 0, 8 + n % 20, n % 27, $3::timestamptz - interval '1 day', 10
+FROM generate_series(0::bigint, $1::bigint - 1) AS n,
+LATERAL (SELECT CASE WHEN n % 10 < 3 THEN 'closed' WHEN n % 10 < 8 THEN 'in_treatment'
+    WHEN n % 10 = 8 THEN 'aftercare' ELSE 'authorization' END AS phase) AS p,
+LATERAL (SELECT (ARRAY['iop', 'iop', 'php', 'op'])[1 + n % 4] AS level) AS lv
+"""
+_SCALE_TRANSITIONS = """
+INSERT INTO transitions (episode_id, workflow_id, seq, ordinal, run_id, from_phase, to_phase,
+    event, reason, actor, at, level_delivered, level_authorized)
+SELECT e.episode_id, e.workflow_id, s, 0, 'run', 'in_treatment', 'in_treatment',
+    'review_recorded', 'review_recorded', 'clinician:c', e.started_at + s * interval '3 days',
+    e.level_delivered, e.level_delivered
+FROM episodes e, generate_series(1, $1) AS s
+"""
+_SCALE_REVIEWS = """
+INSERT INTO reviews (episode_id, workflow_id, seq, ordinal, review_id, kind, clinician_id, at,
+    level, phq9_total, phq9_item9, gad7_total, hours_attended, units_attended)
+SELECT e.episode_id, e.workflow_id, 2 * s, 0, 'r-' || e.episode_id || '-' || s, 'review', 'c',
+    e.started_at + 2 * s * interval '3 days', e.level_delivered, (s * 7) % 28, 0, (s * 5) % 22,
+    9.0, 3
+FROM episodes e, generate_series(1, $1) AS s
+"""
+_SCALE_AUTHORIZATIONS = """
+INSERT INTO authorizations (episode_id, authorization_number, payer_id, level, status,
+    unit_type, units_approved, units_used, start_date, end_date, recorded_at)
+SELECT e.episode_id, 'A-' || e.episode_id, 'payer', 'iop', 'approved', 'days', 20, 5,
+    $1::date + (hashtext(e.episode_id) % 70 - 10) - 28,
+    $1::date + (hashtext(e.episode_id) % 70 - 10), $2::timestamptz
+FROM episodes e
+"""
+
+
+async def scale_load(pool: asyncpg.Pool, episodes: int) -> dict[str, float]:
+    """Generate `episodes` episodes with their timelines in PostgreSQL; seconds per step."""
+    took: dict[str, float] = {}
+    async with pool.acquire() as conn:
+        for name, sql, args in (
+            ("episodes", _SCALE_EPISODES, [episodes, SCALE_PROGRAMS, NOW]),
+            ("transitions", _SCALE_TRANSITIONS, [SCALE_TRANSITIONS]),
+            ("reviews", _SCALE_REVIEWS, [SCALE_REVIEWS]),
+            ("authorizations", _SCALE_AUTHORIZATIONS, [NOW.date(), NOW]),
+        ):
+            began = time.perf_counter()
+            await conn.execute(sql, *args, timeout=3600)
+            took[f"store_scale_load_{name}_s"] = round(time.perf_counter() - began, 1)
+        began = time.perf_counter()
+        await conn.execute("VACUUM ANALYZE", timeout=3600)
+        took["store_scale_vacuum_analyze_s"] = round(time.perf_counter() - began, 1)
+    return took
+
+
+def _scale_program(i: int) -> str:
+    return f"prog-{i % SCALE_PROGRAMS:04d}"
+
+
+async def _deepest_key(pool: asyncpg.Pool, where: EpisodeFilter) -> EpisodeKey:
+    """The key just before the list's last page (the deepest a client can page to)."""
+    clauses, params = queries._episode_filter(where, now=NOW, tz=UTC)
+    rows = await pool.fetch(
+        f"SELECT next_review_due, episode_id FROM episodes e WHERE {' AND '.join(clauses)}"
+        f" ORDER BY {queries._LIST_ORDER} DESC LIMIT 51",
+        *params,
+    )
+    if not rows:
+        raise RuntimeError("the list is empty")
+    return EpisodeKey(next_review_due=rows[-1][0], episode_id=rows[-1][1])
+
+
+async def explain_deepest_page(pool: asyncpg.Pool, where: EpisodeFilter, after: EpisodeKey) -> str:
+    clauses, params = queries._episode_filter(where, now=NOW, tz=UTC)
+    params += [after.next_review_due, after.episode_id]
+    n = len(params)
+    sql = (
+        f"SELECT episode_id FROM episodes e WHERE {' AND '.join(clauses)}"
+        f" AND ({queries._LIST_ORDER}) > (coalesce(${n - 1}::timestamptz,"
+        f" 'infinity'::timestamptz), ${n}::text) ORDER BY {queries._LIST_ORDER} LIMIT 51"
+    )
+    rows = await pool.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
+    return "\n".join(r[0] for r in rows)
+
+
+async def scale_read_latencies(pool: asyncpg.Pool, episodes: int) -> dict[str, Any]:
+    rnd = random.Random(11)
+    picks = [f"e{rnd.randrange(episodes):07d}" for _ in range(400)]
+    gc.collect()
+    everyone = EpisodeFilter()
+    one = EpisodeFilter(programs=[_scale_program(7)])
+    deepest_all = await _deepest_key(pool, everyone)
+    deepest_one = await _deepest_key(pool, one)
+    figures: dict[str, Any] = {
+        "pg_roundtrip_p99_ms": await p99_ms(lambda _: pool.fetchval("SELECT 1")),
+        "census_p99_ms_1m": await p99_ms(
+            lambda i: queries.census(pool, programs=[_scale_program(i)])
+        ),
+        "census_all_programs_p99_ms_1m": await p99_ms(lambda _: queries.census(pool), 100),
+        "overdue_query_p99_ms_1m": await p99_ms(
+            lambda i: queries.reviews_due(pool, now=NOW, programs=[_scale_program(i)])
+        ),
+        "expiring_authorizations_p99_ms_1m": await p99_ms(
+            lambda i: queries.authorizations_expiring(
+                pool, today=NOW.date(), within_days=7, programs=[_scale_program(i)]
+            )
+        ),
+        "timeline_p99_ms_1m": await p99_ms(lambda i: queries.timeline(pool, picks[i])),
+        "list_first_page_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, everyone, now=NOW, limit=50)
+        ),
+        "list_first_page_counted_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, everyone, now=NOW, limit=50, count=True), 50
+        ),
+        "list_next_page_p99_ms_1m": await p99_ms(
+            lambda i: queries.list_episodes(
+                pool,
+                everyone,
+                now=NOW,
+                limit=50,
+                after=EpisodeKey(next_review_due=NOW, episode_id=picks[i]),
+            )
+        ),
+        "list_deepest_page_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, everyone, now=NOW, limit=50, after=deepest_all)
+        ),
+        "list_deepest_page_one_program_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, one, now=NOW, limit=50, after=deepest_one)
+        ),
+    }
+    trivial = figures["pg_roundtrip_p99_ms"]
+    for name in (
+        "census_p99_ms_1m",
+        "overdue_query_p99_ms_1m",
+        "expiring_authorizations_p99_ms_1m",
+        "timeline_p99_ms_1m",
+        "list_next_page_p99_ms_1m",
+        "list_deepest_page_p99_ms_1m",
+        "list_deepest_page_one_program_p99_ms_1m",
+    ):
+        figures[name.replace("_p99_ms_1m", "_x_roundtrip")] = round(figures[name] / trivial, 1)
+    figures["list_deepest_page_explain"] = await explain_deepest_page(pool, everyone, deepest_all)
+    return figures
+
+
+async def measure_retention(pool: asyncpg.Pool, rows: int = 100_000) -> dict[str, float]:
+    """Rows the retention pass deletes per second (`rows` of each kind, all past their
+    window), with as many young rows beside them that it must keep."""
+    from store.retention import RetentionPolicy, purge
+
+    old = NOW - timedelta(days=400)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """
+            INSERT INTO api_idempotency (key_owner, idempotency_key, method, path,
+                request_hash, status_code, response_body, created_at, completed_at)
+            SELECT 'o', 'k' || n, 'POST', '/v1/x', 'h', 200, '{}'::jsonb,
+                CASE WHEN n % 2 = 0 THEN $2::timestamptz ELSE $3::timestamptz END,
+                CASE WHEN n % 2 = 0 THEN $2::timestamptz ELSE $3::timestamptz END
+            FROM generate_series(1, 2 * $1) AS n
+            """,
+            rows,
+            old,
+            NOW,
+        )
+        await conn.execute(
+            """
+            INSERT INTO applied_batches (workflow_id, seq, run_id, applied_at)
+            SELECT 'care-episode-r' || (n % 5000), n, 'run',
+                CASE WHEN n % 2 = 0 THEN $2::timestamptz ELSE $3::timestamptz END
+            FROM generate_series(1, 2 * $1) AS n
+            """,
+            rows,
+            old,
+            NOW,
+        )
+        await conn.execute(
+            """
+            INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id,
+                seq, channel, template, recipient_role, urgency, status, created_at,
+                next_attempt_at, sent_at)
+            SELECT 'm' || n, 'ep', 'p', 'care-episode-ep', n, 'webhook', 'review_due',
+                'care_team', 'routine', 'sent', t, t, t
+            FROM generate_series(1, 2 * $1) AS n,
+            LATERAL (SELECT CASE WHEN n % 2 = 0 THEN $2::timestamptz
+                ELSE $3::timestamptz END AS t) AS at
+            """,
+            rows,
+            old,
+            NOW,
+        )
+        await conn.execute("VACUUM ANALYZE")
+    began = time.perf_counter()
+    deleted = await purge(pool, RetentionPolicy(), now=NOW)
+    elapsed = time.perf_counter() - began
+    if set(deleted.values()) != {rows}:
+        raise AssertionError(f"retention deleted {deleted}, expected {rows} of each")
+    return {
+        "retention_rows_per_s": round(3 * rows / elapsed, 1),
+        "retention_pass_s_per_100k_rows": round(elapsed / 3 * 100_000 / rows, 2),
+    }
+
+
+async def run_scale_store_bench(dsn: str, *, episodes: int = 1_000_000) -> dict[str, Any]:
+    """Reads at `episodes` episodes (generated in PostgreSQL) beside the trivial round trip
+    of the same run, the deepest page's plan, and the retention pass's rate."""
+    figures: dict[str, Any] = {"store_scale_episodes": episodes}
+    async with throwaway_schema(dsn) as pool:
+        figures |= await scale_load(pool, episodes)
+        figures |= await scale_read_latencies(pool, episodes)
+        figures["store_scale_database_mib"] = round(
+            await pool.fetchval(
+                "SELECT sum(pg_total_relation_size(c.oid))::float8 FROM pg_class c"
+                " JOIN pg_namespace s ON s.oid = c.relnamespace"
+                " WHERE s.nspname = current_schema() AND c.relkind = 'r'"
+            )
+            / 2**20,
+            1,
+        )
+    async with throwaway_schema(dsn) as pool:
+        figures |= await measure_retention(pool)
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}

@@ -118,9 +118,9 @@ class EpisodeKey(_Row):
 
 
 class EpisodePage(_Row):
-    """One page of the episode list. `total` (every matching episode) is counted on the
-    first page only and is None on later pages: counting is the one cost that grows with
-    the table. `more`: a next page exists; it starts after the last item."""
+    """One page of the episode list. `total` (every matching episode) only when counting
+    was asked for, else None: counting is the one cost that grows with the table.
+    `more`: a next page exists; it starts after the last item."""
 
     items: list[EpisodeRow]
     total: int | None

@@ -47,7 +47,7 @@ async def test_cursor_pages_walk_every_episode_once(
     program = f"cur-{uuid.uuid4().hex[:6]}"
     expected = await _seed(api_pool, program, 11)
     seen: list[str] = []
-    params: dict[str, str | int] = {"program": program, "limit": 3}
+    params: dict[str, str | int] = {"program": program, "limit": 3, "count_total": "true"}
     first = True
     while True:
         answer = await api.get("/v1/episodes", params=params, headers=OPS)

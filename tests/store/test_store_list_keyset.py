@@ -33,7 +33,7 @@ async def _seed(pool: asyncpg.Pool, count: int, *, program: str = "prog-a") -> l
 
 
 async def _walk(pool: asyncpg.Pool, where: EpisodeFilter, limit: int) -> list[EpisodePage]:
-    pages = [await queries.list_episodes(pool, where, now=NOW, limit=limit)]
+    pages = [await queries.list_episodes(pool, where, now=NOW, limit=limit, count=True)]
     while (after := pages[-1].last_key()) is not None:
         pages.append(await queries.list_episodes(pool, where, now=NOW, limit=limit, after=after))
     return pages

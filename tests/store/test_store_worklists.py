@@ -64,7 +64,7 @@ async def test_today_lists_count_and_page_like_the_episode_list(pool: asyncpg.Po
             "aftercare": EpisodeFilter(programs=programs, phase="aftercare"),
         }
         for name, where in same.items():
-            page = await queries.list_episodes(pool, where, now=NOW, limit=10)
+            page = await queries.list_episodes(pool, where, now=NOW, limit=10, count=True)
             assert found.counts[name] == page.total, name
             assert found.rows[name] == page.items, name
         week = await queries.list_episodes(
@@ -72,6 +72,7 @@ async def test_today_lists_count_and_page_like_the_episode_list(pool: asyncpg.Po
             EpisodeFilter(programs=programs, review_due_before=HORIZON, overdue=False),
             now=NOW,
             limit=500,
+            count=True,
         )
         assert week.total is not None
         assert found.counts["due-week"] == week.total - found.counts["due-today"]

@@ -42,7 +42,6 @@ async def test_census_pages_by_cursor(
     assert first.status_code == 200, first.text
     shown = EPISODE_LINK.findall(first.text)
     assert shown == [f"{program}-{n:02d}" for n in range(25)]
-    assert "(30, soonest review first)" in first.text
     link = NEXT.search(first.text)
     assert link is not None
     second = await browser_client.get(link.group(1).replace("&amp;", "&"))
