@@ -130,7 +130,7 @@ def census(
             item["episode_id"],
             item["program_id"],
             item["phase"],
-            item["level_delivered"] or "-",
+            item["delivered_level"] or "-",
             (item["next_review_due"] or "-")[:16],
             "yes" if item["risk_flag"] else "",
         )

@@ -66,8 +66,8 @@ def _write_batch(i: int) -> EffectBatch:
         program_id=PROGRAMS[i % len(PROGRAMS)],
         phase=CarePhase.IN_TREATMENT,
         outcome=None,
-        level_authorized=LevelOfCare.IOP,
-        level_delivered=LevelOfCare.IOP,
+        authorized_level=LevelOfCare.IOP,
+        delivered_level=LevelOfCare.IOP,
         started_at=NOW,
         closed_at=None,
         next_review_due=at + timedelta(days=7),
@@ -83,7 +83,7 @@ def _write_batch(i: int) -> EffectBatch:
         reason="review_recorded",
         actor="clinician:bench",
         at=at,
-        level_delivered=LevelOfCare.IOP,
+        delivered_level=LevelOfCare.IOP,
     )
     return EffectBatch(
         workflow_id=f"care-episode-w{i % 500}",

@@ -8,23 +8,30 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
 from schemas.quality import QualityClock
 
+# One name for each level everywhere in Python and the HTTP API, as on the episode view:
+# `authorized_level`, `delivered_level`. Batches queued before the names were unified,
+# parked batches, and the database's columns spell them `level_authorized` /
+# `level_delivered`: both spellings are read, the new one is written.
+AUTHORIZED_LEVEL = AliasChoices("authorized_level", "level_authorized")
+DELIVERED_LEVEL = AliasChoices("delivered_level", "level_delivered")
+
 
 class TransitionRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     from_phase: CarePhase
     to_phase: CarePhase
     event: Event
     reason: str
     actor: str
     at: datetime
-    level_delivered: LevelOfCare | None = None
-    level_authorized: LevelOfCare | None = None
+    delivered_level: LevelOfCare | None = Field(default=None, validation_alias=DELIVERED_LEVEL)
+    authorized_level: LevelOfCare | None = Field(default=None, validation_alias=AUTHORIZED_LEVEL)
 
 
 class ReviewRecord(BaseModel):
@@ -124,13 +131,13 @@ class NotificationRequest(BaseModel):
 class EpisodeSnapshot(BaseModel):
     """The episode row clinics query across episodes (census, due lists)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     episode_id: str
     program_id: str
     phase: CarePhase
     outcome: str | None
-    level_authorized: LevelOfCare | None
-    level_delivered: LevelOfCare | None
+    authorized_level: LevelOfCare | None = Field(validation_alias=AUTHORIZED_LEVEL)
+    delivered_level: LevelOfCare | None = Field(validation_alias=DELIVERED_LEVEL)
     started_at: datetime
     closed_at: datetime | None
     next_review_due: datetime | None

@@ -26,9 +26,10 @@ class CensusRow(_Row):
 
 
 class EpisodeRow(EpisodeSnapshot):
-    """An `episodes` row: the snapshot the workflow last wrote, read back unchanged."""
+    """An `episodes` row: the snapshot the workflow last wrote, read back unchanged (its
+    `level_*` columns read as `*_level`, see schemas/records.py)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class ReviewsDue(_Row):
@@ -64,8 +65,8 @@ class TimelineEntry(_Row):
     to_phase: CarePhase | None = None
     event: str | None = None
     reason: str | None = None
-    level_delivered: LevelOfCare | None = None
-    level_authorized: LevelOfCare | None = None
+    delivered_level: LevelOfCare | None = None
+    authorized_level: LevelOfCare | None = None
     review_id: str | None = None
     review_kind: str | None = None
     phq9_total: int | None = None

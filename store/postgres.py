@@ -230,8 +230,8 @@ async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSna
         ep.program_id,
         ep.phase.value,
         ep.outcome,
-        _opt(ep.level_authorized),
-        _opt(ep.level_delivered),
+        _opt(ep.authorized_level),
+        _opt(ep.delivered_level),
         ep.started_at,
         ep.closed_at,
         ep.next_review_due,
@@ -266,8 +266,8 @@ async def _insert_transitions(conn: Conn, batch: EffectBatch, rows: list[Transit
                 t.reason,
                 t.actor,
                 t.at,
-                _opt(t.level_delivered),
-                _opt(t.level_authorized),
+                _opt(t.delivered_level),
+                _opt(t.authorized_level),
             )
             for i, t in enumerate(rows)
         ],

@@ -149,8 +149,9 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
     review before the move it caused)."""
     rows = await db.fetch(
         """
-        SELECT kind, at, actor, from_phase, to_phase, event, reason, level_delivered,
-            level_authorized, review_id, review_kind, phq9_total, gad7_total, hours_attended,
+        SELECT kind, at, actor, from_phase, to_phase, event, reason,
+            level_delivered AS delivered_level, level_authorized AS authorized_level,
+            review_id, review_kind, phq9_total, gad7_total, hours_attended,
             recommended_action, decision, override_reason, reasons
         FROM (
             SELECT 'transition' AS kind, at, actor, from_phase, to_phase, event, reason,

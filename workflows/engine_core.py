@@ -110,8 +110,8 @@ class EngineCore:
             program_id=s.start.program_id,
             phase=s.phase,
             outcome=s.outcome,
-            level_authorized=s.authorized_level,
-            level_delivered=s.delivered_level,
+            authorized_level=s.authorized_level,
+            delivered_level=s.delivered_level,
             started_at=s.started_at,
             closed_at=s.closed_at,
             next_review_due=s.review.due if s.review else None,
@@ -196,8 +196,8 @@ class EngineCore:
                 reason=step.reason,
                 actor=actor,
                 at=now,
-                level_delivered=s.delivered_level,
-                level_authorized=s.authorized_level,
+                delivered_level=s.delivered_level,
+                authorized_level=s.authorized_level,
             )
         )
         s.phase = step.to

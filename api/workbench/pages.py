@@ -57,7 +57,7 @@ def _episode_row(e: EpisodeRow, **extra: Any) -> dict[str, Any]:
         "episode_id": e.episode_id,
         "program_id": e.program_id,
         "phase": e.phase.value,
-        "level": e.level_delivered.value if e.level_delivered else None,
+        "level": e.delivered_level.value if e.delivered_level else None,
         "next_review_due": e.next_review_due,
         "risk_flag": e.risk_flag,
         "risk_unacknowledged": e.risk_unacknowledged,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -189,3 +190,28 @@ async def test_list_reads_the_records_with_filters(
     census = await api.get("/v1/census", headers=OPS)
     assert census.status_code == 200
     assert any(row["phase"] == "in_treatment" and row["episodes"] >= 1 for row in census.json())
+
+
+async def test_the_list_the_episode_and_the_timeline_name_the_levels_alike(
+    api: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    """One fact, one name: `delivered_level` / `authorized_level` everywhere in the HTTP
+    contract (the database columns keep their own names)."""
+    episode_id = await enrolled_episode(api, api_env)
+    view = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
+    listed = await api.get(
+        "/v1/episodes", params={"phase": "in_treatment", "limit": 500}, headers=CARE
+    )
+    item = next(i for i in listed.json()["items"] if i["episode_id"] == episode_id)
+    assert view["delivered_level"] == "iop"
+    for name in ("delivered_level", "authorized_level"):
+        assert item[name] == view[name]
+    timeline = (await api.get(f"/v1/episodes/{episode_id}/timeline", headers=OPS)).json()
+    enrolled = [
+        e for e in timeline if e["kind"] == "transition" and e["to_phase"] == "in_treatment"
+    ]
+    assert enrolled and {"delivered_level", "authorized_level"} <= set(enrolled[-1])
+    spelled_backwards = {"level_delivered", "level_authorized"}
+    assert not spelled_backwards & (set(item) | set(view) | set(enrolled[-1]))
+    openapi = json.dumps((await api.get("/openapi.json")).json())
+    assert not any(name in openapi for name in spelled_backwards)

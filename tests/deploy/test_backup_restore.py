@@ -75,7 +75,7 @@ async def populate(pool: asyncpg.Pool) -> None:
         await store.apply(
             batch(
                 2,
-                snapshot(ep, phase=P.IN_TREATMENT, level_delivered=LevelOfCare.IOP),
+                snapshot(ep, phase=P.IN_TREATMENT, delivered_level=LevelOfCare.IOP),
                 transitions=[move(P.ASSESSMENT, P.IN_TREATMENT, E.AUTH_APPROVED, T0)],
                 reviews=[review(f"r{n}", T0, 10 + n)],
                 authorizations=[authorization(f"A-{n}")],

@@ -26,8 +26,8 @@ def snapshot(episode_id: str = "ep1", **changes: Any) -> EpisodeSnapshot:
         "program_id": "prog-a",
         "phase": CarePhase.ASSESSMENT,
         "outcome": None,
-        "level_authorized": None,
-        "level_delivered": None,
+        "authorized_level": None,
+        "delivered_level": None,
         "started_at": T0,
         "closed_at": None,
         "next_review_due": None,
@@ -54,8 +54,8 @@ def move(
         reason=event.value,
         actor="clinician:c1",
         at=at,
-        level_delivered=level,
-        level_authorized=level,
+        delivered_level=level,
+        authorized_level=level,
     )
 
 

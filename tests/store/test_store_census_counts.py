@@ -87,8 +87,8 @@ async def test_census_follows_every_kind_of_batch(pool: asyncpg.Pool) -> None:
     # New episodes: before enrolment (no level), in treatment, in two programs.
     await put("e1")
     await put("e2")
-    await put("e3", phase=P.IN_TREATMENT, level_delivered=L.IOP)
-    await put("e4", program_id="prog-b", phase=P.IN_TREATMENT, level_delivered=L.PHP)
+    await put("e3", phase=P.IN_TREATMENT, delivered_level=L.IOP)
+    await put("e4", program_id="prog-b", phase=P.IN_TREATMENT, delivered_level=L.PHP)
     assert await assert_census_matches(pool) == [
         ("prog-a", L.IOP, P.IN_TREATMENT, 1),
         ("prog-a", None, P.ASSESSMENT, 2),
@@ -96,10 +96,10 @@ async def test_census_follows_every_kind_of_batch(pool: asyncpg.Pool) -> None:
     ]
 
     # Phase change, then level change (step down), then a snapshot that changes neither.
-    await put("e1", phase=P.IN_TREATMENT, level_delivered=L.IOP)
-    await put("e3", phase=P.IN_TREATMENT, level_delivered=L.OP)
-    await put("e3", phase=P.IN_TREATMENT, level_delivered=L.OP, risk_flag=True)
-    await put("e4", program_id="prog-b", phase=P.AFTERCARE, level_delivered=L.OP)
+    await put("e1", phase=P.IN_TREATMENT, delivered_level=L.IOP)
+    await put("e3", phase=P.IN_TREATMENT, delivered_level=L.OP)
+    await put("e3", phase=P.IN_TREATMENT, delivered_level=L.OP, risk_flag=True)
+    await put("e4", program_id="prog-b", phase=P.AFTERCARE, delivered_level=L.OP)
     assert await assert_census_matches(pool) == [
         ("prog-a", L.IOP, P.IN_TREATMENT, 1),
         ("prog-a", L.OP, P.IN_TREATMENT, 1),
@@ -108,7 +108,7 @@ async def test_census_follows_every_kind_of_batch(pool: asyncpg.Pool) -> None:
     ]
 
     # Closing leaves the census (its group row may stay at 0 but is not returned).
-    await put("e1", phase=P.CLOSED, level_delivered=L.IOP, outcome="completed")
+    await put("e1", phase=P.CLOSED, delivered_level=L.IOP, outcome="completed")
     await put("e2", phase=P.CLOSED, outcome="entered_in_error")
     assert await assert_census_matches(pool) == [
         ("prog-a", L.OP, P.IN_TREATMENT, 1),
@@ -125,7 +125,7 @@ async def test_census_follows_every_kind_of_batch(pool: asyncpg.Pool) -> None:
             "e5",
             program_id="prog-b",
             phase=P.IN_TREATMENT,
-            level_delivered=L.OP,
+            delivered_level=L.OP,
             updated_at=T0 + timedelta(hours=next(at)),
         ),
     )
@@ -197,7 +197,7 @@ async def test_migration_backfills_existing_episodes(
     for i in range(30):
         phase = [P.ASSESSMENT, P.IN_TREATMENT, P.CLOSED][i % 3]
         level = None if phase is P.ASSESSMENT else [L.IOP, L.OP][i % 2]
-        ep = snapshot(f"b{i}", program_id=f"prog-{'ab'[i % 2]}", phase=phase, level_delivered=level)
+        ep = snapshot(f"b{i}", program_id=f"prog-{'ab'[i % 2]}", phase=phase, delivered_level=level)
         await store.apply(batch(i + 1, ep))
     assert await migrate(bare_pool) == [
         m.name for m in discover() if m.version >= 3 and m.name not in early
@@ -228,7 +228,7 @@ async def test_census_stays_exact_under_concurrent_writers(pg_dsn: str, schema: 
                     f"e{rnd.randrange(24)}",  # writers share episodes: real row contention
                     program_id=rnd.choice(programs),
                     phase=rnd.choice(phases),
-                    level_delivered=rnd.choice(levels),
+                    delivered_level=rnd.choice(levels),
                     # Taken before the await: a slower writer lands an older snapshot late.
                     updated_at=T0 + timedelta(minutes=next(at)),
                 )

@@ -30,7 +30,7 @@ async def test_new_payer_events_and_the_appeal_filed_status_are_written(
     store = PostgresRecordStore(pool)
     b = batch(
         1,
-        snapshot("ep-payer", phase=P.IN_TREATMENT, level_delivered=LevelOfCare.IOP),
+        snapshot("ep-payer", phase=P.IN_TREATMENT, delivered_level=LevelOfCare.IOP),
         transitions=[
             move(source, target, event, T0, LevelOfCare.IOP) for source, target, event in NEW_EVENTS
         ],

@@ -45,8 +45,8 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
             eid,
             program_id=program,
             phase=phase,
-            level_delivered=level,
-            level_authorized=level,
+            delivered_level=level,
+            authorized_level=level,
             next_review_due=due,
             risk_flag=risk,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import asyncpg
@@ -9,6 +10,7 @@ import pytest
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
+from schemas.records import EffectBatch
 from store.postgres import PostgresRecordStore
 from tests.store.store_builders import T0, authorization, batch, move, note, review, snapshot
 
@@ -25,7 +27,7 @@ async def test_the_same_batch_twice_writes_one_set_of_rows(pool: asyncpg.Pool) -
     store = PostgresRecordStore(pool)
     b = batch(
         1,
-        snapshot(phase=P.IN_TREATMENT, level_delivered=LevelOfCare.IOP),
+        snapshot(phase=P.IN_TREATMENT, delivered_level=LevelOfCare.IOP),
         transitions=[move(P.AUTHORIZATION, P.IN_TREATMENT, E.AUTH_APPROVED, T0, LevelOfCare.IOP)],
         reviews=[review("r1", T0, 14, hours_attended=9.5)],
         authorizations=[authorization("A-1")],
@@ -143,3 +145,15 @@ async def test_clinical_detail_on_review_rows_is_kept(pool: asyncpg.Pool) -> Non
     assert (rows["d1"]["safety_instrument"], rows["d1"]["safety_result"]) == ("C-SSRS", "low")
     assert rows["d1"]["safety_plan"] == "safety plan reviewed"
     assert (rows["v1"]["visit_date"], rows["v1"]["visit_kind"]) == (T0.date(), "iop")
+
+
+def test_a_batch_queued_before_the_level_names_were_unified_still_reads() -> None:
+    """Activity inputs recorded with `level_delivered` / `level_authorized` (and parked
+    batches' JSON) decode to the one name the code uses, and are written back with it."""
+    written = batch(1, snapshot(delivered_level=LevelOfCare.IOP, authorized_level=LevelOfCare.IOP))
+    old = json.loads(written.model_dump_json())
+    old["episode"]["level_delivered"] = old["episode"].pop("delivered_level")
+    old["episode"]["level_authorized"] = old["episode"].pop("authorized_level")
+    read = EffectBatch.model_validate(old)
+    assert read == written
+    assert "level_delivered" not in read.model_dump_json()
