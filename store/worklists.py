@@ -212,7 +212,12 @@ TODAY_LISTS: dict[str, str] = {
     "due-week": "next_review_due >= $2 AND next_review_due < $3",
     "aftercare": f"phase = '{CarePhase.AFTERCARE.value}'",
 }
-_ROW_COLUMNS = ", ".join(EpisodeRow.model_fields)
+# The row's fields as columns; the levels' columns keep their database names.
+_COLUMN_OF = {"authorized_level": "level_authorized", "delivered_level": "level_delivered"}
+_ROW_COLUMNS = ", ".join(
+    f"{_COLUMN_OF[name]} AS {name}" if name in _COLUMN_OF else name
+    for name in EpisodeRow.model_fields
+)
 
 
 async def today_lists(
