@@ -68,8 +68,8 @@ def sample_packet() -> ReviewPacket:
         part2_program=True,
         part2_notice=PART2_NOTICE,
         patient=None,
-        level_delivered="iop",
-        level_authorized="iop",
+        delivered_level="iop",
+        authorized_level="iop",
         level_since=at(2),
         episode_started_at=at(1),
         authorization=PacketAuthorization(

@@ -11,6 +11,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.records import AUTHORIZED_LEVEL, DELIVERED_LEVEL
+
 # 42 CFR 2.32(a)(1), as revised in 2024: the notice that accompanies each disclosure of
 # a Part 2 program's records made with the patient's consent.
 PART2_NOTICE = (
@@ -96,6 +98,8 @@ class EngineRecommendation(_Row):
 
 
 class ReviewPacket(_Row):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     packet_id: str
     episode_id: str
     program_id: str
@@ -103,8 +107,9 @@ class ReviewPacket(_Row):
     part2_program: bool
     part2_notice: str | None
     patient: PatientIdentity | None
-    level_delivered: str | None
-    level_authorized: str | None
+    # Packets stored before the level names were unified read too (schemas/records.py).
+    delivered_level: str | None = Field(validation_alias=DELIVERED_LEVEL)
+    authorized_level: str | None = Field(validation_alias=AUTHORIZED_LEVEL)
     level_since: datetime | None = Field(description="when the current delivered level began")
     episode_started_at: datetime
     authorization: PacketAuthorization | None

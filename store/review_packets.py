@@ -162,7 +162,7 @@ async def _packet(
 ) -> ReviewPacket:
     episode_id = batch.episode.episode_id
     ep = batch.episode
-    level = ep.level_delivered.value if ep.level_delivered else None
+    level = ep.delivered_level.value if ep.delivered_level else None
     level_since = await conn.fetchval(
         """
         SELECT min(at) FROM transitions
@@ -251,8 +251,8 @@ async def _packet(
         part2_program=part2,
         part2_notice=PART2_NOTICE if part2 else None,
         patient=await patient_identity(conn, episode_id),
-        level_delivered=level,
-        level_authorized=ep.level_authorized.value if ep.level_authorized else None,
+        delivered_level=level,
+        authorized_level=ep.authorized_level.value if ep.authorized_level else None,
         level_since=level_since,
         episode_started_at=ep.started_at,
         authorization=authorization,

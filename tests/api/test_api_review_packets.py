@@ -60,7 +60,7 @@ async def test_packet_assembled_listed_downloaded_and_audited(
     assert row["status"] == "assembled"
     assert row["authorization_id"] is not None  # attached to the payer request's row
     packet = json.loads(row["content"])
-    assert packet["level_delivered"] == "iop"
+    assert packet["delivered_level"] == "iop"
     assert packet["authorization"]["units_approved"] == 8
     weeks = packet["attendance_by_week"]
     assert [w["sessions_attended"] for w in weeks] == [4, 1]
@@ -69,7 +69,7 @@ async def test_packet_assembled_listed_downloaded_and_audited(
     assert packet["scores"][0]["phq9_total"] is not None  # the assessment's PHQ-9
     assert set(packet) == {
         "packet_id", "episode_id", "program_id", "requested_at", "part2_program",
-        "part2_notice", "patient", "level_delivered", "level_authorized", "level_since",
+        "part2_notice", "patient", "delivered_level", "authorized_level", "level_since",
         "episode_started_at", "authorization", "attendance_by_week", "scores", "cssrs",
         "latest_decision", "recommendation",
     }  # fmt: skip

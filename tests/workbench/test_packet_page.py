@@ -43,8 +43,8 @@ async def packet_id(api_pool: asyncpg.Pool) -> str:
         EPISODE,
         program_id=PART2_PROGRAM,
         phase=CarePhase.IN_TREATMENT,
-        level_delivered=LevelOfCare.IOP,
-        level_authorized=LevelOfCare.IOP,
+        delivered_level=LevelOfCare.IOP,
+        authorized_level=LevelOfCare.IOP,
         started_at=d(1),
         updated_at=d(2),
     )
