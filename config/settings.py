@@ -61,6 +61,10 @@ class Settings(FileVariantSettings):
     sms_account: str | None = None
     sms_token: SecretStr | None = None
     sms_from: str | None = None
+    # The alert route (store/channels/alerts.py): when an urgent message cannot be
+    # delivered, operators and supervisors are alerted by email to these addresses
+    # (comma-separated; needs smtp_url and email_from) rather than on the failed route.
+    alert_email_to: str | None = None
     # The dispatcher wakes on LISTEN/NOTIFY; this poll is only its safety net (and what
     # sends a message held by quiet hours once they end).
     outbox_poll_seconds: float = 10.0
@@ -139,6 +143,7 @@ class Settings(FileVariantSettings):
         "sms_account",
         "sms_token",
         "sms_from",
+        "alert_email_to",
         "otel_traces_endpoint",
         mode="before",
     )

@@ -5,16 +5,29 @@ with the episode; no code changes. The policy travels inside the workflow's inpu
 
 Every number has a range, every level the program delivers has its entries, and the
 cross-field rules are checked on the field they constrain, so a 422 names that field.
+
+Strict where a policy is new (the API's bodies, code that builds one), lenient where a
+stored one is read back (`stored_policies()`: a running episode's input or carried state):
+a policy accepted by an older release must still decode, with the values it was started
+with, however today's rules judge them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -35,8 +48,58 @@ def _later_than(info: ValidationInfo, name: str, value: float) -> None:
         raise ValueError(f"must be greater than {name} ({earlier})")
 
 
+_STORED: ContextVar[bool] = ContextVar("carepath_stored_policy", default=False)
+
+
+@contextmanager
+def stored_policies() -> Iterator[None]:
+    """Within: a policy that fails today's validation is read as stored, not refused."""
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
+
+
+def _unconstrained(hint: Any) -> Any:
+    """The type without its range constraints (`Annotated` metadata), at every depth."""
+    origin = get_origin(hint)
+    if origin is Annotated:
+        return _unconstrained(get_args(hint)[0])
+    if origin is None:
+        return hint
+    args = tuple(_unconstrained(a) for a in get_args(hint))
+    if origin in (Union, types.UnionType):
+        return Union[args]  # noqa: UP007 - built from a tuple at run time
+    return origin[args]
+
+
+@cache
+def _loose_field(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    return TypeAdapter(_unconstrained(model.model_fields[name].annotation))
+
+
 class ProgramPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _lenient_when_stored(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ProgramPolicy]
+    ) -> ProgramPolicy:
+        """A stored policy that today's rules refuse keeps its values (types still checked;
+        settings this release no longer knows are dropped)."""
+        try:
+            return handler(data)
+        except ValidationError:
+            if not _STORED.get() or not isinstance(data, dict):
+                raise
+        values = {
+            name: _loose_field(cls, name).validate_python(data[name])
+            for name in cls.model_fields
+            if name in data
+        }
+        return cls.model_construct(**values)
 
     # The levels this program delivers itself; each needs a review interval and minimums.
     levels_delivered: frozenset[LevelOfCare] = Field(

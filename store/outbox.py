@@ -314,33 +314,57 @@ class Dispatcher:
                 status,
             )
             alert = message.urgency == "urgent" and message.template != UNDELIVERABLE_TEMPLATE
+            route = self.alert_route(message.channel)
             if alert and marked.endswith(" 1"):
-                await _queue_undeliverable_alert(conn, message)
+                await _queue_undeliverable_alert(conn, message, route)
         log.warning(
             "notification message_id=%s failed after %d attempts",
             message.message_id,
             message.attempt,
         )
-        if alert:
+        if alert and route != message.channel:
             log.error(
-                "urgent notification message_id=%s undeliverable; operator and supervisor alerted",
+                "urgent notification message_id=%s undeliverable on route %s; operator and "
+                "supervisor alerted through route %s",
+                message.message_id,
+                message.channel,
+                route,
+            )
+        elif alert:
+            log.critical(
+                "urgent notification message_id=%s undeliverable and no other route to alert "
+                "through (configure the alert route, CAREPATH_ALERT_EMAIL_TO); the alert is "
+                "queued on the same route and listed for operators",
                 message.message_id,
             )
+
+    def alert_route(self, failed: str) -> str:
+        """Where the alert about a message undeliverable on route `failed` goes: the alert
+        route, else the default one, whichever this dispatcher serves and is not the route
+        that failed (the same route only when it serves no other)."""
+        routes = self._routes()
+        for route in (ALERT_CHANNEL, DEFAULT_CHANNEL):
+            if route in routes and route != failed:
+                return route
+        return failed
 
 
 # An urgent message that cannot be delivered is itself news: operators and the program's
 # supervisors are told (content-free: which message and template, nothing about the patient).
 UNDELIVERABLE_TEMPLATE = "urgent_message_undeliverable"
 UNDELIVERABLE_RECIPIENTS = ("operator", "supervisor")
+# The route for those alerts (e.g. email to the on-call address, store/channels/alerts.py),
+# kept apart from the route that failed.
+ALERT_CHANNEL = "alert"
 
 
-async def _queue_undeliverable_alert(conn: Conn, message: OutboxMessage) -> None:
+async def _queue_undeliverable_alert(conn: Conn, message: OutboxMessage, route: str) -> None:
     await conn.executemany(
         """
         INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id, seq,
             channel, template, recipient_role, urgency, params)
         SELECT $1 || ':undeliverable:' || $2, episode_id, program_id, workflow_id, seq,
-            channel, $3, $2, 'urgent', $4::jsonb
+            $5, $3, $2, 'urgent', $4::jsonb
         FROM notification_outbox WHERE message_id = $1
         ON CONFLICT (message_id) DO NOTHING
         """,
@@ -349,7 +373,14 @@ async def _queue_undeliverable_alert(conn: Conn, message: OutboxMessage) -> None
                 message.message_id,
                 role,
                 UNDELIVERABLE_TEMPLATE,
-                json.dumps({"message_id": message.message_id, "template": message.template}),
+                json.dumps(
+                    {
+                        "message_id": message.message_id,
+                        "template": message.template,
+                        "failed_route": message.channel,
+                    }
+                ),
+                route,
             )
             for role in UNDELIVERABLE_RECIPIENTS
         ],

@@ -23,7 +23,7 @@ from observability.logs import configure_logging
 from observability.tracing import configure_tracing
 from store.channels.patient import PATIENT_CHANNEL
 from store.channels.routing import route_by_recipient
-from store.outbox import Channel, RetryPolicy
+from store.outbox import ALERT_CHANNEL, Channel, RetryPolicy
 from store.outbox_runner import run_dispatcher
 from store.patients import PostgresPatients
 from store.pool import open_pool
@@ -31,6 +31,7 @@ from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
 from temporal_client import connect
 from worker.adapters import build_channel, build_payer, check_integrations
+from worker.alert_channel import build_alert_channel, check_alert_channel
 from worker.patient_channels import build_patient_channel, check_patient_channels
 from worker.runtime import build_worker
 from worker.telemetry import telemetry_runtime
@@ -54,6 +55,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         patients = await build_patient_channel(settings, pool, stack)
         if patients is not None:
             routes[PATIENT_CHANNEL] = patients
+        alerts = build_alert_channel(settings)
+        if alerts is not None:
+            routes[ALERT_CHANNEL] = alerts
         dispatcher = asyncio.create_task(
             run_dispatcher(
                 pool,
@@ -129,6 +133,7 @@ def main() -> None:
     configure_tracing(settings, "carepath-worker")
     check_integrations(settings)  # fail closed before connecting to anything
     check_patient_channels(settings)
+    check_alert_channel(settings)
 
     async def _main() -> int:
         stop = asyncio.Event()

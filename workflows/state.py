@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
 from rules.levels import AgeGroup, LevelOfCare
+from rules.policy import stored_policies
 from rules.recommendation import Flag
 from rules.transitions import CarePhase
 from schemas.episode import Coverage, EpisodeStart
@@ -123,7 +125,18 @@ class FollowupClock(BaseModel):
     missed_30: bool = False
 
 
-class EpisodeState(BaseModel):
+class StoredModel(BaseModel):
+    """Read back from Temporal (a run's input, carried state): the program policy inside
+    is read leniently, so a running episode never fails to decode (rules/policy.py)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _policies_as_stored(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        with stored_policies():
+            return handler(data)
+
+
+class EpisodeState(StoredModel):
     model_config = ConfigDict(extra="forbid")
 
     start: EpisodeStart
@@ -208,7 +221,7 @@ class EpisodeState(BaseModel):
     notifications: list[NotificationRequest] = Field(default_factory=list)
 
 
-class EpisodeInput(BaseModel):
+class EpisodeInput(StoredModel):
     """The workflow's argument: a fresh start, or a start plus the carried state."""
 
     model_config = ConfigDict(extra="forbid")

@@ -245,6 +245,7 @@ async def test_an_undeliverable_urgent_message_alerts_operators_and_supervisors(
     assert json.loads(alerts[0]["params"]) == {
         "message_id": urgent.message_id,
         "template": "safety_alert",
+        "failed_route": "default",
     }
     # The alerts fail too on this channel: they are marked failed and raise nothing more.
     clock.now = await _db_now(pool)
