@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from rules import localtime
 from rules.payer_deadlines import PlanType, Priority
 from rules.policy import ProgramPolicy
 
@@ -54,10 +55,12 @@ def needs_concurrent_review(
     ) <= timedelta(days=policy.expiry_warning_days)
 
 
-def concurrent_review_due_at(end_date: date, policy: ProgramPolicy) -> datetime:
-    """The moment the expiry warning opens: `expiry_warning_days` before the end date."""
-    last_day = datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC)
-    return last_day - timedelta(days=policy.expiry_warning_days)
+def concurrent_review_due_at(end_date: date, policy: ProgramPolicy, tz: str = "UTC") -> datetime:
+    """The moment the expiry warning opens: `expiry_warning_days` before the end date's
+    local start of day, on the wall clock of `tz` (the program's zone; UTC for runs that
+    predate local days)."""
+    day_starts = localtime.local_midnight_after(end_date - timedelta(days=1), tz)
+    return localtime.add_local_days(day_starts, -policy.expiry_warning_days, tz)
 
 
 def is_expired(end_date: date, today: date) -> bool:

@@ -39,6 +39,8 @@ from rules.messaging import MessagingPolicy
 from rules.payer_deadlines import DecisionClock, PlanType, default_decision_clocks
 
 Hours = Annotated[float, Field(ge=0, le=168)]
+# Local hours patient messages go out in when the policy names none (engine V3 runs).
+DEFAULT_PATIENT_MESSAGE_WINDOW = (9.0, 20.0)
 PHQ9_MAX = 27
 
 
@@ -174,8 +176,9 @@ class ProgramPolicy(BaseModel):
         default=(7, 30, 60, 90), min_length=1, max_length=24
     )
 
-    # The program's local calendar (IANA zone), and the local hours in which messages
-    # the engine times itself (questionnaires, aftercare check-ins) reach patients.
+    # The program's local calendar (IANA zone), and the local hours in which patient
+    # messages go out (questionnaires and check-ins are timed into it, others held for
+    # it). Unset: DEFAULT_PATIENT_MESSAGE_WINDOW for engine V3 runs; (0, 24) is any hour.
     time_zone: str = Field(default="UTC", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
     patient_message_window_hours: tuple[float, float] | None = None
 

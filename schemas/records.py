@@ -126,6 +126,8 @@ class NotificationRequest(BaseModel):
     template: str
     urgency: Urgency = Urgency.ROUTINE
     params: dict[str, str] = Field(default_factory=dict)
+    # Not to be sent before (a patient message held for the program's local window).
+    not_before: datetime | None = None
 
 
 class EpisodeSnapshot(BaseModel):

@@ -177,8 +177,8 @@ class PostgresRecordStore:
         await conn.executemany(
             """
             INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id,
-                seq, channel, template, recipient_role, urgency, params)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                seq, channel, template, recipient_role, urgency, params, next_attempt_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, coalesce($11, now()))
             ON CONFLICT (message_id) DO NOTHING
             """,
             [
@@ -193,6 +193,7 @@ class PostgresRecordStore:
                     n.recipient.value,
                     n.urgency.value,
                     json.dumps(n.params, sort_keys=True),
+                    n.not_before,
                 )
                 for n in notes
             ],

@@ -166,7 +166,7 @@ class CareEpisode:
         while engine.state.commands:
             for command in engine.take_commands():
                 await self._run_command(command)
-        batch = engine.take_batch(workflow.info().run_id)
+        batch = engine.take_batch(workflow.info().run_id, workflow.now())
         if batch is not None:
             await workflow.execute_activity_method(
                 CareActivities.record_effects,

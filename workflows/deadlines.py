@@ -85,7 +85,7 @@ def _review_chase_due(e: DeadlinesMixin) -> datetime | None:
     r = e.state.review
     if r is None:
         return None
-    policy = e.state.start.policy
+    policy = e._timing_policy()
     if not r.questionnaire_sent:
         return schedule.questionnaire_at(r.due, policy)
     if not r.reminder_sent:
@@ -99,7 +99,7 @@ def _review_chase(e: DeadlinesMixin, now: datetime) -> None:
     """Every chase whose moment has come (a late wake-up sends each one that was missed)."""
     r = e.state.review
     assert r is not None
-    policy = e.state.start.policy
+    policy = e._timing_policy()
     if not r.questionnaire_sent and now >= schedule.questionnaire_at(r.due, policy):
         r.questionnaire_sent = True
         e._notify(Recipient.PATIENT, PATIENT_TEMPLATE, questionnaire="phq9")
@@ -135,7 +135,8 @@ def _concurrent_review_due(e: DeadlinesMixin) -> datetime | None:
     a = e.state.authorization
     if a is None or not e._watching_units():
         return None
-    return auth_rules.concurrent_review_due_at(e._review_by(a), e.state.start.policy)
+    policy = e.state.start.policy
+    return auth_rules.concurrent_review_due_at(e._review_by(a), policy, e._calendar_tz)
 
 
 def _concurrent_review(e: DeadlinesMixin, now: datetime) -> None:
@@ -230,7 +231,7 @@ def _aftercare_due(e: DeadlinesMixin) -> datetime | None:
     s = e.state
     if s.phase is not CarePhase.AFTERCARE or s.discharged_at is None:
         return None
-    checkins = schedule.aftercare_checkins(s.discharged_at, s.start.policy)
+    checkins = schedule.aftercare_checkins(s.discharged_at, e._timing_policy())
     if s.aftercare_checkins_done < len(checkins):
         return checkins[s.aftercare_checkins_done]
     return s.discharged_at
@@ -239,7 +240,7 @@ def _aftercare_due(e: DeadlinesMixin) -> datetime | None:
 def _aftercare_checkins(e: DeadlinesMixin, now: datetime) -> None:
     s = e.state
     assert s.discharged_at is not None
-    policy = s.start.policy
+    policy = e._timing_policy()
     checkins = schedule.aftercare_checkins(s.discharged_at, policy)
     while s.aftercare_checkins_done < len(checkins) and (
         now >= checkins[s.aftercare_checkins_done]

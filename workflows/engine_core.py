@@ -18,6 +18,7 @@ from rules import authorization as auth_rules
 from rules import localtime, schedule
 from rules.levels import AgeGroup, LevelOfCare
 from rules.payer_deadlines import Priority
+from rules.policy import DEFAULT_PATIENT_MESSAGE_WINDOW, ProgramPolicy
 from rules.recommendation import Flag, Recommendation
 from rules.transitions import (
     Action,
@@ -43,6 +44,7 @@ from schemas.view import EngineDecision, PendingPayerRequest
 from workflows import clock_windows
 from workflows.state import (
     ENGINE_V2,
+    ENGINE_V3,
     RECENT_RESULTS_KEPT,
     AuthorizationState,
     Command,
@@ -126,12 +128,16 @@ class EngineCore:
         commands, self.state.commands = self.state.commands, []
         return commands
 
-    def take_batch(self, run_id: str) -> EffectBatch | None:
+    def take_batch(self, run_id: str, now: datetime | None = None) -> EffectBatch | None:
+        """The records and messages queued since the last batch; with `now`, patient
+        messages outside the local window are held for it (engine V3)."""
         s = self.state
         if not (
             s.transitions or s.reviews or s.authorizations or s.notifications or s.clock_records
         ):
             return None
+        if now is not None:
+            self._hold_patient_messages(s.notifications, now)
         batch = EffectBatch(
             workflow_id=self.workflow_id,
             run_id=run_id,
@@ -146,6 +152,41 @@ class EngineCore:
         s.transitions, s.reviews, s.authorizations, s.notifications = [], [], [], []
         s.clock_records = []
         return batch
+
+    @property
+    def _calendar_tz(self) -> str:
+        """The zone whose calendar days the authorization arithmetic counts: the program's
+        (engine V3, issue 14 item 16); UTC for runs that started before."""
+        s = self.state
+        return s.start.policy.time_zone if s.engine_version >= ENGINE_V3 else "UTC"
+
+    def _today(self, now: datetime) -> date:
+        return localtime.local_date(now, self._calendar_tz)
+
+    def _timing_policy(self) -> ProgramPolicy:
+        """The policy the timers read: engine V3 holds patient messages to the program's
+        default local window when the policy sets none (older runs: any hour)."""
+        policy = self.state.start.policy
+        if self.state.engine_version < ENGINE_V3 or policy.patient_message_window_hours:
+            return policy
+        return policy.model_copy(
+            update={"patient_message_window_hours": DEFAULT_PATIENT_MESSAGE_WINDOW}
+        )
+
+    def _hold_patient_messages(self, notes: list[NotificationRequest], now: datetime) -> None:
+        """Engine V3: a patient message queued outside the program's local window waits
+        for it to open (`not_before`); staff messages go at once."""
+        if self.state.engine_version < ENGINE_V3:
+            return
+        policy = self._timing_policy()
+        window = policy.patient_message_window_hours
+        assert window is not None
+        opens = localtime.into_window(now, policy.time_zone, *window)
+        if opens <= now:
+            return
+        for i, n in enumerate(notes):
+            if n.recipient is Recipient.PATIENT and n.not_before is None:
+                notes[i] = n.model_copy(update={"not_before": opens})
 
     def _next_seq(self) -> int:
         self.state.seq += 1
@@ -482,7 +523,7 @@ class EngineCore:
         covered, after_end = units, 0
         if v2:
             covered, after_end = auth_rules.split_at_end_date(
-                units, period_days=period_weeks * 7, last_day=now.date(), end_date=a.end_date
+                units, period_days=period_weeks * 7, last_day=self._today(now), end_date=a.end_date
             )
             s.units_per_week = units / period_weeks
         a.units_used += covered
@@ -530,7 +571,7 @@ class EngineCore:
             a.units_approved,
             a.units_used,
             review_by,
-            now.date(),
+            self._today(now),
             policy,
             expected_units=self._units_expected_before_next_review(),
         ):
