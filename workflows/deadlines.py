@@ -18,12 +18,13 @@ from rules import localtime, schedule
 from rules.recommendation import Flag
 from rules.transitions import CarePhase, Event
 from schemas.records import Recipient
+from workflows.closure_referral import ClosureReferralMixin
 from workflows.engine_core import ENGINE, PATIENT_TEMPLATE
 from workflows.followup import FollowupMixin
 from workflows.state import ENGINE_V1, ENGINE_V2, ENGINE_V3
 
 
-class DeadlinesMixin(FollowupMixin):
+class DeadlinesMixin(FollowupMixin, ClosureReferralMixin):
     """Durable timers in the workflow; the decisions about them in `DEADLINES`."""
 
     def next_wakeup(self) -> datetime | None:
@@ -55,6 +56,7 @@ class DeadlinesMixin(FollowupMixin):
     def _close_by_engine(self, event: Event, now: datetime) -> None:
         self._move(event, now, ENGINE)
         self._tell_closed(event)
+        self._refer_on_closure(event, now)
 
 
 Due = Callable[[DeadlinesMixin], datetime | None]
