@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from api.auth import Operation, Principal, require
 from api.deps import Services
 from api.mutations import records_call
+from api.notice_delivery import deliver_pending
 from api.problems import ApiProblem, FieldError
 from api.routes import problems
 from api.settings import ALL_PROGRAMS, ApiKey
@@ -379,23 +380,10 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         return result.model_copy(update={"notices_sent": sent, "notices_pending": pending})
 
     async def deliver(episode_ids: list[str]) -> tuple[int, int]:
-        """Hand the pending notices to the episodes' engines; a refusal is kept with its
-        reason, an unreachable engine leaves the notice pending for the next roster."""
-        sent = pending = 0
-        for episode_id, notice in await records_call(notices.pending_notices(pool, episode_ids)):
-            try:
-                await services.episodes.submit(episode_id, Action.RECORD_ATTENDANCE, notice)
-                outcome = "taken"
-            except ApiProblem as problem:
-                if problem.status >= 500:
-                    pending += 1
-                    continue
-                outcome = f"refused:{problem.slug}"
-            await records_call(
-                notices.mark_sent(pool, episode_id, notice.notice_id, outcome=outcome, now=clock())
-            )
-            sent += outcome == "taken"
-        return sent, pending
+        """Hand the pending notices to the episodes' engines (api/notice_delivery.py); an
+        unreachable engine leaves a notice pending for the background retry."""
+        done = await deliver_pending(services.episodes, pool, clock, episode_ids)
+        return done.sent, done.pending
 
     @router.get(
         "/episodes/{episode_id}/week",

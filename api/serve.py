@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import uvicorn
 
 from api.app import create_app
 from api.deps import ApiDeps
+from api.notice_delivery import NoticeRetry
 from api.settings import ApiSettings
 from observability.tracing import trace_app
 from store.pool import open_pool
+from store.supervise import supervise
 from temporal_client import connect
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,17 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
             log.warning("no API keys configured (CAREPATH_API_KEYS): every call will be 401")
         serving = asyncio.create_task(server.serve())
         waiter = asyncio.create_task(stop.wait()) if stop is not None else None
+        background = asyncio.Event()
+        services = app.state.services
+        retry = NoticeRetry(
+            services.episodes,
+            pool,
+            services.deps.clock,
+            interval_s=settings.api_notice_retry_seconds,
+        )
+        retrying = asyncio.create_task(
+            supervise("attendance notice retry", lambda: retry.run(background), stop=background)
+        )
         try:
             await asyncio.wait(
                 [t for t in (serving, waiter) if t is not None],
@@ -52,7 +66,10 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
             )
         finally:
             server.should_exit = True
+            background.set()
             await serving
+            with contextlib.suppress(Exception):
+                await retrying
             if waiter is not None:
                 waiter.cancel()
             # Answers already sent but not yet stored: a last chance before the pool closes.

@@ -60,6 +60,9 @@ class ApiSettings(Settings):
     # How long the API keeps trying to store an answer it already sent, and finish its
     # audit row, when PostgreSQL fails just after the work was done.
     api_settle_retry_seconds: float = Field(default=600.0, gt=0)
+    # Attendance notices kept while Temporal was unreachable go out again this often
+    # (api/notice_delivery.py), not only with the next roster.
+    api_notice_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Set the no-PHI search attributes at start (off for servers without them registered).
     api_start_search_attributes: bool = True
     # 42 CFR Part 2 programs (program IDs, JSON list): the program's setting decides whether

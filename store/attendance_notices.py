@@ -247,3 +247,13 @@ async def mark_sent(
         now,
         outcome,
     )
+
+
+async def episodes_with_pending(db: Db, *, limit: int = 200) -> list[str]:
+    """Episodes with a notice their engine has not taken yet, the longest waiting first."""
+    rows = await db.fetch(
+        """SELECT episode_id FROM attendance_notices WHERE delivered_at IS NULL
+           GROUP BY episode_id ORDER BY min(created_at), episode_id LIMIT $1""",
+        limit,
+    )
+    return [r["episode_id"] for r in rows]

@@ -16,7 +16,7 @@ import pytest
 from schemas.records import Urgency
 from store.channels.alerts import ALERT_SUBJECT, AlertEmailChannel, AlertEmailSender
 from store.channels.email import SmtpTarget
-from store.outbox import ALERT_CHANNEL, Dispatcher, LogChannel
+from store.outbox import ALERT_CHANNEL, Channel, Dispatcher, LogChannel
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.webhook import WebhookChannel
 from tests.channels.smtp_server import PASSWORD, USER, Certificate, self_signed, smtp_server
@@ -61,7 +61,10 @@ async def test_the_alert_goes_by_email_when_the_webhook_refuses_the_safety_alert
             sender = AlertEmailSender(
                 target, "carepath@clinic.example", tls_context=cert.client_context()
             )
-            routes = {DEFAULT_CHANNEL: webhook, ALERT_CHANNEL: AlertEmailChannel(sender, [ON_CALL])}
+            routes: dict[str, Channel] = {
+                DEFAULT_CHANNEL: webhook,
+                ALERT_CHANNEL: AlertEmailChannel(sender, [ON_CALL]),
+            }
             clock = Clock(await pool.fetchval("SELECT now()"))
             dispatcher = Dispatcher(pool, routes, clock=clock)
 
