@@ -22,7 +22,9 @@ class TimelineEntry(StoredTimelineEntry):
     """One line of the audit trail: a transition, a review, a patient's messaging-consent
     reply, or a call made through the API."""
 
-    kind: Literal["transition", "review", "messaging", "api_call"]  # type: ignore[assignment]
+    kind: Literal[  # type: ignore[assignment]
+        "transition", "review", "messaging", "attendance", "billing", "api_call"
+    ]
     operation: str | None = None
     submission_id: str | None = None
     status_code: int | None = None

@@ -20,6 +20,7 @@ from api.attendance_check import review_matches_attendance
 from api.auth import Operation, Principal, require
 from api.deps import Services
 from api.episode_records import TimelineEntry
+from api.episode_week import with_week
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
 from api.paging import EpisodeListPage
@@ -260,7 +261,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         view = await services.episodes.state(episode_id)
         principal.require_episode(episode_id, view.program_id)
         services.programs.remember(episode_id, view.program_id)
-        return view
+        return await with_week(services.deps.pool, view, services.deps.clock())
 
     @router.get(
         "/episodes/{episode_id}/timeline",

@@ -13,6 +13,7 @@ from rules.schedule import ReviewStatus
 from rules.transitions import Action, CarePhase
 from schemas.quality import QualityClockView
 from schemas.submissions import UnitType
+from schemas.week import WeekView
 
 
 class EngineDecision(BaseModel):
@@ -137,3 +138,6 @@ class EpisodeView(BaseModel):
     started_at: datetime
     updated_at: datetime
     run_count: int = 1
+    # This week's IOP attendance, from the rosters in PostgreSQL: the API adds it to the
+    # workflow's answer (None when the episode was never seated in a group).
+    week: WeekView | None = None

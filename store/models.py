@@ -58,7 +58,7 @@ class TimelineEntry(_Row):
     """One line of an episode's audit trail: a transition, a review or a messaging-consent
     change the patient made, in time order."""
 
-    kind: Literal["transition", "review", "messaging"]
+    kind: Literal["transition", "review", "messaging", "attendance", "billing"]
     at: datetime
     actor: str
     from_phase: CarePhase | None = None
@@ -79,6 +79,11 @@ class TimelineEntry(_Row):
         default_factory=list,
         description="a review: the engine's reasons; a decision: the clinician's reason",
     )
+    # Attendance (a no-show, a correction) and billable-day decisions, from the rosters.
+    session_id: str | None = None
+    day: date | None = None
+    value: str | None = Field(default=None, description="what was recorded or decided")
+    earlier_value: str | None = Field(default=None, description="a correction: the value before")
 
 
 class ProgramOutcomes(_Row):

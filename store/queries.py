@@ -14,6 +14,7 @@ from rules.levels import INTENSITY, LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
 from schemas.records import GRANTING_STATUSES
+from store.attendance_timeline import attendance_entries
 from store.dbtypes import Db
 from store.models import (
     CensusRow,
@@ -145,8 +146,9 @@ async def authorizations_expiring(
 
 
 async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
-    """Transitions, reviews and messaging-consent changes of one episode in time order (a
-    review before the move it caused)."""
+    """Transitions, reviews, messaging-consent changes, no-shows and attendance corrections
+    and billable-day decisions of one episode in time order (a review before the move it
+    caused)."""
     rows = await db.fetch(
         """
         SELECT kind, at, actor, from_phase, to_phase, event, reason,
@@ -181,7 +183,9 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
         """,
         episode_id,
     )
-    return [TimelineEntry.model_validate(dict(r)) for r in rows]
+    entries = [TimelineEntry.model_validate(dict(r)) for r in rows]
+    # Attendance and billing at their moments (a stable sort keeps the order above).
+    return sorted(entries + await attendance_entries(db, episode_id), key=lambda e: e.at)
 
 
 async def outcomes(

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from asyncpg import Record
-from pydantic import BaseModel
 
 from rules.attendance_policy import AttendancePolicy
 from rules.attendance_week import (
     PRESENT,
-    AttendanceStatus,
     SessionSlot,
     authorized_flags,
     projected_exhaustion,
@@ -19,41 +17,11 @@ from rules.attendance_week import (
     week_start,
 )
 from rules.levels import AgeGroup, LevelOfCare
-from store.billing import grants_for
+from schemas.week import UnitsView, WeekSession, WeekView
+from store.billing import billable_days, grants_for
 from store.dbtypes import Db
 
-
-class WeekSession(BaseModel):
-    session_id: str
-    group_id: str
-    starts_at: datetime
-    duration_minutes: int
-    status: AttendanceStatus | None
-    minutes: int | None
-
-
-class UnitsView(BaseModel):
-    authorization_number: str
-    units_approved: int
-    units_used: int
-    units_left: int
-    end_date: date
-    projected_exhaustion: date | None
-
-
-class WeekView(BaseModel):
-    episode_id: str
-    week_start: date
-    level: LevelOfCare | None
-    sessions: list[WeekSession]
-    scheduled: int
-    attended: int
-    missed: int
-    hours: float
-    hours_still_possible: float
-    minimum_hours: float
-    below_minimum: bool
-    units: UnitsView | None
+__all__ = ["UnitsView", "WeekSession", "WeekView", "week_session_rows", "week_view"]
 
 
 async def week_view(
@@ -90,7 +58,26 @@ async def week_view(
         minimum_hours=minimum,
         below_minimum=progress.below_minimum,
         units=await _units(db, episode_id, level, now) if level else None,
+        **await _billable(db, episode_id, rows, monday, policy),
     )
+
+
+async def _billable(
+    db: Db, episode_id: str, rows: list[Record], monday: date, policy: AttendancePolicy
+) -> dict[str, int]:
+    """This week's billable-day decisions for the episode (the export's, per day)."""
+    if not rows:
+        return {}
+    program = await db.fetchval(
+        "SELECT program_id FROM care_groups WHERE group_id = $1", rows[0]["group_id"]
+    )
+    lines = [
+        line
+        for line in await billable_days(db, program, monday, monday + timedelta(days=6), policy)
+        if line.episode_id == episode_id
+    ]
+    billable = sum(1 for line in lines if line.billable)
+    return {"billable_days": billable, "days_not_billable": len(lines) - billable}
 
 
 async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> UnitsView | None:

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.episode_records import TimelineEntry
+from api.census import TimelineEntry
+from api.episode_week import with_week
 from api.mutations import records_call
 from api.problems import ApiProblem
 from api.workbench import quality_list
@@ -391,6 +393,7 @@ def build_pages_router() -> APIRouter:
             )
         except ApiProblem as problem:
             return problem_page(request, session, problem)
+        view = await with_week(workbench.services.deps.pool, view, workbench.clock())
         today = workbench.clock().astimezone(UTC).date()
         auth = view.authorization
         exhaustion = (

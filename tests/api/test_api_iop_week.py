@@ -340,3 +340,40 @@ async def test_a_review_contradicting_the_rosters_is_refused_naming_both_numbers
         f"/v1/episodes/{week.episode_id}/reviews", json=right, headers=CARE
     )
     assert answer.status_code == 200, answer.text
+
+
+async def test_the_episode_view_and_timeline_show_the_week_from_the_rosters(week: Week) -> None:
+    """Issue 10 item 9: GET /v1/episodes/{id} carries this week (hours against the minimum,
+    sessions attended / missed, billable days); the timeline has the no-show, the
+    correction (who, why, the value before) and the billable-day decisions."""
+    await week.start()
+    await week.roster(0, "attended")
+    await week.roster(1, "no_show")
+    session = week.sessions[1]
+    fixed = await week.api.post(
+        f"/v1/sessions/{session['session_id']}/roster",
+        json={
+            "recorded_by": "clin-7",
+            "entries": [{"episode_id": week.episode_id, "status": "partial", "minutes": 90}],
+            "correction_reason": "came for the second half",
+        },
+        headers=CARE,
+    )
+    assert fixed.status_code == 200, fixed.text
+    state = (await week.api.get(f"/v1/episodes/{week.episode_id}", headers=CARE)).json()
+    w = state["week"]
+    assert (w["scheduled"], w["attended"], w["missed"]) == (4, 2, 0)
+    assert (w["hours"], w["minimum_hours"]) == (4.5, 9.0)
+    assert w["billable_days"] + w["days_not_billable"] == 2
+    timeline = (await week.api.get(f"/v1/episodes/{week.episode_id}/timeline", headers=CARE)).json()
+    attendance = [
+        (e["event"], e["actor"], e["earlier_value"], e["reason"])
+        for e in timeline
+        if e["kind"] == "attendance"
+    ]
+    assert attendance == [
+        ("no_show", "clin-7", None, None),
+        ("attendance_corrected", "clin-7", "no_show (0 min)", "came for the second half"),
+    ]
+    billing = [e["day"] for e in timeline if e["kind"] == "billing"]
+    assert billing == [week.sessions[0]["starts_at"][:10], session["starts_at"][:10]]

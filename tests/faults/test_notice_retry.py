@@ -51,17 +51,17 @@ async def test_a_no_show_recorded_while_temporal_is_down_is_taken_when_it_is_bac
             "capacity": 12,
             "facilitator_ref": "fac-1",
         }
-        made = await faults.call(http, "POST", "/v1/groups", role="program-admin", body=group)
+        made = await faults.call(http, "POST", "/v1/groups", role="clinic-system", body=group)
         assert made.status == 201, made
         session_id = f"s-{uuid.uuid4().hex[:8]}"
-        started = datetime.now(UTC) - timedelta(hours=2)
+        started = datetime.now(UTC) - timedelta(minutes=20)  # under way: seated in time
         session = {
             "session_id": session_id,
             "starts_at": started.isoformat(),
             "duration_minutes": 60,
         }
         added = await faults.call(
-            http, "POST", f"/v1/groups/{group_id}/sessions", role="program-admin", body=session
+            http, "POST", f"/v1/groups/{group_id}/sessions", role="clinic-system", body=session
         )
         assert added.status == 201, added
         seated = await faults.call(

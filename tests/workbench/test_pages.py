@@ -369,3 +369,54 @@ async def test_today_lists_a_no_show_at_a_session_held_today(
     assert f'href="/app/episodes/{absent}"' in section
     assert "Evening skills" in section
     assert excused not in section
+
+
+async def test_the_episode_page_shows_this_weeks_attendance(
+    wb_app: FastAPI, browser_client: httpx.AsyncClient, api_env: WorkflowEnvironment
+) -> None:
+    """Issue 10 item 9: hours against the minimum, sessions and billable days on the page."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    episode_id = await enrolled(browser_client, api_env)
+    group_id = f"grp-{uuid4().hex[:8]}"
+    group = {
+        "group_id": group_id,
+        "program_id": bodies.episode()["program_id"],
+        "name": "Skills",
+        "level": "iop",
+        "weekdays": [1],
+        "start_time": "09:00",
+        "duration_minutes": 180,
+        "capacity": 12,
+        "facilitator_ref": "fac-1",
+    }
+    assert (await browser_client.post("/v1/groups", json=group, headers=CLINIC)).status_code == 201
+    started = datetime.now(UTC) - timedelta(minutes=20)
+    session = {
+        "session_id": f"s-{uuid4().hex[:8]}",
+        "starts_at": started.isoformat(),
+        "duration_minutes": 180,
+    }
+    made = await browser_client.post(
+        f"/v1/groups/{group_id}/sessions", json=session, headers=CLINIC
+    )
+    assert made.status_code == 201, made.text
+    seated = await browser_client.post(
+        f"/v1/groups/{group_id}/assignments", json={"episode_id": episode_id}, headers=CARE_KEY
+    )
+    assert seated.status_code == 201, seated.text
+    roster = {
+        "recorded_by": "clin-care",
+        "entries": [{"episode_id": episode_id, "status": "partial", "minutes": 60}],
+    }
+    recorded = await browser_client.post(
+        f"/v1/sessions/{session['session_id']}/roster", json=roster, headers=CLINIC
+    )
+    assert recorded.status_code == 200, recorded.text
+    await signed_in(wb_app, browser_client, PersonRole.CARE_TEAM)
+    page = await browser_client.get(f"/app/episodes/{episode_id}")
+    assert page.status_code == 200
+    assert "This week" in page.text and "data-week" in page.text
+    assert "<strong>1 h</strong> of the 9 h minimum" in page.text
+    assert "1 attended, 0 missed" in page.text
