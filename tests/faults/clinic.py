@@ -42,6 +42,9 @@ async def admit(faults: FaultStack, http: httpx.AsyncClient) -> Episode:
             "patient": {"patient_ref": "MRN-SYNTH-F"},
             "coverage": {"payer_id": "SANDBOX", "member_id": "NOAUTH-F"},
             "consents": {"payer_disclosure": True},
+            # Patient messages at any hour: every one is delivered whatever the hour the
+            # test runs (engine V3 holds them to 09:00-20:00 local by default).
+            "policy": {"patient_message_window_hours": [0, 24]},
         },
     )
     assert started.status in (200, 201), started  # 200: a retry found it started

@@ -133,7 +133,9 @@ class Clinic:
             coverage=Coverage(payer_id="SANDBOX", member_id=member_id) if coverage else None,
             consents=Consents(payer_disclosure=payer_disclosure_consent),
             **start_fields,
-            policy=policy or ProgramPolicy(),
+            # Patient messages at any hour unless a test says otherwise, so that no
+            # scenario depends on the hour it runs (engine V3 holds them to 09:00-20:00).
+            policy=policy or ProgramPolicy(patient_message_window_hours=(0, 24)),
         )
         handle = await start_episode(
             env.client,
