@@ -31,6 +31,7 @@ from store.outbox import (
     PermanentDeliveryError,
     RetryPolicy,
     Undeliverable,
+    alert_route,
     utc_now,
 )
 from store.postgres import DEFAULT_CHANNEL, default_channel
@@ -82,7 +83,7 @@ class InMemoryOutbox:
         if notification.message_id in self.messages:
             return
         self.messages[notification.message_id] = QueuedMessage(
-            notification, channel, next_attempt_at=self.clock()
+            notification, channel, next_attempt_at=notification.not_before or self.clock()
         )
         self.queued(notification.episode_id, notification.template).set()
 
@@ -138,7 +139,7 @@ class InMemoryOutbox:
                     isinstance(error, PermanentDeliveryError)
                     or queued.attempts >= self.retry.max_attempts
                 ):
-                    self._give_up(queued, error)
+                    self._give_up(queued, error, routes)
                     report.failed += 1
                 else:
                     queued.next_attempt_at = self.clock() + self.retry.delay(queued.attempts)
@@ -149,7 +150,9 @@ class InMemoryOutbox:
             report.sent += 1
         return report
 
-    def _give_up(self, queued: QueuedMessage, error: Exception) -> None:
+    def _give_up(
+        self, queued: QueuedMessage, error: Exception, routes: Mapping[str, Channel]
+    ) -> None:
         queued.status = "undeliverable" if isinstance(error, Undeliverable) else "failed"
         n = queued.notification
         if n.urgency is not Urgency.URGENT or n.template == UNDELIVERABLE_TEMPLATE:
@@ -163,10 +166,14 @@ class InMemoryOutbox:
                     "recipient": role,
                     "template": UNDELIVERABLE_TEMPLATE,
                     "urgency": "urgent",
-                    "params": {"message_id": n.message_id, "template": n.template},
+                    "params": {
+                        "message_id": n.message_id,
+                        "template": n.template,
+                        "failed_route": queued.channel,
+                    },
                 }
             )
-            self.enqueue(alert, queued.channel)
+            self.enqueue(alert, alert_route(routes, queued.channel))
 
 
 class InMemoryRecordStore:

@@ -339,14 +339,8 @@ class Dispatcher:
             )
 
     def alert_route(self, failed: str) -> str:
-        """Where the alert about a message undeliverable on route `failed` goes: the alert
-        route, else the default one, whichever this dispatcher serves and is not the route
-        that failed (the same route only when it serves no other)."""
-        routes = self._routes()
-        for route in (ALERT_CHANNEL, DEFAULT_CHANNEL):
-            if route in routes and route != failed:
-                return route
-        return failed
+        """Where the alert about a message undeliverable on route `failed` goes."""
+        return alert_route(self._routes(), failed)
 
 
 # An urgent message that cannot be delivered is itself news: operators and the program's
@@ -356,6 +350,15 @@ UNDELIVERABLE_RECIPIENTS = ("operator", "supervisor")
 # The route for those alerts (e.g. email to the on-call address, store/channels/alerts.py),
 # kept apart from the route that failed.
 ALERT_CHANNEL = "alert"
+
+
+def alert_route(routes: Mapping[str, Channel], failed: str) -> str:
+    """The alert route, else the default one, whichever is served and is not the route that
+    failed (the same route only when no other is served)."""
+    for route in (ALERT_CHANNEL, DEFAULT_CHANNEL):
+        if route in routes and route != failed:
+            return route
+    return failed
 
 
 async def _queue_undeliverable_alert(conn: Conn, message: OutboxMessage, route: str) -> None:

@@ -3,10 +3,10 @@ configuration: alert addresses without the SMTP settings refuse to start."""
 
 from __future__ import annotations
 
+from config.settings import Settings
 from store.channels.alerts import AlertEmailChannel, AlertEmailSender
 from store.channels.email import SmtpTarget
 from worker.adapters import MissingIntegration
-from config.settings import Settings
 
 
 def addresses(settings: Settings) -> list[str]:

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.episode_records import TimelineEntry
-from api.census import TimelineEntry
 from api.episode_week import with_week
 from api.mutations import records_call
 from api.problems import ApiProblem
