@@ -178,7 +178,7 @@ class ProgramPolicy(BaseModel):
 
     # The program's local calendar (IANA zone), and the local hours in which patient
     # messages go out (questionnaires and check-ins are timed into it, others held for
-    # it). Unset: DEFAULT_PATIENT_MESSAGE_WINDOW for engine V3 runs; (0, 24) is any hour.
+    # it). Unset: any hour (DEFAULT_PATIENT_MESSAGE_WINDOW is the suggested setting).
     time_zone: str = Field(default="UTC", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
     patient_message_window_hours: tuple[float, float] | None = None
 

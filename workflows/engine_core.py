@@ -18,7 +18,7 @@ from rules import authorization as auth_rules
 from rules import localtime, schedule
 from rules.levels import AgeGroup, LevelOfCare
 from rules.payer_deadlines import Priority
-from rules.policy import DEFAULT_PATIENT_MESSAGE_WINDOW, ProgramPolicy
+from rules.policy import ProgramPolicy
 from rules.recommendation import Flag, Recommendation
 from rules.transitions import (
     Action,
@@ -164,14 +164,9 @@ class EngineCore:
         return localtime.local_date(now, self._calendar_tz)
 
     def _timing_policy(self) -> ProgramPolicy:
-        """The policy the timers read: engine V3 holds patient messages to the program's
-        default local window when the policy sets none (older runs: any hour)."""
-        policy = self.state.start.policy
-        if self.state.engine_version < ENGINE_V3 or policy.patient_message_window_hours:
-            return policy
-        return policy.model_copy(
-            update={"patient_message_window_hours": DEFAULT_PATIENT_MESSAGE_WINDOW}
-        )
+        """The policy the timers read (the window as the program sets it; unset: any hour,
+        so runs recorded under V3 before the window replay unchanged)."""
+        return self.state.start.policy
 
     def _hold_patient_messages(self, notes: list[NotificationRequest], now: datetime) -> None:
         """Engine V3: a patient message queued outside the program's local window waits
@@ -180,7 +175,8 @@ class EngineCore:
             return
         policy = self._timing_policy()
         window = policy.patient_message_window_hours
-        assert window is not None
+        if window is None:
+            return
         opens = localtime.into_window(now, policy.time_zone, *window)
         if opens <= now:
             return

@@ -27,7 +27,7 @@ def test_the_expiry_warning_opens_at_local_midnight_not_utcs() -> None:
 
 
 def _enrolled_in_la(at: datetime, *, version: int | None = None) -> Case:
-    case = Case.new(policy=ProgramPolicy(time_zone=LA))
+    case = Case.new(policy=ProgramPolicy(time_zone=LA, patient_message_window_hours=(9, 20)))
     if version is not None:
         case.state.engine_version = version
     case.now = at
@@ -77,7 +77,7 @@ def test_in_the_window_and_in_older_runs_nothing_is_held() -> None:
     assert batch is not None and {n.not_before for n in batch.notifications} == {None}
 
 
-def test_a_late_evening_review_sends_its_questionnaire_next_morning_by_default() -> None:
+def test_a_late_evening_review_sends_its_questionnaire_next_morning() -> None:
     charted = datetime(2026, 3, 3, 6, 30, tzinfo=UTC)  # 22:30 Los Angeles
     case = _enrolled_in_la(charted)
     review = case.state.review
