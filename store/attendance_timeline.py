@@ -81,7 +81,7 @@ async def _billing_entries(db: Db, episode_id: str) -> list[TimelineEntry]:
                     actor=BILLING_RULES,
                     event="billable_day" if line.billable else "day_not_billable",
                     reason=line.reason.value if line.reason else None,
-                    level_delivered=line.level,
+                    delivered_level=line.level,
                     day=line.day,
                     value=f"{code}, {line.units} unit, {line.hours:g} h"
                     + (

@@ -36,7 +36,7 @@ async def test_no_shows_corrections_and_billable_days_are_in_the_timeline(
     pool: asyncpg.Pool,
 ) -> None:
     await PostgresRecordStore(pool).apply(
-        batch(1, snapshot(EP, phase=CarePhase.IN_TREATMENT, level_delivered=LevelOfCare.IOP))
+        batch(1, snapshot(EP, phase=CarePhase.IN_TREATMENT, delivered_level=LevelOfCare.IOP))
     )
     spec = GroupSpec(
         group_id="grp-t",

@@ -52,7 +52,7 @@ class Episode:
     async def at(self, level: LevelOfCare | None, phase: CarePhase, hours: float = 0) -> None:
         self.seq += 1
         at = T0 + timedelta(hours=hours)
-        episode = snapshot(self.episode_id, phase=phase, level_delivered=level, updated_at=at)
+        episode = snapshot(self.episode_id, phase=phase, delivered_level=level, updated_at=at)
         await self.store.apply(batch(self.seq, episode))
 
     async def seat(self, group_id: str, level: LevelOfCare) -> str:
