@@ -14,7 +14,6 @@ and the payer did get the subscriber's name and birth date (read from PostgreSQL
 
 from __future__ import annotations
 
-import functools
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,7 +29,6 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-import api.episodes_client
 from activities.care import CareActivities
 from activities.payer_sandbox import SandboxPayer
 from api.app import create_app
@@ -51,7 +49,7 @@ from schemas.payer import (
 from schemas.submissions import PatientMeasureSubmission, Phq9
 from store.patients import PostgresPatients
 from store.postgres import PostgresRecordStore
-from temporal_client import episode_handle, start_episode
+from temporal_client import episode_handle
 from tests.api.conftest import KEYS, PROGRAM, bearer
 from tests.replay.record_histories import happy_path, iop_week_attendance, safety_and_step_up
 from tests.workflows.clinic import Clinic, chain_histories
@@ -108,7 +106,7 @@ class Proof:
 
 
 @pytest.fixture
-async def proof(api_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Proof]:
+async def proof(api_pool: asyncpg.Pool) -> AsyncIterator[Proof]:
     binary = shutil.which("temporal-test-server")
     if binary is None:
         pytest.fail("temporal-test-server is not on PATH: run the tests with `make test`")
@@ -117,15 +115,11 @@ async def proof(api_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> Asyn
     )
     await register_search_attributes(env.client)
     # The API's own start, with a history limit low enough to continue as new often.
-    monkeypatch.setattr(
-        api.episodes_client,
-        "start_episode",
-        functools.partial(start_episode, history_event_limit=HISTORY_LIMIT),
-    )
     settings = ApiSettings(
         task_queue=f"care-episodes-phi-{uuid.uuid4().hex[:8]}",
         api_keys=KEYS,
         api_temporal_timeout_seconds=10,
+        history_event_limit=HISTORY_LIMIT,
     )
     payer = RecordingPayer()
     activities = CareActivities(PostgresRecordStore(api_pool), payer, PostgresPatients(api_pool))
