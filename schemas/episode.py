@@ -6,9 +6,10 @@ import hashlib
 import json
 import uuid
 from datetime import date
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import to_jsonable_python
 
 from rules import localtime
 from rules.levels import AgeGroup
@@ -141,7 +142,7 @@ class EpisodeStart(BaseModel):
         """SHA-256 of this body in canonical form (JSON, sorted keys, defaults filled in):
         two starts are the same start exactly when their fingerprints are equal."""
         canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            _canonical(self.model_dump()), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -160,3 +161,19 @@ class EpisodeStart(BaseModel):
 def workflow_id_for(episode_id: str) -> str:
     """The public workflow ID: `care-episode-{episode_id}`."""
     return f"care-episode-{episode_id}"
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready, with every set sorted (a frozenset's order follows string hashing, which
+    differs per process) and whole floats as integers: the same start must hash the same
+    however it was built and in whichever process."""
+    if isinstance(value, set | frozenset):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a number field holds 7 when built, 7.0 once read back from JSON
+    return to_jsonable_python(value)

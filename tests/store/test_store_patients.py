@@ -4,6 +4,9 @@ changes nothing, and the payer's subscriber and the workbench's display names re
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 import asyncpg
@@ -146,3 +149,24 @@ async def test_a_row_kept_from_an_older_runs_state_has_no_fingerprint(pool: asyn
         registration = await patients.register_start(body, body.fingerprint())
         assert (registration.new, registration.known) == (False, False)
         assert registration.patient_key == key
+
+
+def test_the_fingerprint_is_the_same_in_every_process() -> None:
+    """A policy's frozensets iterate in hash order, which differs per process: the same
+    start retried against another API process must still be the same start."""
+    script = (
+        "from tests.store.test_store_patients import _start; "
+        "from schemas.episode import EpisodeStart; s = _start(); "
+        "print(EpisodeStart.model_validate_json(s.model_dump_json()).fingerprint())"
+    )
+    found = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(found) == 1, found
