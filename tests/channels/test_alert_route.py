@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -19,6 +19,7 @@ from store.channels.email import SmtpTarget
 from store.outbox import ALERT_CHANNEL, Channel, Dispatcher, LogChannel
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.webhook import WebhookChannel
+from tests.channels.builders import Clock
 from tests.channels.smtp_server import PASSWORD, USER, Certificate, self_signed, smtp_server
 from tests.store.store_builders import batch, note, snapshot
 from tests.store.store_receiver import Receiver, serving
@@ -30,14 +31,6 @@ ON_CALL = "on-call@clinic.example"
 def cert() -> Iterator[Certificate]:
     with self_signed() as certificate:
         yield certificate
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -5,48 +5,30 @@ LISTEN/NOTIFY wake-ups and an operator's resend."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
-import pytest
 
 from rules.messaging import MessagingPolicy
 from schemas.episode import ContactPreferences
 from schemas.records import Recipient
-from store.channels.contacts import MessagingChannel, PostgresContacts
-from store.channels.patient import PATIENT_CHANNEL, PatientChannel, Sender
+from store.channels.contacts import PostgresContacts
+from store.channels.patient import PATIENT_CHANNEL
 from store.channels.routing import route_by_recipient
-from store.channels.sms import SmsSender
 from store.channels.sms_events import record_delivery_status, record_reply
-from store.outbox import Dispatcher, LogChannel
 from store.outbox_admin import AttentionStatus, needing_attention, resend
 from store.outbox_runner import run_dispatcher
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.queries import timeline
-from tests.channels.sms_gateway import ACCOUNT, FROM, TOKEN, Gateway, serving
+from tests.channels.builders import Clock, sms_dispatcher
+from tests.channels.sms_gateway import Gateway
 from tests.store.store_builders import batch, note, snapshot
 
 PHONE = "+15005550123"
 ZONE = "America/Chicago"
 # 15:00 in Chicago (UTC-6 in winter): outside quiet hours.
 AFTERNOON = datetime(2025, 1, 15, 21, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    fake = Gateway()
-    async with serving(fake) as url:
-        yield fake, url
 
 
 async def _patient(pool: asyncpg.Pool, episode_id: str = "ep1", **policy: float) -> None:
@@ -91,21 +73,6 @@ async def _queue_patient_message(
     return message_id
 
 
-def _dispatcher(pool: asyncpg.Pool, url: str, clock: Clock) -> Dispatcher:
-    sms = SmsSender(
-        pool,
-        base_url=url,
-        account=ACCOUNT,
-        token=TOKEN,
-        from_number=FROM,
-        public_url="https://carepath.example",
-        client=httpx.AsyncClient(timeout=10),
-    )
-    senders: dict[MessagingChannel, Sender] = {MessagingChannel.SMS: sms}
-    channel = PatientChannel(pool, senders, clock=clock)
-    return Dispatcher(pool, {DEFAULT_CHANNEL: LogChannel(), PATIENT_CHANNEL: channel}, clock=clock)
-
-
 async def _row(pool: asyncpg.Pool, message_id: str) -> asyncpg.Record:
     row = await pool.fetchrow(
         "SELECT channel, status, attempts, next_attempt_at, last_error FROM notification_outbox "
@@ -125,7 +92,7 @@ async def test_patient_message_goes_by_sms_and_care_team_messages_do_not(
     store = PostgresRecordStore(pool, channel_for=route_by_recipient(True))
     await store.apply(batch(9_999, snapshot(), notifications=[note("care-episode-ep1:team")]))
     await pool.execute("UPDATE notification_outbox SET next_attempt_at = $1", AFTERNOON)
-    report = await _dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
+    report = await sms_dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
     assert report.sent == 2
     assert [s.to for s in fake.sent] == [PHONE]
     assert (await _row(pool, patient_message))["channel"] == PATIENT_CHANNEL
@@ -140,7 +107,7 @@ async def test_quiet_hours_hold_the_message_until_eight_local(
     message_id = await _queue_patient_message(pool)
     late_evening = datetime(2025, 1, 16, 4, 30, tzinfo=UTC)  # 22:30 in Chicago
     clock = Clock(late_evening)
-    dispatcher = _dispatcher(pool, url, clock)
+    dispatcher = sms_dispatcher(pool, url, clock)
     report = await dispatcher.dispatch_due()
     assert (report.deferred, fake.sent) == (1, [])
     row = await _row(pool, message_id)
@@ -159,7 +126,7 @@ async def test_rate_limit_holds_the_fourth_message_until_the_window_frees(
     fake, url = gateway
     await _patient(pool, max_messages=3, rate_window_hours=24)
     clock = Clock(AFTERNOON)
-    dispatcher = _dispatcher(pool, url, clock)
+    dispatcher = sms_dispatcher(pool, url, clock)
     first = await _queue_patient_message(pool)
     await dispatcher.dispatch_due()
     for _ in range(3):
@@ -182,7 +149,7 @@ async def test_stop_withdraws_sms_consent_and_start_restores_it(
 ) -> None:
     fake, url = gateway
     await _patient(pool)
-    dispatcher = _dispatcher(pool, url, Clock(AFTERNOON))
+    dispatcher = sms_dispatcher(pool, url, Clock(AFTERNOON))
     assert await record_reply(pool, from_number=PHONE, body="hello") == []
     [stop] = await record_reply(pool, from_number=PHONE, body=" stop ")
     assert (stop.episode_id, stop.consented, stop.keyword) == ("ep1", False, "STOP")
@@ -209,7 +176,7 @@ async def test_no_contact_on_file_is_undeliverable_and_listed_for_operators(
 ) -> None:
     _, url = gateway
     message_id = await _queue_patient_message(pool, "ep-unknown")
-    await _dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
+    await sms_dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
     [row] = await needing_attention(pool, statuses=list(AttentionStatus), programs=None)
     assert (row.message_id, row.status) == (message_id, "undeliverable")
     assert await needing_attention(pool, statuses=list(AttentionStatus), programs=["other"]) == []
@@ -221,7 +188,7 @@ async def test_delivery_status_moves_forward_only(
     fake, url = gateway
     await _patient(pool)
     message_id = await _queue_patient_message(pool)
-    await _dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
+    await sms_dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
     [sms] = fake.sent
 
     async def status(gateway_status: str) -> tuple[bool, str]:
@@ -246,7 +213,7 @@ async def test_undelivered_callback_then_resend_keeps_the_message_id(
     fake, url = gateway
     await _patient(pool)
     message_id = await _queue_patient_message(pool)
-    dispatcher = _dispatcher(pool, url, Clock(AFTERNOON))
+    dispatcher = sms_dispatcher(pool, url, Clock(AFTERNOON))
     await dispatcher.dispatch_due()
     await record_delivery_status(
         pool, provider_id=fake.sent[0].sid, gateway_status="undelivered", error_code="30003"
@@ -278,7 +245,7 @@ async def test_dispatcher_wakes_on_notify_without_waiting_for_its_poll(
     # A clock ahead of the database's now(), so a row is due the moment its NOTIFY arrives
     # (no second write, which would race the wake-up): an afternoon in Chicago, tomorrow.
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    dispatcher = _dispatcher(pool, url, Clock(tomorrow.replace(hour=21, minute=0)))
+    dispatcher = sms_dispatcher(pool, url, Clock(tomorrow.replace(hour=21, minute=0)))
     channels = dispatcher.channels
     stop = asyncio.Event()
     task = asyncio.create_task(

@@ -6,47 +6,28 @@ not sent at all once the questionnaire was answered."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from rules.messaging import MessagingPolicy
 from schemas.episode import ContactPreferences
 from schemas.records import Recipient
-from store.channels.contacts import MessagingChannel, PostgresContacts
+from store.channels.contacts import PostgresContacts
 from store.channels.links import PostgresLinks, reminder_message_id
-from store.channels.patient import PATIENT_CHANNEL, PatientChannel, Sender
 from store.channels.routing import route_by_recipient
-from store.channels.sms import SmsSender
-from store.outbox import Dispatcher, LogChannel
-from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
-from tests.channels.sms_gateway import ACCOUNT, FROM, TOKEN, Gateway, serving
+from store.postgres import PostgresRecordStore
+from tests.channels.builders import PUBLIC_URL, Clock, sms_dispatcher
+from tests.channels.sms_gateway import Gateway
 from tests.store.store_builders import batch, note, snapshot
 
 PHONE = "+15005550199"
-PUBLIC = "https://carepath.example"
+PUBLIC = PUBLIC_URL
 # 15:00 in Chicago: outside quiet hours, and so is the same hour two days later.
 AFTERNOON = datetime(2025, 1, 15, 21, 0, tzinfo=UTC)
 TOKEN_IN_TEXT = re.compile(re.escape(PUBLIC) + r"/p/([A-Za-z0-9_-]+)")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    fake = Gateway()
-    async with serving(fake) as url:
-        yield fake, url
 
 
 async def _patient_asked_for_phq9(pool: asyncpg.Pool, **policy: float) -> str:
@@ -80,21 +61,6 @@ async def _patient_asked_for_phq9(pool: asyncpg.Pool, **policy: float) -> str:
     return message_id
 
 
-def _dispatcher(pool: asyncpg.Pool, url: str, clock: Clock) -> Dispatcher:
-    sms = SmsSender(
-        pool,
-        base_url=url,
-        account=ACCOUNT,
-        token=TOKEN,
-        from_number=FROM,
-        public_url=PUBLIC,
-        client=httpx.AsyncClient(timeout=10),
-    )
-    senders: dict[MessagingChannel, Sender] = {MessagingChannel.SMS: sms}
-    channel = PatientChannel(pool, senders, clock=clock, public_url=PUBLIC)
-    return Dispatcher(pool, {DEFAULT_CHANNEL: LogChannel(), PATIENT_CHANNEL: channel}, clock=clock)
-
-
 def _token(text: str) -> str:
     found = TOKEN_IN_TEXT.search(text)
     assert found, text
@@ -107,7 +73,7 @@ async def test_the_reminder_goes_on_day_two_with_its_own_working_link(
     fake, url = gateway
     first = await _patient_asked_for_phq9(pool)
     clock = Clock(AFTERNOON)
-    dispatcher = _dispatcher(pool, url, clock)
+    dispatcher = sms_dispatcher(pool, url, clock, questionnaire_links=True)
     assert (await dispatcher.dispatch_due()).sent == 1
     first_token = _token(fake.sent[0].body)
     queued = await pool.fetchrow(
@@ -141,7 +107,7 @@ async def test_no_reminder_goes_once_the_questionnaire_was_answered(
     fake, url = gateway
     await _patient_asked_for_phq9(pool)
     clock = Clock(AFTERNOON)
-    dispatcher = _dispatcher(pool, url, clock)
+    dispatcher = sms_dispatcher(pool, url, clock, questionnaire_links=True)
     await dispatcher.dispatch_due()
     links = PostgresLinks(pool)
     link = await links.open_link(_token(fake.sent[0].body), AFTERNOON)
@@ -157,7 +123,7 @@ async def test_a_program_may_turn_the_reminder_off(
 ) -> None:
     fake, url = gateway
     first = await _patient_asked_for_phq9(pool, questionnaire_reminder_days=0)
-    await _dispatcher(pool, url, Clock(AFTERNOON)).dispatch_due()
+    await sms_dispatcher(pool, url, Clock(AFTERNOON), questionnaire_links=True).dispatch_due()
     assert len(fake.sent) == 1
     assert not await pool.fetchval(
         "SELECT count(*) FROM notification_outbox WHERE message_id = $1",

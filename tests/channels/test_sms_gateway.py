@@ -3,8 +3,6 @@ error answer mapped to the outbox's outcome."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
 import pytest
@@ -24,19 +22,11 @@ from tests.channels.sms_gateway import (
     TOKEN,
     UNSUBSCRIBED_NUMBER,
     Gateway,
-    serving,
 )
 from tests.store.store_builders import batch, note, snapshot
 
 PUBLIC = "https://carepath.example"
 PHONE = "+15005550123"
-
-
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    fake = Gateway()
-    async with serving(fake) as url:
-        yield fake, url
 
 
 async def _sender(pool: asyncpg.Pool, url: str, token: str = TOKEN) -> SmsSender:
