@@ -44,9 +44,7 @@ async def test_an_answer_needs_its_score(pool: asyncpg.Pool) -> None:
         await pool.execute(_INSERT, "12_month", *window, "answered", None, None, None, NOW)
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(_INSERT, "12_month", *window, "answered", 30, "[3]", NOW, NOW)
-    await pool.execute(
-        _INSERT, "12_month", *window, "answered", 4, "[0,1,0,1,0,1,0,1,0]", NOW, NOW
-    )
+    await pool.execute(_INSERT, "12_month", *window, "answered", 4, "[0,1,0,1,0,1,0,1,0]", NOW, NOW)
     # The episode row removed (retention) takes its follow-ups with it.
     await pool.execute("DELETE FROM episodes WHERE episode_id = 'ep1'")
     assert await pool.fetchval("SELECT count(*) FROM followup_measures") == 0
