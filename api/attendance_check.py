@@ -12,9 +12,7 @@ from api.problems import ApiProblem, FieldError
 from rules.attendance_policy import AttendanceSource
 from rules.attendance_week import review_contradiction
 from schemas.submissions import ReviewSubmission
-from store import attendance as attendance_store
-from store import billing
-from store import groups as store
+from store.review_attendance import review_attendance
 
 
 async def review_matches_attendance(
@@ -25,18 +23,15 @@ async def review_matches_attendance(
     now: datetime,
 ) -> None:
     """For a program whose attendance comes from sessions, a review's weekly summary must
-    agree with the rosters of its period (when any were recorded): 422 naming both numbers."""
-    policy = await records_call(store.get_policy(pool, program_id))
-    if policy.source is not AttendanceSource.SESSIONS:
-        return
+    agree with the rosters of its period (when any were recorded): 422 naming both numbers.
+    The policy, the rosters and the approvals' unit are read in one round trip."""
     since = now - timedelta(days=7 * review.period_weeks)
-    found = await records_call(attendance_store.delivered_between(pool, episode_id, since, now))
-    if found.lines == 0:
+    found = await records_call(review_attendance(pool, program_id, episode_id, since, now))
+    if found.policy.source is not AttendanceSource.SESSIONS or found.delivered.lines == 0:
         return
-    grants = await records_call(billing.grants_for(pool, [episode_id]))
-    by_session = any(not g.counts_days for g in grants.values())
-    units = found.sessions if by_session else found.days
-    why = review_contradiction(review.hours_attended, review.units_attended, found.hours, units)
+    delivered = found.delivered
+    units = delivered.sessions if found.units_are_sessions else delivered.days
+    why = review_contradiction(review.hours_attended, review.units_attended, delivered.hours, units)
     if why is not None:
         raise ApiProblem(
             422,

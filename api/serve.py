@@ -28,6 +28,9 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
         settings.require_database_url(),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
+        # The API leaves no session state on its connections: a release costs no round
+        # trip (store/pool.py; tests/api/test_api_pool_session_state.py).
+        reset_sessions=False,
     )
     try:
         client = await connect(settings)

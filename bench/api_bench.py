@@ -39,6 +39,7 @@ from api.settings import ApiKey, ApiSettings, Role
 from bench.app_bench import measure_app_pages
 from bench.roster_bench import SEATS, enrolled, measure_rosters
 from schemas.episode import Coverage, EpisodeStart, PatientRef
+from store.pool import open_pool
 from store.postgres import PostgresRecordStore
 from temporal_client import start_episode
 from tests.pg import scratch_database, scratch_schema_pool
@@ -94,14 +95,16 @@ class RoundTrips:
 async def _api_pool(
     database_url: str, store: asyncpg.Pool, watched: RoundTrips
 ) -> AsyncIterator[asyncpg.Pool]:
-    """A second pool on the store pool's schema, for the API alone; every statement on it
-    is logged into `watched`."""
+    """A second pool on the store pool's schema, for the API alone, opened as api/serve.py
+    opens the API's (a release sends no reset); every statement on it is logged into
+    `watched`."""
     schema: str = await store.fetchval("SELECT current_schema()")
-    api = await asyncpg.create_pool(
+    api = await open_pool(
         database_url,
         min_size=2,
         max_size=10,
         server_settings={"search_path": schema},
+        reset_sessions=False,
         init=watched.watch,
     )
     try:

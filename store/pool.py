@@ -3,15 +3,39 @@
 Plain values in: the caller says where the database is (a DSN) and how big the pool is.
 Nothing here starts a server; `make run` (worker/stack.py) and the test helpers
 (tests/pg.py) bring their own embedded PostgreSQL and pass its DSN.
+
+Releasing a connection back to an asyncpg pool normally costs a round trip
+(`Connection.reset()`: `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`),
+awaited on the request's path. A process whose code leaves no session state on pooled
+connections (no session advisory locks, cursors WITH HOLD, LISTEN, session-level SET or
+set_config, temporary tables) opens its pool with `reset_sessions=False`: a release then
+sends nothing, unless a transaction is still open, which asyncpg rolls back whatever the
+setting. The API does (api/serve.py; tests/api/test_api_pool_session_state.py holds it to
+that); the worker does not (its outbox dispatcher LISTENs on a pooled connection).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 import asyncpg
 
 from store.migrate import migrate
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """A pool `reset` that sends nothing: for code that leaves no session state behind.
+
+    asyncpg still rolls back a transaction left open and drops the connection's
+    listener callbacks before calling it (asyncpg.pool.PoolConnectionHolder.release)."""
+
+
+def pool_reset(
+    reset_sessions: bool,
+) -> Callable[[asyncpg.Connection], Awaitable[None]] | None:
+    """The `reset=` to give `asyncpg.create_pool` (None: asyncpg's full reset)."""
+    return None if reset_sessions else keep_session
 
 
 async def open_pool(
@@ -20,17 +44,27 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
+    reset_sessions: bool = True,
+    init: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
 ) -> asyncpg.Pool:
-    """A pool on `dsn`, with every migration applied before it is handed out."""
-    pool = await asyncpg.create_pool(
+    """A pool on `dsn`, with every migration applied before it is handed out.
+
+    The migrations run on a connection of their own (they take a session advisory lock),
+    never on one the pool hands out later. `reset_sessions=False`: see the module's note.
+    `init` runs once on every new connection of the pool (the benchmark's query logger).
+    """
+    settings = dict(server_settings or {})
+    conn = await asyncpg.connect(dsn, server_settings=settings)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings=dict(server_settings or {}),
+        server_settings=settings,
+        reset=pool_reset(reset_sessions),
+        init=init,
     )
-    try:
-        await migrate(pool)
-    except BaseException:
-        await pool.close()
-        raise
     return pool
