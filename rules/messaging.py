@@ -4,12 +4,97 @@ limit. Pure rules (no I/O); the numbers are a program's policy (`ProgramPolicy.m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 DEFAULT_TIME_ZONE = "America/New_York"
+
+
+class RecipientKind(StrEnum):
+    """Who a message is for, where a program chooses the route (the values are those of
+    `schemas.records.Recipient`; tests/channels/test_routing_policy.py pins that)."""
+
+    PATIENT = "patient"
+    CARE_TEAM = "care_team"
+    SUPERVISOR = "supervisor"
+
+
+class Route(StrEnum):
+    """How a message leaves: the clinic's webhook, email, or SMS (patients only)."""
+
+    PREFERRED = "preferred"  # a patient: SMS or email, whichever they prefer and consented to
+    SMS = "sms"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+# The routes a program may choose per recipient kind, and the default (today's behaviour).
+ROUTES_ALLOWED: Final[Mapping[RecipientKind, tuple[frozenset[Route], Route]]] = {
+    RecipientKind.PATIENT: (
+        frozenset({Route.PREFERRED, Route.SMS, Route.EMAIL, Route.WEBHOOK}),
+        Route.PREFERRED,
+    ),
+    RecipientKind.CARE_TEAM: (frozenset({Route.WEBHOOK, Route.EMAIL}), Route.WEBHOOK),
+    RecipientKind.SUPERVISOR: (frozenset({Route.WEBHOOK, Route.EMAIL}), Route.WEBHOOK),
+}
+# A staff kind's email addresses, when its route is email.
+_ADDRESSES: Final[Mapping[str, RecipientKind]] = {
+    "care_team_email": RecipientKind.CARE_TEAM,
+    "supervisor_email": RecipientKind.SUPERVISOR,
+}
+
+
+class RecipientRoutes(BaseModel):
+    """The program's route per recipient kind (`ROUTES_ALLOWED`), with the staff addresses
+    an email route needs. Other recipients (utilization review, operators) use the webhook."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    patient: Route = ROUTES_ALLOWED[RecipientKind.PATIENT][1]
+    care_team: Route = ROUTES_ALLOWED[RecipientKind.CARE_TEAM][1]
+    supervisor: Route = ROUTES_ALLOWED[RecipientKind.SUPERVISOR][1]
+    care_team_email: tuple[str, ...] = Field(
+        default=(), max_length=20, validate_default=True, description="when care_team is email"
+    )
+    supervisor_email: tuple[str, ...] = Field(
+        default=(), max_length=20, validate_default=True, description="when supervisor is email"
+    )
+
+    @field_validator("patient", "care_team", "supervisor")
+    @classmethod
+    def _allowed_for_the_kind(cls, route: Route, info: ValidationInfo) -> Route:
+        assert info.field_name is not None
+        allowed, _ = ROUTES_ALLOWED[RecipientKind(info.field_name)]
+        if route not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ValueError(f"{route.value} is not a route for {info.field_name} ({names})")
+        return route
+
+    @field_validator("care_team_email", "supervisor_email")
+    @classmethod
+    def _addresses_for_an_email_route(
+        cls, addresses: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        assert info.field_name is not None
+        kind = _ADDRESSES[info.field_name]
+        if any("@" not in a or len(a) > 254 or a != a.strip() for a in addresses):
+            raise ValueError("each entry must be an email address")
+        if info.data.get(kind.value) is Route.EMAIL and not addresses:
+            raise ValueError(f"{kind.value} is sent by email: give one or more addresses")
+        return addresses
+
+    def route_for(self, kind: RecipientKind) -> Route:
+        route: Route = getattr(self, kind.value)
+        return route
+
+    def addresses_for(self, kind: RecipientKind) -> tuple[str, ...]:
+        """The email addresses of a staff kind (empty for the patient: theirs is on file)."""
+        return next((getattr(self, f) for f, k in _ADDRESSES.items() if k is kind), ())
 
 
 class MessagingPolicy(BaseModel):
@@ -35,6 +120,9 @@ class MessagingPolicy(BaseModel):
     )
     questionnaire_wrong_birth_dates: int = Field(
         default=5, ge=1, le=20, description="wrong dates of birth that lock the link"
+    )
+    routes: RecipientRoutes = Field(
+        default_factory=RecipientRoutes, description="the route per recipient kind"
     )
 
     @model_validator(mode="after")

@@ -21,18 +21,17 @@ from activities.care import CareActivities
 from config.settings import Settings, load_settings
 from observability.logs import configure_logging
 from observability.tracing import configure_tracing
-from store.channels.patient import PATIENT_CHANNEL
 from store.channels.routing import route_by_recipient
-from store.outbox import ALERT_CHANNEL, Channel, RetryPolicy
+from store.outbox import ALERT_CHANNEL, RetryPolicy
 from store.outbox_runner import run_dispatcher
 from store.patients import PostgresPatients
 from store.pool import open_pool
-from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
+from store.postgres import PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
 from temporal_client import connect
 from worker.adapters import build_channel, build_payer, check_integrations
 from worker.alert_channel import build_alert_channel, check_alert_channel
-from worker.patient_channels import build_patient_channel, check_patient_channels
+from worker.patient_channels import build_routes, check_patient_channels
 from worker.runtime import build_worker
 from worker.telemetry import telemetry_runtime
 
@@ -51,10 +50,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
         payer = await build_payer(settings, stack)
         activities = CareActivities(records, payer, PostgresPatients(pool))
-        routes: dict[str, Channel] = {DEFAULT_CHANNEL: build_channel(settings)}
-        patients = await build_patient_channel(settings, pool, stack)
-        if patients is not None:
-            routes[PATIENT_CHANNEL] = patients
+        routes = await build_routes(settings, pool, stack, webhook=build_channel(settings))
         alerts = build_alert_channel(settings)
         if alerts is not None:
             routes[ALERT_CHANNEL] = alerts

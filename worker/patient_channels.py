@@ -1,6 +1,7 @@
-"""Build the patient channel (SMS and/or email) from settings, failing closed on a half
-configuration: a gateway URL without its account, token or From number names what is
-missing, as worker/adapters.py does for the other integrations."""
+"""Build the patient channel (SMS and/or email) and the routes that serve the programs'
+choice per recipient kind from settings, failing closed on a half configuration: a gateway
+URL without its account, token or From number names what is missing, as
+worker/adapters.py does for the other integrations."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import httpx
 from config.settings import Settings
 from store.channels.contacts import MessagingChannel
 from store.channels.email import EmailSender, SmtpTarget
-from store.channels.patient import PatientChannel, Sender
+from store.channels.patient import PATIENT_CHANNEL, PatientChannel, Sender
+from store.channels.routing import RecipientRouter
 from store.channels.sms import SmsSender
+from store.channels.staff_email import StaffEmailChannel, StaffEmailSender
+from store.outbox import Channel
+from store.postgres import DEFAULT_CHANNEL
 from worker.adapters import MissingIntegration
 
 SMS_NEEDS = ("sms_url", "sms_account", "sms_token", "sms_from", "public_url")
@@ -61,3 +66,17 @@ async def build_patient_channel(
             client=http,
         )
     return PatientChannel(pool, senders, public_url=settings.public_url) if senders else None
+
+
+async def build_routes(
+    settings: Settings, pool: asyncpg.Pool, stack: AsyncExitStack, webhook: Channel
+) -> dict[str, Channel]:
+    """The default and patient routes: one `RecipientRouter` serving both, which sends each
+    message where its program chose for the recipient's kind (webhook, email, SMS)."""
+    staff = None
+    if settings.smtp_url is not None and settings.email_from:
+        target = SmtpTarget.from_url(settings.smtp_url.get_secret_value())
+        staff = StaffEmailChannel(StaffEmailSender(target, settings.email_from))
+    patients = await build_patient_channel(settings, pool, stack)
+    router = RecipientRouter(pool, webhook, patients=patients, staff_email=staff)
+    return {DEFAULT_CHANNEL: router, PATIENT_CHANNEL: router}

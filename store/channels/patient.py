@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from rules.messaging import quiet_until, rate_limited_until, zone
+from rules.messaging import Route, quiet_until, rate_limited_until, zone
 from store.channels.contacts import MessagingChannel, PatientContact, PostgresContacts
 from store.channels.links import REMINDER_FOR_PARAM, Instrument, PostgresLinks
 from store.channels.messages import QUESTIONNAIRE_PARAM
@@ -32,25 +32,45 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _reachable(
+    contact: PatientContact, channel: MessagingChannel, senders: dict[MessagingChannel, Sender]
+) -> tuple[MessagingChannel, str] | str:
+    """The channel and the address, or why not (for the undeliverable row)."""
+    if channel not in senders:
+        setting = "CAREPATH_SMS_URL" if channel is MessagingChannel.SMS else "CAREPATH_SMTP_URL"
+        return f"{channel.value} is not configured on this worker ({setting})"
+    sms = channel is MessagingChannel.SMS
+    address = contact.phone if sms else contact.email_address
+    if not address:
+        return f"no {'phone number' if sms else 'email address'} on file"
+    if not (contact.sms_consent if sms else contact.email_consent):
+        return f"the patient withdrew consent to {channel.value}"
+    return channel, address
+
+
 def choose_route(
-    contact: PatientContact, senders: dict[MessagingChannel, Sender]
-) -> tuple[MessagingChannel, str] | None:
-    """SMS when preferred, consented, known and configured; else email likewise."""
-    if (
-        contact.prefers_sms
-        and contact.sms_consent
-        and contact.phone
-        and MessagingChannel.SMS in senders
-    ):
-        return MessagingChannel.SMS, contact.phone
-    if (
-        contact.prefers_email
-        and contact.email_consent
-        and contact.email_address
-        and MessagingChannel.EMAIL in senders
-    ):
-        return MessagingChannel.EMAIL, contact.email_address
-    return None
+    contact: PatientContact,
+    senders: dict[MessagingChannel, Sender],
+    wanted: Route = Route.PREFERRED,
+) -> tuple[MessagingChannel, str]:
+    """The program's route for patients: SMS or email as it chose, or (`preferred`) SMS
+    when the patient prefers it, consented and it is configured, else email likewise.
+    `Undeliverable` naming what is missing when the choice cannot be served."""
+    if wanted in (Route.SMS, Route.EMAIL):
+        reached = _reachable(contact, MessagingChannel(wanted.value), senders)
+        if isinstance(reached, str):
+            raise Undeliverable(f"the program sends patients {wanted.value}: {reached}")
+        return reached
+    if wanted is not Route.PREFERRED:
+        raise Undeliverable(f"the patient channel does not serve the {wanted.value} route")
+    prefers = (
+        (MessagingChannel.SMS, contact.prefers_sms),
+        (MessagingChannel.EMAIL, contact.prefers_email),
+    )
+    for channel, preferred in prefers:
+        if preferred and not isinstance(reached := _reachable(contact, channel, senders), str):
+            return reached
+    raise Undeliverable("no consented channel with an address")
 
 
 @dataclass
@@ -64,9 +84,7 @@ class PatientChannel:
         contact = await PostgresContacts(self.db).get(message.episode_id)
         if contact is None:
             raise Undeliverable("no contact details on file")
-        route = choose_route(contact, self.senders)
-        if route is None:
-            raise Undeliverable("no consented channel with an address")
+        route = choose_route(contact, self.senders, contact.messaging.routes.patient)
         now = self.clock()
         policy = contact.messaging
         held = quiet_until(now, zone(contact.time_zone), policy)

@@ -94,6 +94,34 @@ async def test_contact_details_go_to_postgres_not_temporal(
     assert stored_after is not None and stored_after.phone == PHONE
 
 
+async def test_a_route_choice_is_stored_and_a_bad_one_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+    api_pool: asyncpg.Pool,  # noqa: F811
+) -> None:
+    routes = {"patient": "email", "care_team": "email", "care_team_email": ["team@clinic.example"]}
+    body = bodies.episode()
+    body["policy"] = {"messaging": {"routes": routes}}
+    body["contact"] = {"email": True, "email_address": "pat@example.org"}
+    answer = await client.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
+    assert answer.status_code == 201, answer.text
+    stored = await PostgresContacts(api_pool).get(str(body["episode_id"]))
+    assert stored is not None
+    assert stored.messaging.routes.care_team_email == ("team@clinic.example",)
+    assert (stored.messaging.routes.patient, stored.messaging.routes.care_team) == (
+        "email",
+        "email",
+    )
+
+    bad = bodies.episode()
+    bad["policy"] = {"messaging": {"routes": {"supervisor": "email"}}}
+    refused = await client.post("/v1/episodes", json=bad, headers=bearer("tok-clinic"))
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "body.policy.messaging.routes.supervisor_email"
+    assert "give one or more addresses" in error["message"]
+    assert await PostgresContacts(api_pool).get(str(bad["episode_id"])) is None
+
+
 async def _sent_row(pool: asyncpg.Pool, message_id: str, sid: str) -> SentSms:
     await pool.execute(
         """
