@@ -24,12 +24,7 @@ async def current_week(
     """This week for an episode ever seated in a group; None otherwise, and None (logged)
     while PostgreSQL is unreachable: the live view still answers."""
     try:
-        seated = await records_call(
-            pool.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM group_assignments WHERE episode_id = $1)",
-                episode_id,
-            )
-        )
+        seated = await records_call(groups_store.ever_seated(pool, episode_id))
         if not seated:
             return None
         policy = await records_call(groups_store.get_policy(pool, program_id))

@@ -363,9 +363,7 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
                     conn, session_id, roster, policy=policy, now=now
                 )
                 changed = [x.episode_id for x in result.lines if x.outcome is not UNCHANGED]
-                row = await conn.fetchrow(
-                    "SELECT * FROM group_sessions WHERE session_id = $1", session_id
-                )
+                row = await store.session_row(conn, session_id)
                 assert row is not None
                 await notices.derive_notices(
                     conn, row, changed, recorded_by=roster.recorded_by, policy=policy, now=now

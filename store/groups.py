@@ -255,6 +255,14 @@ async def get_session(db: Db, session_id: str) -> Session | None:
     return _session(row) if row else None
 
 
+async def session_row(db: Db, session_id: str) -> asyncpg.Record | None:
+    """The session's `group_sessions` row as stored (what `attendance_notices` derives from)."""
+    row: asyncpg.Record | None = await db.fetchrow(
+        "SELECT * FROM group_sessions WHERE session_id = $1", session_id
+    )
+    return row
+
+
 async def list_sessions(db: Db, group_id: str, first: date, last: date) -> list[Session]:
     rows = await db.fetch(
         _SESSION_SQL + " WHERE s.group_id = $1 AND s.session_date BETWEEN $2 AND $3"
@@ -391,6 +399,14 @@ async def end_assignment(
         )
     await conn.execute("SELECT carepath_fill_group_seats($1, $2)", group_id, now)
     return _assignment(row)
+
+
+async def ever_seated(db: Db, episode_id: str) -> bool:
+    """Whether the episode was ever assigned to a group (seated or waiting, then or now)."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM group_assignments WHERE episode_id = $1)", episode_id
+    )
+    return found
 
 
 async def episode_assignments(db: Db, episode_id: str) -> list[Assignment]:

@@ -17,6 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.settings import ALL_PROGRAMS
+from store import accounts as store
+from store.accounts import AccountRow
 
 # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
 HASHER = PasswordHasher()
@@ -60,22 +62,20 @@ class SignInResult:
     account_id: int | None = None
 
 
-ACCOUNT_COLUMNS = ("account_id", "username", "display_name", "role", "programs", "actor")
-_COLUMNS = ", ".join(ACCOUNT_COLUMNS)
-
-
-def account_from_row(row: asyncpg.Record) -> Account:
+def account_of(row: AccountRow) -> Account:
     return Account(
-        account_id=row["account_id"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=PersonRole(row["role"]),
-        programs=frozenset(row["programs"]),
-        actor=row["actor"],
+        account_id=row.account_id,
+        username=row.username,
+        display_name=row.display_name,
+        role=PersonRole(row.role),
+        programs=frozenset(row.programs),
+        actor=row.actor,
     )
 
 
 class PostgresAccounts:
+    """Accounts on PostgreSQL; the statements are the store's (store/accounts.py)."""
+
     def __init__(
         self, pool: asyncpg.Pool, *, lockout_after_failures: int, lockout: timedelta
     ) -> None:
@@ -93,75 +93,49 @@ class PostgresAccounts:
         actor: str,
         display_name: str,
     ) -> Account:
-        row = await self._pool.fetchrow(
-            f"""
-            INSERT INTO web_accounts (username, display_name, role, programs, actor,
-                password_hash)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            RETURNING {_COLUMNS}
-            """,
-            username,
-            display_name,
-            role.value,
-            sorted(programs),
-            actor,
-            await asyncio.to_thread(HASHER.hash, password),
+        row = await store.create_account(
+            self._pool,
+            username=username,
+            display_name=display_name,
+            role=role.value,
+            programs=sorted(programs),
+            actor=actor,
+            password_hash=await asyncio.to_thread(HASHER.hash, password),
         )
-        assert row is not None
-        return account_from_row(row)
+        return account_of(row)
 
     async def exists(self, username: str) -> bool:
-        found = await self._pool.fetchval(
-            "SELECT 1 FROM web_accounts WHERE username = $1", username
-        )
-        return found is not None
+        return await store.username_taken(self._pool, username)
 
     async def by_id(self, account_id: int) -> Account | None:
-        row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM web_accounts WHERE account_id = $1 AND NOT disabled",
-            account_id,
-        )
-        return account_from_row(row) if row is not None else None
+        row = await store.enabled_account(self._pool, account_id)
+        return account_of(row) if row is not None else None
 
     async def verify(self, username: str, password: str, *, now: datetime) -> SignInResult:
         """Check a password, counting failures; the row is locked while it is decided."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                f"""
-                SELECT {_COLUMNS}, password_hash, failed_attempts, locked_until
-                FROM web_accounts WHERE username = $1 AND NOT disabled FOR UPDATE
-                """,
-                username,
-            )
-            if row is None:
+            found = await store.lock_for_sign_in(conn, username)
+            if found is None:
                 # An unknown name costs what a wrong password costs.
                 await asyncio.to_thread(_password_matches, _DUMMY_HASH, password)
                 return SignInResult(SignInOutcome.BAD_CREDENTIALS)
-            account_id: int = row["account_id"]
-            if row["locked_until"] is not None and row["locked_until"] > now:
+            account_id = found.account.account_id
+            if found.locked_until is not None and found.locked_until > now:
                 return SignInResult(SignInOutcome.LOCKED, account_id=account_id)
-            if await asyncio.to_thread(_password_matches, row["password_hash"], password):
-                await conn.execute(
-                    """UPDATE web_accounts SET failed_attempts = 0, locked_until = NULL
-                    WHERE account_id = $1""",
-                    account_id,
-                )
-                if HASHER.check_needs_rehash(row["password_hash"]):
-                    await conn.execute(
-                        "UPDATE web_accounts SET password_hash = $2 WHERE account_id = $1",
-                        account_id,
-                        await asyncio.to_thread(HASHER.hash, password),
-                    )
-                return SignInResult(SignInOutcome.OK, account_from_row(row), account_id)
+            if await asyncio.to_thread(_password_matches, found.password_hash, password):
+                await store.clear_failures(conn, account_id)
+                if HASHER.check_needs_rehash(found.password_hash):
+                    rehashed = await asyncio.to_thread(HASHER.hash, password)
+                    await store.set_password_hash(conn, account_id, rehashed)
+                return SignInResult(SignInOutcome.OK, account_of(found.account), account_id)
             failures = (
                 1
-                if row["locked_until"] is not None  # an expired lock starts a new count
-                else row["failed_attempts"] + 1
+                if found.locked_until is not None  # an expired lock starts a new count
+                else found.failed_attempts + 1
             )
             locks = failures >= self._lockout_after
-            await conn.execute(
-                """UPDATE web_accounts SET failed_attempts = $2, locked_until = $3
-                WHERE account_id = $1""",
+            await store.set_failures(
+                conn,
                 account_id,
                 0 if locks else failures,
                 now + self._lockout if locks else None,

@@ -17,7 +17,8 @@ from enum import StrEnum
 
 import asyncpg
 
-from api.workbench.accounts import ACCOUNT_COLUMNS, Account, account_from_row
+from api.workbench.accounts import Account, account_of
+from store import web_sessions as store
 
 
 class AuthEvent(StrEnum):
@@ -50,6 +51,8 @@ class Ended:
 
 
 class PostgresSessions:
+    """Sessions on PostgreSQL; the statements are the store's (store/web_sessions.py)."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -70,14 +73,13 @@ class PostgresSessions:
         account_id: int | None = None,
         client: str | None = None,
     ) -> None:
-        await self._pool.execute(
-            """INSERT INTO web_auth_events (at, event, account_id, username, client)
-            VALUES ($1, $2, $3, $4, $5)""",
-            at,
-            event.value,
-            account_id,
-            username[:64],
-            client,
+        await store.record_auth_event(
+            self._pool,
+            at=at,
+            event=event.value,
+            account_id=account_id,
+            username=username[:64],
+            client=client,
         )
 
     async def open(self, account: Account, *, now: datetime) -> tuple[str, Session]:
@@ -90,13 +92,12 @@ class PostgresSessions:
             created_at=now,
             last_seen_at=now,
         )
-        await self._pool.execute(
-            """INSERT INTO web_sessions (token_hash, account_id, csrf_token, created_at,
-                last_seen_at) VALUES ($1, $2, $3, $4, $4)""",
-            session.token_hash,
-            account.account_id,
-            session.csrf_token,
-            now,
+        await store.insert_session(
+            self._pool,
+            token_hash=session.token_hash,
+            account_id=account.account_id,
+            csrf_token=session.csrf_token,
+            now=now,
         )
         return token, session
 
@@ -107,49 +108,44 @@ class PostgresSessions:
         `active`); only a session that has just ended is looked at again, to say why.
         """
         hashed = token_hash(token)
-        live = """s.token_hash = $1 AND s.ended_at IS NULL AND a.account_id = s.account_id
-            AND NOT a.disabled AND $2 - s.created_at < $3 AND $2 - s.last_seen_at < $4"""
-        columns = ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS)
-        returned = f"{columns}, s.csrf_token, s.created_at, s.last_seen_at"
-        statement = (
-            f"""UPDATE web_sessions s SET last_seen_at = $2 FROM web_accounts a
-            WHERE {live} RETURNING {returned}"""
-            if active
-            else f"SELECT {returned} FROM web_sessions s, web_accounts a WHERE {live}"
+        live = await store.live_session(
+            self._pool,
+            hashed,
+            now=now,
+            lifetime=self._lifetime,
+            idle=self._idle,
+            move_idle_clock=active,
         )
-        row = await self._pool.fetchrow(statement, hashed, now, self._lifetime, self._idle)
-        if row is not None:
+        if live is not None:
             return Session(
-                account=account_from_row(row),
-                csrf_token=row["csrf_token"],
+                account=account_of(live.account),
+                csrf_token=live.csrf_token,
                 token_hash=hashed,
-                created_at=row["created_at"],
-                last_seen_at=row["last_seen_at"],
+                created_at=live.created_at,
+                last_seen_at=live.last_seen_at,
             )
         return await self._end_stale(hashed, now=now)
 
     async def _end_stale(self, hashed: str, *, now: datetime) -> Ended | None:
         """A session that is no longer live: end it (once), audit why; None if unknown."""
-        row = await self._pool.fetchrow(
-            """SELECT account_id, created_at, last_seen_at FROM web_sessions
-            WHERE token_hash = $1 AND ended_at IS NULL""",
-            hashed,
-        )
-        if row is None:
+        found = await store.open_session(self._pool, hashed)
+        if found is None:
             return None
-        if now - row["created_at"] >= self._lifetime:
+        if now - found.created_at >= self._lifetime:
             reason = AuthEvent.SESSION_EXPIRED
-        elif now - row["last_seen_at"] >= self._idle:
+        elif now - found.last_seen_at >= self._idle:
             reason = AuthEvent.IDLE_TIMEOUT
         else:
             reason = AuthEvent.SESSION_EXPIRED  # the account was disabled meanwhile
-        username = await self._end(hashed, reason, now=now)
+        username = await store.end_session(self._pool, hashed, now=now, reason=reason.value)
         if username is not None:
-            await self.audit(reason, at=now, username=username, account_id=row["account_id"])
+            await self.audit(reason, at=now, username=username, account_id=found.account_id)
         return Ended(reason)
 
     async def close(self, session: Session, *, now: datetime, client: str | None) -> None:
-        username = await self._end(session.token_hash, AuthEvent.SIGN_OUT, now=now)
+        username = await store.end_session(
+            self._pool, session.token_hash, now=now, reason=AuthEvent.SIGN_OUT.value
+        )
         if username is not None:
             await self.audit(
                 AuthEvent.SIGN_OUT,
@@ -158,18 +154,3 @@ class PostgresSessions:
                 account_id=session.account.account_id,
                 client=client,
             )
-
-    async def _end(self, hashed: str, reason: AuthEvent, *, now: datetime) -> str | None:
-        """End a session once (the first caller wins); its account's username, if so."""
-        username: str | None = await self._pool.fetchval(
-            """
-            UPDATE web_sessions s SET ended_at = $2, end_reason = $3
-            FROM web_accounts a
-            WHERE s.token_hash = $1 AND s.ended_at IS NULL AND a.account_id = s.account_id
-            RETURNING a.username
-            """,
-            hashed,
-            now,
-            reason.value,
-        )
-        return username
