@@ -1,8 +1,9 @@
 """Outcomes figures for `make bench`, on the store bench's 100,000 loaded episodes.
 
-`outcomes_report_ms_100k`: the program report as JSON (the read, the measures, the JSON
-text) for ONE program holding all 100,000 episodes (the store bench spreads them over 100
-programs: they are moved into one after the store's own reads were timed), median of 3
+`outcomes_report_ms_100k`: the program report as JSON (the one aggregate query, the
+figures, the JSON text) for ONE program holding all 100,000 episodes (the store bench
+spreads them over 100 programs: they are moved into one after the store's own reads were
+timed), median of 3
 over a 366-day period that covers every episode. `packet_pdf_ms`: one concurrent-review
 packet rendered to PDF (WeasyPrint), median of 5. `python -m bench.outcomes_bench` runs
 the load, both figures, the census p99 of the same run and EXPLAIN ANALYZE of the report's
@@ -31,7 +32,7 @@ from schemas.review_packet import (
     ReviewPacket,
     ScoreLine,
 )
-from store.outcomes_report import REPORT_SQL, VISIT_STATUSES, period_bounds, program_report
+from store.outcomes_report import REPORT_SQL, bind, program_report, report_parameters
 
 PROGRAM = "bench-outcomes"
 
@@ -145,14 +146,14 @@ async def outcomes_figures(pool: asyncpg.Pool) -> dict[str, float]:
 
 
 async def explain_report(pool: asyncpg.Pool) -> str:
-    begin, end = period_bounds(*_period())
-    rows = await pool.fetch(
-        f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {REPORT_SQL}",
-        PROGRAM,
-        begin,
-        end,
-        list(VISIT_STATUSES),
+    first, last = _period()
+    sql, args = bind(
+        REPORT_SQL,
+        report_parameters(
+            PROGRAM, first, last, as_of=NOW, policy=OutcomePolicy(), substance_use=True
+        ),
     )
+    rows = await pool.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", *args)
     return "\n".join(r[0] for r in rows)
 
 
