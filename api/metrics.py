@@ -48,6 +48,8 @@ GAUGE_HELP = {
     "parked_batches": "Record batches refused by PostgreSQL, waiting for an operator",
     "open_risk_flags": "Open episodes whose risk flag awaits a safety assessment",
     "authorizations_expiring": "Active authorizations of open episodes ending within the window",
+    "followup_job_seconds_since_pass": "Seconds since the follow-up questionnaire job last "
+    "completed a pass",
 }
 
 

@@ -116,6 +116,10 @@ class Settings(FileVariantSettings):
     retention_applied_batches_days: float = Field(default=90.0, gt=0)
     retention_outbox_sent_days: float = Field(default=30.0, ge=8)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    # The 6- and 12-month follow-up questionnaires after closure (store/followups.py).
+    followup_interval_seconds: float = Field(default=900.0, gt=0)
+    followup_6_month_days: int = Field(default=182, ge=62, le=242)
+    followup_12_month_days: int = Field(default=365, ge=305, le=425)
 
     log_level: str = "INFO"
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import asyncpg
 
-from store.health import DISPATCHER
+from store.health import DISPATCHER, FOLLOWUP_JOB
 from store.queries import _CLOSED, ACTIVE_AUTHORIZATION_STATUSES
 
 
@@ -23,6 +23,7 @@ class CareGauges:
     parked_batches: int  # record batches refused by PostgreSQL, waiting for an operator
     open_risk_flags: int  # open episodes whose risk flag awaits a safety assessment
     authorizations_expiring: int  # active authorizations of open episodes ending soon
+    followup_job_seconds_since_pass: float | None  # None: the follow-up job never ran
 
     def as_dict(self) -> dict[str, float | None]:
         return {k: (None if v is None else float(v)) for k, v in asdict(self).items()}
@@ -42,12 +43,15 @@ async def care_gauges(pool: asyncpg.Pool, *, expiring_within_days: int) -> CareG
           (SELECT count(*) FROM episodes WHERE risk_flag AND phase <> $2) AS risk,
           (SELECT count(*) FROM authorizations a JOIN episodes e USING (episode_id)
              WHERE a.status = ANY($3) AND e.phase <> $2
-               AND a.end_date BETWEEN current_date AND current_date + $4::int) AS expiring
+               AND a.end_date BETWEEN current_date AND current_date + $4::int) AS expiring,
+          (SELECT extract(epoch FROM now() - max(last_pass_at))::float8
+             FROM service_heartbeats WHERE service = $5) AS followup_since
         """,
         DISPATCHER,
         _CLOSED,
         list(ACTIVE_AUTHORIZATION_STATUSES),
         expiring_within_days,
+        FOLLOWUP_JOB,
     )
     assert row is not None
     return CareGauges(
@@ -58,4 +62,5 @@ async def care_gauges(pool: asyncpg.Pool, *, expiring_within_days: int) -> CareG
         parked_batches=row["parked"],
         open_risk_flags=row["risk"],
         authorizations_expiring=row["expiring"],
+        followup_job_seconds_since_pass=row["followup_since"],
     )

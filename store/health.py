@@ -16,6 +16,7 @@ from datetime import timedelta
 import asyncpg
 
 DISPATCHER = "outbox-dispatcher"
+FOLLOWUP_JOB = "followup-job"  # store/followups.py
 
 
 def instance_name() -> str:

@@ -31,6 +31,7 @@ from schemas.records import (
 )
 from store import review_packets
 from store.dbtypes import Conn
+from store.followups import schedule_at_closure
 from store.quality_clocks import upsert_clocks
 
 DEFAULT_CHANNEL = "default"
@@ -108,6 +109,7 @@ class PostgresRecordStore:
             await _insert_transitions(conn, batch, batch.transitions)
             await _insert_reviews(conn, batch, batch.reviews)
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
+            await schedule_at_closure(conn, batch)  # the 6- and 12-month follow-ups
             if review_packets.requests_concurrent_review(batch):
                 await review_packets.assemble_for_batch(conn, batch)
             await upsert_clocks(

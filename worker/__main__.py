@@ -21,12 +21,14 @@ from activities.care import CareActivities
 from config.settings import Settings, load_settings
 from observability.logs import configure_logging
 from observability.tracing import configure_tracing
+from store.channels.patient import PATIENT_CHANNEL
 from store.channels.routing import route_by_recipient
+from store.followups import FollowupJob, FollowupPolicy, run_followups
 from store.outbox import ALERT_CHANNEL, RetryPolicy
 from store.outbox_runner import run_dispatcher
 from store.patients import PostgresPatients
 from store.pool import open_pool
-from store.postgres import PostgresRecordStore
+from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from store.retention import RetentionPolicy, run_retention
 from temporal_client import connect
 from worker.adapters import build_channel, build_payer, check_integrations
@@ -76,6 +78,20 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
                 interval_s=settings.retention_interval_seconds,
             )
         )
+        followups = asyncio.create_task(
+            run_followups(
+                FollowupJob(
+                    pool,
+                    patient_route=PATIENT_CHANNEL if patient_channel else DEFAULT_CHANNEL,
+                    policy=FollowupPolicy(
+                        six_month_due_days=settings.followup_6_month_days,
+                        twelve_month_due_days=settings.followup_12_month_days,
+                    ),
+                ),
+                stop=stop,
+                interval_s=settings.followup_interval_seconds,
+            )
+        )
         worker = build_worker(
             client,
             task_queue=settings.task_queue,
@@ -99,14 +115,16 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         )
         polling = asyncio.create_task(worker.run())
         await asyncio.wait(
-            [polling, dispatcher, retention, asyncio.create_task(stop.wait())],
+            [polling, dispatcher, retention, followups, asyncio.create_task(stop.wait())],
             return_when="FIRST_COMPLETED",
         )
-        status = _failures(worker=polling, dispatcher=dispatcher, retention=retention)
+        status = _failures(
+            worker=polling, dispatcher=dispatcher, retention=retention, followups=followups
+        )
         stop.set()
         log.info("stopping: finishing running tasks")
         await worker.shutdown()
-        for task in (polling, dispatcher, retention):
+        for task in (polling, dispatcher, retention, followups):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
     log.info("worker stopped")

@@ -35,6 +35,8 @@ from rules.instruments import phq9_self_harm
 from rules.transitions import Action
 from schemas.submissions import Gad7, PatientMeasureSubmission, Phq9
 from store.channels.links import Instrument, MissLimiter, OpenLink, PostgresLinks
+from store.followups import followup_of_link, record_answer
+from store.postgres import DEFAULT_CHANNEL
 
 PATIENT_PREFIX: Final = "/p"
 CSRF_COOKIE: Final = "carepath_patient_csrf"
@@ -285,6 +287,8 @@ class PatientPage:
             return self.questionnaire(
                 request, token, found, key, errors=errors, values=values, status=422
             )
+        if await followup_of_link(self._services.deps.pool, found.link_id) is not None:
+            return await self._record_followup(request, found, answers)
         submission = PatientMeasureSubmission(
             submission_id=found.submission_id,
             instrument=found.instrument.value,
@@ -301,14 +305,36 @@ class PatientPage:
             await self._links.mark_used(found, self._services.deps.clock())
             return _unavailable(request)  # closed episode, another answer recorded first
         await self._links.mark_used(found, self._services.deps.clock())
-        urgent = found.instrument is Instrument.PHQ9 and phq9_self_harm(answers)
-        response = page(
-            request,
-            "patient_thanks.html",
-            {"session": None, "title": "Thank you", "urgent": urgent},
+        return _thanks(request, found.instrument is Instrument.PHQ9 and phq9_self_harm(answers))
+
+    async def _record_followup(
+        self, request: Request, link: OpenLink, answers: list[int]
+    ) -> HTMLResponse:
+        """A 6- or 12-month follow-up after closure: the episode's workflow has ended, so
+        the score is recorded in the store (`store.followups`), with the urgent care-team
+        alert for item 9 > 0 in the same transaction."""
+        recorded = await record_answer(
+            self._services.deps.pool,
+            link_id=link.link_id,
+            instrument=link.instrument,
+            answers=answers,
+            now=self._services.deps.clock(),
+            care_team_route=DEFAULT_CHANNEL,
         )
-        response.delete_cookie(ANSWER_COOKIE, path=PATIENT_PREFIX)
-        return response
+        if recorded is None:
+            return _unavailable(request)
+        return _thanks(request, recorded.urgent)
+
+
+def _thanks(request: Request, urgent: bool) -> HTMLResponse:
+    """The confirmation; crisis resources first when item 9 was above zero."""
+    response = page(
+        request,
+        "patient_thanks.html",
+        {"session": None, "title": "Thank you", "urgent": urgent},
+    )
+    response.delete_cookie(ANSWER_COOKIE, path=PATIENT_PREFIX)
+    return response
 
 
 def read_answers(
