@@ -20,15 +20,12 @@ import statistics
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from asyncpg.connection import LoggedQuery
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.care import CareActivities
@@ -38,6 +35,7 @@ from api.deps import ApiDeps
 from api.settings import ApiKey, ApiSettings, Role
 from bench.app_bench import measure_app_pages
 from bench.roster_bench import SEATS, enrolled, measure_rosters
+from bench.roundtrips import RoundTrips
 from schemas.episode import Coverage, EpisodeStart, PatientRef
 from store.pool import open_pool
 from store.postgres import PostgresRecordStore
@@ -62,33 +60,6 @@ async def _postgres(database_url: str | None) -> AsyncIterator[tuple[str, asyncp
             database_url = scratch.enter_context(scratch_database("carepath-bench-pg-"))
         async with scratch_schema_pool(database_url, prefix="bench", min_size=2) as pool:
             yield database_url, pool
-
-
-@dataclass
-class RoundTrips:
-    """Every statement sent on the connections it watches, by kind, with its time."""
-
-    count: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def seen(self, query: LoggedQuery) -> None:
-        words = query.query.split()
-        kind = " ".join(words[:3]) if words else "?"
-        self.count += 1
-        self.kinds[kind] += 1
-        self.seconds[kind] = self.seconds.get(kind, 0.0) + query.elapsed
-
-    async def watch(self, conn: asyncpg.Connection) -> None:
-        """A pool's `init`: log every statement of each new connection."""
-        conn.add_query_logger(self.seen)
-
-    def since(self, before: RoundTrips) -> RoundTrips:
-        seconds = {k: v - before.seconds.get(k, 0.0) for k, v in self.seconds.items()}
-        return RoundTrips(self.count - before.count, self.kinds - before.kinds, seconds)
-
-    def copy(self) -> RoundTrips:
-        return RoundTrips(self.count, Counter(self.kinds), dict(self.seconds))
 
 
 @asynccontextmanager
@@ -171,9 +142,12 @@ async def run_api_bench(
     gets: int = 2_000,
     concurrency: int = 16,
     database_url: str | None = None,
+    app_only: bool = False,
 ) -> dict[str, float]:
     """The API figures and the workbench pages beside them; `database_url` defaults to
-    the embedded server."""
+    the embedded server. `app_only`: the rosters and the pages (with the API calls they
+    are set beside), without the reviews and the GET rates (`python -m bench.api_bench
+    --app`, to profile the pages)."""
     env = await start_dev_server(pydantic_data_converter)
     try:
         async with _postgres(database_url) as (dsn, pool):
@@ -197,14 +171,16 @@ async def run_api_bench(
                         running_server(app) as url,
                         httpx.AsyncClient(base_url=url, headers=CARE, timeout=60) as http,
                     ):
-                        figures = await _measure(
-                            http, ids, reviews, review_episodes, gets, concurrency, watched
-                        )
+                        figures: dict[str, float] = {}
+                        if not app_only:
+                            figures = await _measure(
+                                http, ids, reviews, review_episodes, gets, concurrency, watched
+                            )
                         figures["pg_roundtrip_p99_ms"] = await _select_1_p99_ms(api_pool)
                         seated = ids[1 : 1 + SEATS]
                         await enrolled(http, seated)
                         figures.update(await measure_rosters(http, PROGRAM, seated))
-                        figures.update(await measure_app_pages(app, url, http, ids))
+                        figures.update(await measure_app_pages(app, url, http, ids, watched))
                         return figures
     finally:
         await env.shutdown()
@@ -263,15 +239,7 @@ async def _review_rtts(
             rtts.append(took)
     await asyncio.sleep(0.5)  # loggers run soon after each statement; let the last ones in
     spent = watched.since(before)
-    print(
-        "bench: API statements per review: "
-        + ", ".join(
-            f"{kind} {count / reviews:.2f} ({spent.seconds[kind] / count * 1000:.2f} ms)"
-            for kind, count in spent.kinds.most_common()
-        ),
-        file=sys.stderr,
-        flush=True,
-    )
+    print(f"bench: API statements per review: {spent.report(reviews)}", file=sys.stderr, flush=True)
     return {
         "api_review_rtt_p50_ms": statistics.median(rtts),
         "api_review_rtt_p99_ms": statistics.quantiles(rtts, n=100)[98],
@@ -322,4 +290,7 @@ async def _measure(
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(asyncio.run(run_api_bench(state_episodes=50, reviews=60, gets=400))))
+    if "--app" in sys.argv[1:]:
+        print(json.dumps(asyncio.run(run_api_bench(app_only=True))))
+    else:
+        print(json.dumps(asyncio.run(run_api_bench(state_episodes=50, reviews=60, gets=400))))

@@ -9,8 +9,10 @@ included (uvicorn), as a person's browser would send them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +22,7 @@ from fastapi import FastAPI
 
 from api.workbench.accounts import PersonRole
 from api.workbench.web import Workbench
+from bench.roundtrips import RoundTrips
 
 PASSWORD = "bench-password-not-secret"
 
@@ -61,29 +64,50 @@ async def _signed_in_browser(app: FastAPI, url: str) -> httpx.AsyncClient:
 
 
 async def measure_app_pages(
-    app: FastAPI, url: str, api: httpx.AsyncClient, episode_ids: list[str], samples: int = 200
+    app: FastAPI,
+    url: str,
+    api: httpx.AsyncClient,
+    episode_ids: list[str],
+    watched: RoundTrips,
+    samples: int = 200,
 ) -> dict[str, float]:
-    """`api` carries a care-team key that sees every program; pages use a person's session."""
+    """`api` carries a care-team key that sees every program; pages use a person's session.
+    `watched` logs the API pool's statements: each page's are counted (and listed on
+    stderr)."""
     browser = await _signed_in_browser(app, url)
+    statements: dict[str, RoundTrips] = {}
+
+    async def measured(
+        name: str, call: Callable[[int], Awaitable[httpx.Response]]
+    ) -> tuple[float, float]:
+        before = watched.copy()
+        latency = await _latency_ms(samples, call)
+        await asyncio.sleep(0.2)  # query loggers run soon after each statement
+        statements[name] = watched.since(before)
+        return latency
+
     try:
 
         def episode(i: int) -> str:
             return episode_ids[i % len(episode_ids)]
 
-        measured = {
-            "api_census": await _latency_ms(samples, lambda _i: api.get("/v1/census")),
-            "app_today": await _latency_ms(samples, lambda _i: browser.get("/app/")),
-            "api_state": await _latency_ms(
-                samples, lambda i: api.get(f"/v1/episodes/{episode(i)}")
+        pages = {
+            "api_census": await measured("api_census", lambda _i: api.get("/v1/census")),
+            "app_today": await measured("app_today", lambda _i: browser.get("/app/")),
+            "api_state": await measured(
+                "api_state", lambda i: api.get(f"/v1/episodes/{episode(i)}")
             ),
-            "app_episode": await _latency_ms(
-                samples, lambda i: browser.get(f"/app/episodes/{episode(i)}")
+            "app_episode": await measured(
+                "app_episode", lambda i: browser.get(f"/app/episodes/{episode(i)}")
             ),
         }
     finally:
         await browser.aclose()
     figures: dict[str, float] = {}
-    for name, (p50, p99) in measured.items():
+    for name, spent in statements.items():
+        figures[f"{name}_pg_statements"] = spent.count / samples
+        print(f"bench: {name} statements: {spent.report(samples)}", file=sys.stderr, flush=True)
+    for name, (p50, p99) in pages.items():
         figures[f"{name}_p50_ms"] = p50
         figures[f"{name}_p99_ms"] = p99
     figures["app_today_over_api_census"] = (

@@ -123,28 +123,46 @@ async def today_worklists(
         rows = [_episode_row(e) for e in lists.rows[key]]
         return Worklist(key, title, rows, lists.counts[key], note=note)
 
-    return [
-        episodes("risk", "Open risk flags"),
-        episodes("overdue", "Reviews overdue"),
-        no_show_worklist(*no_shows),
-        episodes("due-today", "Reviews due today"),
-        episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
-        authorization_worklist(auths, today=today),
-        payer_worklist(requests, now=now),
-        appeal_worklist(appeals, now=now),
-        Worklist(
-            quality_list.QUALITY_CLOCKS_KEY,
-            quality_list.QUALITY_CLOCKS_TITLE,
-            quality_list.quality_clock_rows(clocks[0], today=today),
-            clocks[1],
-            note=quality_list.NOTE,
-        ),
-        episodes(
-            "aftercare",
-            "In aftercare (check-ins and 7-/30-day follow-ups)",
-            note="Each episode page shows its next check-in or follow-up date.",
-        ),
-    ]
+    return await with_patient_names(
+        workbench,
+        programs,
+        [
+            episodes("risk", "Open risk flags"),
+            episodes("overdue", "Reviews overdue"),
+            no_show_worklist(*no_shows),
+            episodes("due-today", "Reviews due today"),
+            episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
+            authorization_worklist(auths, today=today),
+            payer_worklist(requests, now=now),
+            appeal_worklist(appeals, now=now),
+            Worklist(
+                quality_list.QUALITY_CLOCKS_KEY,
+                quality_list.QUALITY_CLOCKS_TITLE,
+                quality_list.quality_clock_rows(clocks[0], today=today),
+                clocks[1],
+                note=quality_list.NOTE,
+            ),
+            episodes(
+                "aftercare",
+                "In aftercare (check-ins and 7-/30-day follow-ups)",
+                note="Each episode page shows its next check-in or follow-up date.",
+            ),
+        ],
+    )
+
+
+async def with_patient_names(
+    workbench: Workbench, programs: list[str] | None, lists: list[Worklist]
+) -> list[Worklist]:
+    """Each row with its patient's display name (`patient`, None when there is none), for
+    every list at once: one query for the page, within the programs the person may see."""
+    ids = sorted({row["episode_id"] for worklist in lists for row in worklist.rows})
+    patients = PostgresPatients(workbench.services.deps.pool)
+    names = await records_call(patients.display_names(ids, programs))
+    for worklist in lists:
+        for row in worklist.rows:
+            row["patient"] = names.get(row["episode_id"])
+    return lists
 
 
 def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: date) -> Worklist:
