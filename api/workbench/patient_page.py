@@ -186,7 +186,10 @@ class PatientPage:
         errors: dict[str, str] | None = None,
         values: dict[str, str] | None = None,
         status: int = 200,
+        urgent: bool = False,
     ) -> HTMLResponse:
+        """The link's current questionnaire; `urgent` puts the crisis resources first (the
+        PHQ-9 just sent had item 9 above zero, the GAD-7 follows it)."""
         form = FORMS[link.instrument]
         response = page(
             request,
@@ -203,6 +206,7 @@ class PatientPage:
                 "choices": q.FREQUENCY_CHOICES,
                 "errors": errors or {},
                 "values": values or {},
+                "urgent": urgent,
             },
             status_code=status,
         )
@@ -304,8 +308,11 @@ class PatientPage:
                 return _try_later(request)
             await self._links.mark_used(found, self._services.deps.clock())
             return _unavailable(request)  # closed episode, another answer recorded first
-        await self._links.mark_used(found, self._services.deps.clock())
-        return _thanks(request, found.instrument is Instrument.PHQ9 and phq9_self_harm(answers))
+        urgent = found.instrument is Instrument.PHQ9 and phq9_self_harm(answers)
+        following = await self._links.answered(found, self._services.deps.clock())
+        if following is not None:  # the reassessment's next questionnaire (GAD-7)
+            return self.questionnaire(request, token, following, key, urgent=urgent)
+        return _thanks(request, urgent)
 
     async def _record_followup(
         self, request: Request, link: OpenLink, answers: list[int]

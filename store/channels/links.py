@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -39,6 +39,15 @@ class Instrument(StrEnum):
     GAD7 = "gad7"
 
 
+# What a link asks when the engine asks for a reassessment with one questionnaire: its
+# PHQ-9 comes with the GAD-7 (the reassessment before each review), in this order. The
+# follow-ups after closure (store/followups.py) ask only what their message names.
+REASSESSMENT: dict[Instrument, tuple[Instrument, ...]] = {
+    Instrument.PHQ9: (Instrument.PHQ9, Instrument.GAD7),
+    Instrument.GAD7: (Instrument.GAD7,),
+}
+
+
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -49,15 +58,20 @@ class OpenLink:
 
     link_id: str
     episode_id: str
-    instrument: Instrument
+    instrument: Instrument  # the questionnaire this step asks
     check_birth_date: bool
     expires_at: datetime
     answer_key_hash: bytes | None
+    step: int = 0
+    last_step: bool = True
 
     @property
     def submission_id(self) -> str:
-        """The Workflow Update's submission ID: one per link, so a resubmission is a retry."""
-        return f"link-{self.link_id}"
+        """The Workflow Update's submission ID: one per link and step, so a resubmission
+        is a retry (the first step's is the link's own, as before steps existed)."""
+        if self.step == 0:
+            return f"link-{self.link_id}"
+        return f"link-{self.link_id}-{self.step}-{self.instrument.value}"
 
     def answer_key_matches(self, key: str | None) -> bool:
         return (
@@ -83,11 +97,16 @@ class PostgresLinks:
         """A fresh token for the message's link; None when the link was already answered
         or locked (nothing is sent for it then)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
+        followup = await self._db.fetchval(
+            "SELECT true FROM followup_measures WHERE message_id = $1", message_id
+        )
+        steps = (instrument,) if followup else REASSESSMENT[instrument]
         row = await self._db.fetchval(
             """
             INSERT INTO questionnaire_links (link_id, message_id, token_hash, episode_id,
-                instrument, check_birth_date, max_wrong_birth_dates, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                instrument, check_birth_date, max_wrong_birth_dates, created_at, expires_at,
+                instruments)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (message_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,
                 answer_key_hash = NULL
             WHERE questionnaire_links.used_at IS NULL AND questionnaire_links.locked_at IS NULL
@@ -102,6 +121,7 @@ class PostgresLinks:
             policy.questionnaire_wrong_birth_dates,
             now,
             now + policy.questionnaire_link_lifetime,
+            [i.value for i in steps],
         )
         return token if row is not None else None
 
@@ -148,8 +168,9 @@ class PostgresLinks:
         (unknown, expired, used, locked), which the page does not tell apart."""
         row = await self._db.fetchrow(
             """
-            SELECT link_id, episode_id, instrument, check_birth_date, expires_at,
-                answer_key_hash
+            SELECT link_id, episode_id, check_birth_date, expires_at, answer_key_hash, step,
+                coalesce(instruments[step + 1], instrument) AS current,
+                step + 1 >= coalesce(cardinality(instruments), 1) AS last_step
             FROM questionnaire_links
             WHERE (token_hash = $1 OR reminder_token_hash = $1)
                 AND used_at IS NULL AND locked_at IS NULL AND expires_at > $2
@@ -162,10 +183,12 @@ class PostgresLinks:
         return OpenLink(
             link_id=row["link_id"],
             episode_id=row["episode_id"],
-            instrument=Instrument(row["instrument"]),
+            instrument=Instrument(row["current"]),
             check_birth_date=row["check_birth_date"],
             expires_at=row["expires_at"],
             answer_key_hash=row["answer_key_hash"],
+            step=row["step"],
+            last_step=row["last_step"],
         )
 
     async def check_birth_date(self, link: OpenLink, given: date, now: datetime) -> str | None:
@@ -198,6 +221,33 @@ class PostgresLinks:
             token_hash(key),
         )
         return key
+
+    async def answered(self, link: OpenLink, now: datetime) -> OpenLink | None:
+        """This step of the link was recorded: the link at its next step (the same answer
+        key keeps working), or None when that was the last (the link is used). A step
+        already moved past (a resubmission racing the first) moves nothing."""
+        if link.last_step:
+            await self.mark_used(link, now)
+            return None
+        moved = await self._db.fetchval(
+            """
+            UPDATE questionnaire_links SET step = step + 1
+            WHERE link_id = $1 AND step = $2 AND used_at IS NULL
+            RETURNING instruments[step + 1]
+            """,
+            link.link_id,
+            link.step,
+        )
+        if moved is None:
+            return None
+        steps = await self._db.fetchval(
+            "SELECT cardinality(instruments) FROM questionnaire_links WHERE link_id = $1",
+            link.link_id,
+        )
+        step = link.step + 1
+        return replace(
+            link, instrument=Instrument(moved), step=step, last_step=step + 1 >= int(steps)
+        )
 
     async def mark_used(self, link: OpenLink, now: datetime) -> None:
         await self._db.execute(

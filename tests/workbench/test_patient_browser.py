@@ -132,6 +132,13 @@ async def test_a_patient_answers_on_a_phone_and_sees_crisis_resources(
     await expect(alert).to_contain_text("988")
     await expect(alert).to_contain_text("911")
     await expect(page.get_by_role("link", name="988")).to_have_attribute("href", "tel:988")
+    # The crisis resources first, then the reassessment's GAD-7 on the same link.
+    await expect(page.get_by_text("Feeling nervous, anxious, or on edge")).to_be_visible()
+    await axe_clean(page, "GAD-7 after an item 9")
+    for number in range(1, 8):
+        await answer_item(page, number, "Several days")
+    await page.get_by_role("button", name="Send my answers").click()
+    await expect(page.get_by_role("status")).to_contain_text("sent to your care team")
     await axe_clean(page, "confirmation")
 
     await page.goto(link)  # used: one plain page

@@ -120,12 +120,12 @@ async def through_birth_date(phone: httpx.AsyncClient, token: str) -> str:
     return answer.text
 
 
-def answers(html: str, items: Sequence[int | None]) -> dict[str, str]:
+def answers(html: str, items: Sequence[int | None], prefix: str = "phq9") -> dict[str, str]:
     key = _ANSWER_KEY.search(html)
     assert key is not None
     form = {"answer_key": key.group(1)}
     for index, value in enumerate(items):
-        form[f"phq9.items.{index}"] = "" if value is None else str(value)
+        form[f"{prefix}.items.{index}"] = "" if value is None else str(value)
     return form
 
 
@@ -212,18 +212,26 @@ async def test_the_review_message_carries_a_link_that_records_the_patients_phq9(
     assert out_of_range.status_code == 422 and 'id="f-phq9-items-0-error"' in out_of_range.text
     assert await patient_rows(api_pool, episode_id) == []  # nothing recorded
 
-    done = await phone.post(f"/p/{token}", data=answers(html, [2] * 8 + [0]))
+    # The reassessment asks the PHQ-9, then the GAD-7, on the same link and answer key.
+    gad7 = await phone.post(f"/p/{token}", data=answers(html, [2] * 8 + [0]))
+    assert gad7.status_code == 200 and "Feeling nervous, anxious, or on edge" in gad7.text
+    assert "Please reach out now" not in gad7.text
+    missing = await phone.post(f"/p/{token}", data=answers(gad7.text, [1] * 6, "gad7"))
+    assert missing.status_code == 422 and 'id="f-gad7-items-6-error"' in missing.text
+    done = await phone.post(f"/p/{token}", data=answers(gad7.text, [1] * 7, "gad7"))
     assert done.status_code == 200 and "Your answers were sent" in done.text
+    link_id = stored["link_id"]
     entries = await timeline_until(
         phone,
         episode_id,
         CARE,
-        lambda es: any(e.get("event") == "patient_measure_recorded" for e in es),
+        lambda es: sum(e.get("review_kind") == "patient_measure" for e in es) == 2,
     )
-    measure = next(e for e in entries if e.get("review_kind") == "patient_measure")
-    assert measure["phq9_total"] == 16 and measure["actor"] == "patient"
-    link_id = stored["link_id"]
-    assert measure["review_id"] == f"link-{link_id}"  # the submission ID is the link's
+    phq9, gad7_row = (e for e in entries if e.get("review_kind") == "patient_measure")
+    assert phq9["phq9_total"] == 16 and phq9["actor"] == "patient"
+    assert phq9["review_id"] == f"link-{link_id}"  # the submission ID is the link's
+    assert gad7_row["gad7_total"] == 7 and gad7_row.get("phq9_total") is None
+    assert gad7_row["review_id"] == f"link-{link_id}-1-gad7"
 
     again = await phone.get(f"/p/{token}")  # single use
     assert again.status_code == 404
@@ -252,6 +260,8 @@ async def test_item_9_from_the_patient_shows_crisis_resources_and_alerts_the_car
     html = await through_birth_date(phone, token)
     done = await phone.post(f"/p/{token}", data=answers(html, [0] * 8 + [1]))
     assert done.status_code == 200
+    assert "Feeling nervous, anxious, or on edge" in done.text  # the GAD-7 follows, but
+    assert done.text.index("Please reach out now") < done.text.index("Feeling nervous")
     assert "988" in done.text and "Suicide &amp; Crisis Lifeline" in done.text
     assert "911" in done.text and "emergency department" in done.text
     assert 'role="alert"' in done.text
