@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +51,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
+from bench.scale_worker import EXIT_STOPPED_ON_ITS_OWN
 from bench.workflow_bench import Adapters, Clinic, phq9
 from config.settings import Settings
 from rules.levels import LevelOfCare
@@ -127,10 +131,91 @@ class CpuMeter:
         return round(100 * (_cpu_s(self.pid) - self._began[1]) / max(wall, 1e-9), 1)
 
 
+TAIL_LINES = 40
+
+
+def _kernel_log() -> str | None:
+    try:
+        found = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout if found.returncode == 0 else None
+
+
+def describe_exit(returncode: int, pid: int | None = None) -> str:
+    """A worker's exit status in words (for SIGKILL, whether the OOM killer says it was it)."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        if -returncode != signal.SIGKILL:
+            return f"killed by {name}"
+        log = _kernel_log() if pid is not None else None
+        if log is None:
+            return f"killed by {name} (the OOM killer or another process; dmesg unreadable)"
+        if f"Killed process {pid} " in log:
+            return f"killed by {name} from the kernel's OOM killer (dmesg)"
+        return f"killed by {name} from another process (no OOM kill of it in dmesg)"
+    if returncode == EXIT_STOPPED_ON_ITS_OWN:
+        return "stopped polling on its own (the Temporal core shut the worker down)"
+    return f"exited with status {returncode}"
+
+
+class WorkerExited(RuntimeError):
+    """A worker ended that the bench did not stop; what it last said comes with it."""
+
+    def __init__(self, pid: int, returncode: int, tail: list[str], rss_mib: float | None):
+        self.pid = pid
+        self.returncode = returncode
+        self.tail = tail
+        self.rss_mib = rss_mib
+        self.how = describe_exit(returncode, pid)
+        super().__init__(
+            f"worker {pid} {self.how}; RSS last seen "
+            f"{'?' if rss_mib is None else f'{rss_mib:.0f} MiB'}; its last stderr lines: "
+            + (" | ".join(tail[-5:]) or "(none)")
+        )
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "scale_worker_exit_status": self.returncode,
+            "scale_worker_exit": self.how,
+            "scale_worker_last_rss_mib": self.rss_mib,
+            "scale_worker_stderr_tail": self.tail,
+        }
+
+
 @dataclass
 class WorkerProcess:
+    """One worker process. Its stderr (and stdout after `ready`) is read all the time,
+    echoed to the bench's stderr and its last lines kept: a pipe nobody reads fills and
+    blocks the worker, and a worker that ends must say why."""
+
     process: asyncio.subprocess.Process
-    base_rss_mib: float
+    base_rss_mib: float = 0.0
+    last_rss_mib: float | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def read(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is not None:
+            self.readers.append(asyncio.create_task(self._echo(stream)))
+
+    async def _echo(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.tail.append(text)
+            print(f"worker {self.process.pid}: {text}", file=sys.stderr, flush=True)
+
+    async def finished(self) -> int:
+        """The exit status, once everything it wrote has been read."""
+        code = await self.process.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self.readers), timeout=5)
+        return code
+
+    def exited(self) -> WorkerExited:
+        code = self.process.returncode
+        assert code is not None
+        return WorkerExited(self.process.pid, code, list(self.tail), self.last_rss_mib)
 
 
 @dataclass
@@ -158,24 +243,32 @@ class Fleet:
             str(self.graceful_shutdown_seconds),
             cwd=REPO_ROOT,
             stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
+        started = WorkerProcess(process)
+        started.read(process.stderr)
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
         if line.strip() != b"ready":
+            if not line:  # it ended before it was polling
+                await started.finished()
+                raise started.exited()
             raise RuntimeError(f"worker did not start: {line!r}")
-        started = WorkerProcess(process, _rss_mib(process.pid))
+        started.read(process.stdout)  # nothing more is expected there; never let it fill
+        started.base_rss_mib = started.last_rss_mib = _rss_mib(process.pid)
         self.workers.append(started)
         return started
 
     async def watch(self) -> None:
-        """Return (raising) when a worker exits that the bench did not stop: the episodes
-        would otherwise wait for it forever."""
+        """Return (raising `WorkerExited`) when a worker exits that the bench did not
+        stop: the episodes would otherwise wait for it forever. Notes each worker's RSS."""
         while True:
-            for worker in self.workers:
+            for worker in list(self.workers):
                 if worker.process.returncode is not None:
-                    raise RuntimeError(
-                        f"worker {worker.process.pid} exited with {worker.process.returncode}"
-                    )
+                    await worker.finished()
+                    raise worker.exited()
+                with contextlib.suppress(OSError, RuntimeError):
+                    worker.last_rss_mib = _rss_mib(worker.process.pid)
             await asyncio.sleep(1.0)
 
     async def guarded(self, work: Awaitable[T]) -> T:
@@ -193,13 +286,13 @@ class Fleet:
     async def stop(self, worker: WorkerProcess) -> int:
         self.workers.remove(worker)  # stopped on purpose: no longer watched
         worker.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(worker.process.wait(), timeout=120)
+        return await asyncio.wait_for(worker.finished(), timeout=120)
 
     async def close(self) -> None:
         for worker in list(self.workers):
             if worker.process.returncode is None:
                 worker.process.kill()
-                await worker.process.wait()
+            await worker.finished()
         self.workers.clear()
 
 
@@ -408,10 +501,14 @@ async def run_scale_bench(
     baseline: int = BASELINE,
     handover_updates: int = 200,
     graceful_shutdown_seconds: float = 10.0,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The figures; `figures`, when given, is filled as they are measured (so that a run
+    that fails still reports what it measured)."""
+    figures = {} if figures is None else figures
     baseline = min(baseline, max(episodes // 2, 1))
     cache = default_max_cached() if max_cached is None else max_cached
-    figures: dict[str, Any] = {
+    figures |= {
         "scale_episodes": episodes,
         "scale_baseline_episodes": baseline,
         "scale_workers": workers,
@@ -490,13 +587,14 @@ async def run_scale_bench(
     return figures
 
 
-async def _collect(args: argparse.Namespace) -> dict[str, Any]:
-    figures = await run_scale_bench(
+async def _collect(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    await run_scale_bench(
         args.episodes,
         workers=args.workers,
         max_cached=args.max_cached,
         samples=args.samples,
         baseline=args.baseline,
+        figures=figures,
     )
     if args.records:
         from bench.store_bench import run_scale_store_bench
@@ -505,7 +603,6 @@ async def _collect(args: argparse.Namespace) -> dict[str, Any]:
         with scratch_database("carepath-bench-scale-") as dsn:
             _say(f"store: loading {args.records} episodes")
             figures |= await run_scale_store_bench(dsn, episodes=args.records)
-    return figures
 
 
 def main() -> int:
@@ -524,11 +621,22 @@ def main() -> int:
     json_out = os.dup(1)
     os.dup2(2, 1)  # anything else written to stdout lands on stderr
     began = time.perf_counter()
-    figures = asyncio.run(_collect(args))
+    figures: dict[str, Any] = {}
+    code = 0
+    try:
+        asyncio.run(_collect(args, figures))
+    except WorkerExited as error:  # the figures measured so far, and why it stopped
+        _say(f"stopped: {error}")
+        figures |= {"scale_error": str(error)} | error.figures()
+        code = 1
+    except Exception as error:  # reported in the JSON and the exit status
+        _say(f"stopped: {error!r}")
+        figures["scale_error"] = f"{type(error).__name__}: {error}"
+        code = 1
     figures["scale_seconds"] = round(time.perf_counter() - began, 1)
     with os.fdopen(json_out, "w") as out:
         out.write(json.dumps(figures, indent=2) + "\n")
-    return 0
+    return code
 
 
 if __name__ == "__main__":
