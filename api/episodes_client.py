@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.outages import is_temporal_outage, temporal_unavailable
 from api.problems import ApiProblem, FieldError, episode_id_conflict, episode_not_found
+from config.tuning import HISTORY_EVENT_LIMIT
 from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
@@ -57,7 +58,7 @@ class EpisodeClient:
         task_queue: str,
         timeout: timedelta,
         search_attributes: bool = True,
-        history_event_limit: int = 1000,
+        history_event_limit: int = HISTORY_EVENT_LIMIT,
     ) -> None:
         self._client = client
         self._task_queue = task_queue

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from config.secret_files import FileVariantSettings
-from config.tuning import WorkerTuning, cache_slots
+from config.tuning import HISTORY_EVENT_LIMIT, WorkerTuning, cache_slots
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,7 @@ class Settings(FileVariantSettings):
     # A run continues as new past this many history events (or when Temporal suggests it):
     # the bound on what one cold episode replays before it answers. Set at each start (the
     # API's); a run keeps the limit it was started with.
-    history_event_limit: int = Field(default=500, ge=50)
+    history_event_limit: int = Field(default=HISTORY_EVENT_LIMIT, ge=50)
     # On SIGTERM: how long running activities may finish before they are cancelled. Below
     # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
     graceful_shutdown_seconds: float = 45.0

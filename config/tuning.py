@@ -23,6 +23,10 @@ WORKER_BASE_MIB = 75.0
 MIB_PER_CACHED_EPISODE = 0.22
 MIN_CACHED = 100
 MAX_CACHED = 50_000
+# A run continues as new past this many history events: the bound on what a cold episode
+# replays before it answers. One default for the API's starts, the client helper and the
+# benchmarks, so the figures in BENCHMARKS.md are those of the shipped setting.
+HISTORY_EVENT_LIMIT = 500
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from temporalio.runtime import Runtime
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
 from config.settings import Settings
+from config.tuning import HISTORY_EVENT_LIMIT
 from observability.tracing import tracing_interceptors
 from schemas.episode import EpisodeStart, workflow_id_for
 from temporal_client.tls import temporal_tls
@@ -56,7 +57,7 @@ async def start_episode(
     start: EpisodeStart,
     *,
     task_queue: str,
-    history_event_limit: int = 1000,
+    history_event_limit: int = HISTORY_EVENT_LIMIT,
     search_attributes: bool = True,
 ) -> WorkflowHandle[CareEpisode, EpisodeResult]:
     """Start one episode. The workflow ID carries only the opaque episode ID."""
