@@ -68,8 +68,8 @@ def records_unavailable(detail: str = "the records database is unreachable") -> 
     return ApiProblem(503, "records-unavailable", detail, headers=RETRY_AFTER)
 
 
-def temporal_unavailable(detail: str = "the workflow engine is unreachable") -> ApiProblem:
-    return ApiProblem(503, "engine-unavailable", detail, headers=RETRY_AFTER)
+def temporal_unavailable(detail: str = "Temporal (the workflow service) is unreachable") -> ApiProblem:
+    return ApiProblem(503, "workflows-unavailable", detail, headers=RETRY_AFTER)
 
 
 def outage_problem(error: BaseException) -> ApiProblem | None:
