@@ -482,12 +482,20 @@ def _scale_program(i: int) -> str:
     return f"prog-{i % SCALE_PROGRAMS:04d}"
 
 
+# The list's order backwards: each column DESC (`{_LIST_ORDER} DESC` reversed only the
+# episode ID, so the "deepest" key was 51 rows from the START of the list until 2026-12-02).
+_LIST_ORDER_BACKWARDS = (
+    "coalesce(e.next_review_due, 'infinity'::timestamptz) DESC, e.episode_id DESC"
+)
+
+
 async def _deepest_key(pool: asyncpg.Pool, where: EpisodeFilter) -> EpisodeKey:
     """The key just before the list's last page (the deepest a client can page to)."""
     clauses, params = queries._episode_filter(where, now=NOW, tz=UTC)
+    condition = " AND ".join(clauses) or "true"
     rows = await pool.fetch(
-        f"SELECT next_review_due, episode_id FROM episodes e WHERE {' AND '.join(clauses)}"
-        f" ORDER BY {queries._LIST_ORDER} DESC LIMIT 51",
+        f"SELECT next_review_due, episode_id FROM episodes e WHERE {condition}"
+        f" ORDER BY {_LIST_ORDER_BACKWARDS} LIMIT 51",
         *params,
     )
     if not rows:
@@ -500,7 +508,7 @@ async def explain_deepest_page(pool: asyncpg.Pool, where: EpisodeFilter, after: 
     params += [after.next_review_due, after.episode_id]
     n = len(params)
     sql = (
-        f"SELECT episode_id FROM episodes e WHERE {' AND '.join(clauses)}"
+        f"SELECT episode_id FROM episodes e WHERE {' AND '.join(clauses) or 'true'}"
         f" AND ({queries._LIST_ORDER}) > (coalesce(${n - 1}::timestamptz,"
         f" 'infinity'::timestamptz), ${n}::text) ORDER BY {queries._LIST_ORDER} LIMIT 51"
     )
@@ -514,8 +522,12 @@ async def scale_read_latencies(pool: asyncpg.Pool, episodes: int) -> dict[str, A
     gc.collect()
     everyone = EpisodeFilter()
     one = EpisodeFilter(programs=[_scale_program(7)])
+    ever = EpisodeFilter(include_closed=True)  # ?include_closed=true: migration 0610
+    ever_one = EpisodeFilter(include_closed=True, programs=[_scale_program(7)])
     deepest_all = await _deepest_key(pool, everyone)
     deepest_one = await _deepest_key(pool, one)
+    deepest_ever = await _deepest_key(pool, ever)
+    deepest_ever_one = await _deepest_key(pool, ever_one)
     figures: dict[str, Any] = {
         "pg_roundtrip_p99_ms": await p99_ms(lambda _: pool.fetchval("SELECT 1")),
         "census_p99_ms_1m": await p99_ms(
@@ -552,6 +564,17 @@ async def scale_read_latencies(pool: asyncpg.Pool, episodes: int) -> dict[str, A
         "list_deepest_page_one_program_p99_ms_1m": await p99_ms(
             lambda _: queries.list_episodes(pool, one, now=NOW, limit=50, after=deepest_one)
         ),
+        "list_closed_too_first_page_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, ever, now=NOW, limit=50)
+        ),
+        "list_closed_too_deepest_page_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(pool, ever, now=NOW, limit=50, after=deepest_ever)
+        ),
+        "list_closed_too_deepest_page_one_program_p99_ms_1m": await p99_ms(
+            lambda _: queries.list_episodes(
+                pool, ever_one, now=NOW, limit=50, after=deepest_ever_one
+            )
+        ),
     }
     trivial = figures["pg_roundtrip_p99_ms"]
     for name in (
@@ -562,9 +585,14 @@ async def scale_read_latencies(pool: asyncpg.Pool, episodes: int) -> dict[str, A
         "list_next_page_p99_ms_1m",
         "list_deepest_page_p99_ms_1m",
         "list_deepest_page_one_program_p99_ms_1m",
+        "list_closed_too_deepest_page_p99_ms_1m",
+        "list_closed_too_deepest_page_one_program_p99_ms_1m",
     ):
         figures[name.replace("_p99_ms_1m", "_x_roundtrip")] = round(figures[name] / trivial, 1)
     figures["list_deepest_page_explain"] = await explain_deepest_page(pool, everyone, deepest_all)
+    figures["list_closed_too_deepest_page_explain"] = await explain_deepest_page(
+        pool, ever, deepest_ever
+    )
     return figures
 
 
