@@ -44,7 +44,7 @@ def _unavailable(detail: str) -> ApiProblem:
 def _unreachable(error: RuntimeError) -> ApiProblem:
     """The SDK raises RuntimeError('Failed client connect ...') when it cannot connect."""
     if is_temporal_outage(error):
-        return _unavailable("Temporal (the workflow service) is unreachable")
+        return _unavailable("Temporal is unreachable")
     raise error
 
 
@@ -177,7 +177,7 @@ class EpisodeClient:
             return True
         except RPCError as error:
             if is_temporal_outage(error):  # not "unknown": we could not ask
-                raise _unavailable("Temporal (the workflow service) is unreachable") from error
+                raise _unavailable("Temporal is unreachable") from error
             return False
         except RuntimeError as error:
             raise _unreachable(error) from error
@@ -211,5 +211,5 @@ class EpisodeClient:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise episode_not_found(episode_id) from error
         if is_temporal_outage(error):
-            raise _unavailable("Temporal (the workflow service) is unreachable") from error
+            raise _unavailable("Temporal is unreachable") from error
         raise ApiProblem(502, "workflows-error", "Temporal refused the call") from error

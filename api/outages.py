@@ -68,7 +68,7 @@ def records_unavailable(detail: str = "the records database is unreachable") -> 
     return ApiProblem(503, "records-unavailable", detail, headers=RETRY_AFTER)
 
 
-def temporal_unavailable(detail: str = "Temporal (the workflow service) is unreachable") -> ApiProblem:
+def temporal_unavailable(detail: str = "Temporal is unreachable") -> ApiProblem:
     return ApiProblem(503, "workflows-unavailable", detail, headers=RETRY_AFTER)
 
 
