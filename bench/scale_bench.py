@@ -15,7 +15,10 @@ What it does, in one run:
    `scale_worker_base_rss_mib` (before any episode), `scale_worker_mib_per_cached_episode`;
 4. `scale_replay_ms_per_event`: cold replay of recorded histories with `Replayer`, per event;
 5. with two workers or more, a handover: updates from 4 callers while one worker is
-   stopped with SIGTERM; every update must answer (`scale_handover_errors`);
+   stopped with SIGTERM; every update must answer (`scale_handover_errors`), exactly once
+   (`scale_handover_answered_once`, `scale_handover_applied_once`: from the answers and
+   from the histories), and the histories show the workers sharing the episodes
+   (`scale_handover_workers_serving`, `scale_handover_episodes_moved`);
 6. `scale_restart_to_answer_s`: every worker stopped, a fresh one started; the time from
    its start to its first answer on a (necessarily cold) episode;
 7. `scale_dev_server_cpu_pct`: the dev server's CPU time over wall time (100 = one core),
@@ -43,6 +46,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -446,36 +450,94 @@ class Ward:
 
 async def _handover(ward: Ward, fleet: Fleet, updates: int) -> dict[str, float]:
     """Updates from 4 callers; after a third of them, one worker leaves with SIGTERM. No
-    retries here: every update must answer at its first call, whichever worker held it."""
+    retries here: every update must answer at its first call, whichever worker held it,
+    and exactly once: one answer that applied it (not a duplicate), and in the episode's
+    history one acceptance and one completion of its update ID. From the same histories,
+    which workers served the episodes, and how many moved from the leaving worker."""
     latencies: list[float] = []
     errors: list[str] = []
+    sent: list[tuple[Clinic, str]] = []
+    answered: list[str] = []
     stopped: asyncio.Task[int] | None = None
+    leaving = fleet.workers[0]
 
     async def one(n: int) -> None:
         nonlocal stopped
         clinic = ward.pick()
         review = ward.review_body(n)
+        sent.append((clinic, review.review_id))
         began = time.perf_counter()
         try:
-            await asyncio.wait_for(
-                clinic.handle.execute_update(CareEpisode.submit_review, review), timeout=120
+            decision = await asyncio.wait_for(
+                clinic.handle.execute_update(
+                    CareEpisode.submit_review, review, id=review.review_id
+                ),
+                timeout=120,
             )
+            if decision.submission_id == review.review_id and not decision.duplicate:
+                answered.append(review.review_id)
         except Exception as error:  # every one counts: an update that did not answer
             errors.append(f"{type(error).__name__}: {error}")
         latencies.append((time.perf_counter() - began) * 1000)
         if len(latencies) == updates // 3 and stopped is None:
-            stopped = asyncio.create_task(fleet.stop(fleet.workers[0]))
+            stopped = asyncio.create_task(fleet.stop(leaving))
 
     await _bounded(updates, 4, one)
     exit_code = await stopped if stopped is not None else -1
     if errors:
         _say(f"handover errors: {errors[:3]}")
+    seen = await _histories_of([clinic for clinic, _ in sent])
+    once = sum(
+        seen.accepted.count(update_id) == 1 == seen.completed.count(update_id)
+        for _, update_id in sent
+    )
     return {
         "scale_handover_updates": float(len(latencies)),
         "scale_handover_errors": float(len(errors)),
+        "scale_handover_answered_once": float(len(set(answered))),
+        "scale_handover_applied_once": float(once),
+        "scale_handover_workers_serving": float(len(seen.identities)),
+        "scale_handover_episodes_moved": float(seen.moved_from(leaving.process.pid)),
         "scale_handover_max_ms": round(max(latencies), 1),
         "scale_handover_worker_exit_code": float(exit_code),
     }
+
+
+@dataclass
+class Histories:
+    """What the episodes' histories say about updates and the workers that served them."""
+
+    accepted: list[str] = field(default_factory=list)  # update IDs, one per acceptance
+    completed: list[str] = field(default_factory=list)
+    identities: set[str] = field(default_factory=set)  # workers that completed tasks
+    # per episode, the workers that completed its workflow tasks, in order
+    served_by: list[list[str]] = field(default_factory=list)
+
+    def moved_from(self, pid: int) -> int:
+        """Episodes served by worker `pid` and, after it, by another."""
+        mine = f"{pid}@"
+        return sum(
+            any(a.startswith(mine) and not b.startswith(mine) for a, b in pairwise(w))
+            for w in self.served_by
+        )
+
+
+async def _histories_of(clinics: list[Clinic]) -> Histories:
+    found = Histories()
+    for clinic in {clinic.episode_id: clinic for clinic in clinics}.values():
+        served: list[str] = []
+        for event in (await clinic.handle.fetch_history()).events:
+            if event.HasField("workflow_execution_update_accepted_event_attributes"):
+                attributes = event.workflow_execution_update_accepted_event_attributes
+                found.accepted.append(attributes.accepted_request.meta.update_id)
+            elif event.HasField("workflow_execution_update_completed_event_attributes"):
+                completed = event.workflow_execution_update_completed_event_attributes
+                found.completed.append(completed.meta.update_id)
+            elif event.HasField("workflow_task_completed_event_attributes"):
+                served.append(event.workflow_task_completed_event_attributes.identity)
+        found.identities |= set(served)
+        found.served_by.append(served)
+    return found
 
 
 async def _restart_to_answer(ward: Ward, fleet: Fleet) -> float:

@@ -1,6 +1,7 @@
 """`make bench-scale` at a tiny size, so its code path cannot rot: two worker processes on
 one task queue share the episodes, one leaves with SIGTERM while updates run and every
-update still answers, then a fresh worker answers a cold episode."""
+update still answers exactly once (one answer that applied it; one acceptance and one
+completion in the history), then a fresh worker answers a cold episode."""
 
 from __future__ import annotations
 
@@ -34,4 +35,11 @@ async def test_scale_bench_at_tiny_size_with_a_worker_leaving() -> None:
     assert figures["scale_handover_worker_exit_code"] == 0
     assert figures["scale_handover_updates"] == 45
     assert figures["scale_handover_errors"] == 0, figures
+    # Exactly once: each caller got one answer that applied its review (not a duplicate),
+    # and each update ID was accepted once and completed once in its episode's history.
+    assert figures["scale_handover_answered_once"] == 45, figures
+    assert figures["scale_handover_applied_once"] == 45, figures
+    # The two workers shared the episodes, and some the leaving one held moved over.
+    assert figures["scale_handover_workers_serving"] == 2, figures
+    assert figures["scale_handover_episodes_moved"] >= 1, figures
     assert figures["scale_restart_to_answer_s"] > 0
