@@ -126,6 +126,7 @@ async def build_report(
             as_of=services.deps.clock(),
             policy=policy,
             substance_use=program_id in services.deps.settings.part2_programs,
+            time_zone=services.deps.settings.program_time_zone(program_id),
         ),
         timeout_s=REPORT_TIMEOUT_S,
     )

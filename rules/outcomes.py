@@ -119,6 +119,9 @@ class Score:
 
     on: date
     total: int
+    # Answered after the episode closed (a 6- or 12-month follow-up questionnaire): it
+    # counts in the follow-up windows, never as the index.
+    follow_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ def _status(met: bool) -> MeasureStatus:
 def index_score(scores: Iterable[Score], policy: OutcomePolicy) -> Score | None:
     """The first score above `followup_index_above` (PHQ-9 > 9): the measures' index."""
     for score in _ordered(scores):
-        if score.total > policy.followup_index_above:
+        if score.total > policy.followup_index_above and not score.follow_up:
             return score
     return None
 
@@ -208,12 +211,18 @@ class FollowUp(StrEnum):
 
 
 def followup(
-    kind: FollowUp, scores: Iterable[Score], as_of: date, policy: OutcomePolicy
+    kind: FollowUp,
+    scores: Iterable[Score],
+    as_of: date,
+    policy: OutcomePolicy,
+    *,
+    no_response: bool = False,
 ) -> MeasureStatus:
     """One follow-up measure from the index PHQ-9 > 9: the last score in its window decides.
 
     No score in the window: LACKING once the window's last day has passed (`as_of` after
-    it), PENDING before. DRR-E asks only for a follow-up score in its window.
+    it), or once the patient's non-response to the follow-up questionnaire is recorded
+    (`no_response`), PENDING before. DRR-E asks only for a follow-up score in its window.
     """
     ordered = _ordered(scores)
     index = index_score(ordered, policy)
@@ -227,7 +236,7 @@ def followup(
     }[kind]
     inside = [s for s in ordered if s is not index and window.holds((s.on - index.on).days)]
     if not inside:
-        closed = (as_of - index.on).days > window.last_day
+        closed = no_response or (as_of - index.on).days > window.last_day
         return MeasureStatus.LACKING if closed else MeasureStatus.PENDING
     last = inside[-1].total
     if kind is FollowUp.DRR_E_FOLLOWUP:

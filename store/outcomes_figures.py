@@ -57,9 +57,11 @@ METHODS = {
         "lacks it and counts in the denominator as not met."
     ),
     "followup": (
-        "Episodes (not entered in error) whose index PHQ-9 (the first above {index}) falls "
-        "in the period; the last PHQ-9 {first}-{last} days after the index decides "
-        "({rule}). No score in the window once it has closed: lacking, counted in the "
+        "Episodes (not entered in error) whose index PHQ-9 (the first above {index} "
+        "during the episode) falls in the period; the last PHQ-9 {first}-{last} days "
+        "after the index decides ({rule}), including the follow-up questionnaires "
+        "answered after the episode closed. No score in the window once it has closed, "
+        "or the follow-up questionnaire's non-response recorded: lacking, counted in the "
         "denominator as not met; a window still open with no score yet: pending, not "
         "counted."
     ),
@@ -69,26 +71,32 @@ METHODS = {
         "with no step-up yet are pending."
     ),
     "fuh": (
-        "HEDIS FUH: returns from inpatient (external care) recorded in the period; met by "
-        "an attended or partly attended session or a recorded follow-up visit on days "
-        "1-{days} after the day the return was recorded (a visit on the day itself does "
-        "not count). Computed from the attendance and visit records (the live clocks are "
-        "not read); the discharge day is the day the return was recorded."
+        "HEDIS FUH, from the engine's live quality clocks: each return from external care "
+        "(inpatient or residential) whose {days}-day clock opened in the period (the "
+        "return's local day); met by an attended or partly attended session or a "
+        "recorded follow-up visit on days 1-{days} after that day (a visit on the day "
+        "itself does not count); not met when the window closed without one; lacking "
+        "when the episode closed while the window was open; pending while it is open. "
+        "Episodes run by engines before V3 have no clocks and are not counted."
     ),
     "iet_initiation": (
-        "HEDIS IET initiation (substance-use programs): episodes started in the period "
-        "with an attended session or recorded visit on days 0-{days} from the start."
+        "HEDIS IET initiation (substance-use programs), from the engine's live quality "
+        "clocks: episodes whose initiation clock opened in the period (the start's local "
+        "day), met by an attended session or recorded visit on days 0-{days} from the "
+        "start; statuses as for FUH."
     ),
     "iet_engagement": (
-        "HEDIS IET engagement: the same episodes with at least {count} more services on "
-        "later, distinct days within {days} days of the initiation; an episode not "
-        "initiated is not engaged."
+        "HEDIS IET engagement: the same episodes; met by at least {count} more services "
+        "on later, distinct days within {days} days of the initiation (the engagement "
+        "clock); an episode not initiated has its initiation's status."
     ),
 }
 
 SOURCES = (
-    "carepath's care records in PostgreSQL (transitions, reviews with PHQ-9 totals, "
-    "attendance, follow-up visits), as written by the episodes; days are UTC days."
+    "carepath's care records in PostgreSQL (transitions, reviews with PHQ-9 totals, the "
+    "follow-up questionnaires answered after the episode closed, the engine's quality "
+    "clocks), as written by the episodes and the follow-up job; days are calendar days "
+    "in the program's time zone ({tz})."
 )
 
 
@@ -134,6 +142,7 @@ def assemble(
     as_of: datetime,
     policy: OutcomePolicy,
     substance_use: bool,
+    time_zone: str = "UTC",
 ) -> ProgramReport:
     p = policy
     index_text = p.followup_index_above
@@ -240,5 +249,5 @@ def assemble(
         )
         if substance_use
         else None,
-        sources=SOURCES,
+        sources=SOURCES.format(tz=time_zone),
     )

@@ -3,9 +3,13 @@ the program's episodes open at any time in the period returns the counts per mea
 status, and the length-of-stay quartiles (percentile_cont); `store.outcomes_figures` turns
 them into the figures. Nothing is read per episode into Python.
 
-The measures are those of `rules.outcomes` and `rules.program_measures` (the Python
-computation the tests compare this with: tests/reports/python_report.py). Days are UTC
-calendar days of the recorded times. Indexes: migrations 0700, 0710.
+The PHQ-9 measures, endings, stays and step-ups are those of `rules.outcomes` and
+`rules.program_measures` (the Python computation the tests compare this with:
+tests/reports/python_report.py); the follow-up windows also count the 6- and 12-month
+questionnaires answered after the episode closed (`followup_measures`, migration 0310), a
+recorded non-response as lacking. HEDIS FUH and IET are read from the engine's live
+quality clocks (`quality_clocks`, migration 0900), not recomputed. Days are the program's
+local calendar days (its IANA zone). Indexes: migrations 0700, 0900, 0310.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Final
 
+from rules import localtime
 from rules.levels import INTENSITY, LevelOfCare
 from rules.outcome_policy import OutcomePolicy, Window
 from rules.outcomes import FollowUp, MeasureStatus
 from rules.program_measures import ENDING_PHASES, EndKind, Spread, end_kind
 from rules.transitions import CarePhase, Event
 from schemas.outcomes_report import ProgramReport
+from schemas.quality import ClockStatus, QualityMeasure
 from store.dbtypes import Db
 from store.outcomes_figures import (
     FUH_LONG,
@@ -35,14 +41,26 @@ from store.outcomes_figures import (
     assemble,
 )
 
-# Returns from external care (the inpatient stay's discharge): FUH's denominator events.
-RETURN_EVENTS: tuple[Event, ...] = (
-    Event.EXTERNAL_DISCHARGE_NEEDS_AUTH,
-    Event.EXTERNAL_DISCHARGE_NO_AUTH,
-    Event.EXTERNAL_DISCHARGE_HOME,
-)
-# Attendance that is a visit (HEDIS counts IOP and PHP visits, in person or telehealth).
-VISIT_STATUSES: tuple[str, ...] = ("attended", "partial")
+# A clock's state -> the measure's status. An open clock whose last day has passed (its
+# close not recorded yet) is not met; one the episode's closure ended before its window
+# closed lacks the record (in the denominator, not met).
+CLOCK_RESULTS: Final[dict[ClockStatus, MeasureStatus]] = {
+    ClockStatus.OPEN: MeasureStatus.PENDING,
+    ClockStatus.MET: MeasureStatus.MET,
+    ClockStatus.MISSED: MeasureStatus.NOT_MET,
+    ClockStatus.ENDED: MeasureStatus.LACKING,
+}
+FUH_FIGURES: Final[dict[QualityMeasure, str]] = {
+    QualityMeasure.FUH_7: FUH_SHORT,
+    QualityMeasure.FUH_30: FUH_LONG,
+}
+# Which follow-up questionnaire (followup_measures.due_kind) answers which window.
+FOLLOWUP_DUE_KINDS: Final[dict[FollowUp, str | None]] = {
+    FollowUp.REMISSION_12_MONTHS: "12_month",
+    FollowUp.REMISSION_6_MONTHS: "6_month",
+    FollowUp.RESPONSE_6_MONTHS: "6_month",
+    FollowUp.DRR_E_FOLLOWUP: None,
+}
 
 # The events whose ending is "entered in error" (the episode is left out of the measures),
 # from `end_kind`; checked here to depend on the event alone, as the query assumes.
@@ -54,6 +72,14 @@ assert all(
     for e in Event
     for p in CarePhase
 ), "entered-in-error must not depend on the phase the episode ended from"
+
+
+class FollowupStatus:
+    """The `followup_measures` values the report reads (migration 0310)."""
+
+    ANSWERED = "answered"
+    NO_RESPONSE = "no_response"
+    PHQ9 = "phq9"
 
 
 class FollowUpRule:
@@ -115,10 +141,23 @@ eps AS MATERIALIZED (
     FROM cohort c LEFT JOIN ends e ON e.episode_id = c.episode_id
 ),
 scores AS MATERIALIZED (
-    SELECT r.episode_id, (r.at AT TIME ZONE :tz::text)::date AS day, r.phq9_total AS total,
-        row_number() OVER (PARTITION BY r.episode_id ORDER BY r.at, r.seq, r.ordinal) AS n
-    FROM cohort c JOIN reviews r ON r.episode_id = c.episode_id
-    WHERE r.phq9_total IS NOT NULL
+    SELECT episode_id, (at AT TIME ZONE :tz::text)::date AS day, total, follow_up,
+        row_number() OVER (PARTITION BY episode_id ORDER BY at, follow_up, seq, ordinal) AS n
+    FROM (
+        SELECT r.episode_id, r.at, r.phq9_total AS total, false AS follow_up, r.seq,
+            r.ordinal
+        FROM cohort c JOIN reviews r ON r.episode_id = c.episode_id
+        WHERE r.phq9_total IS NOT NULL
+        UNION ALL
+        SELECT f.episode_id, f.answered_at, f.total, true, 0, 0
+        FROM cohort c JOIN followup_measures f ON f.episode_id = c.episode_id
+        WHERE f.status = :answered::text AND f.instrument = :phq9::text
+    ) s
+),
+no_responses AS (
+    SELECT DISTINCT f.episode_id, f.due_kind
+    FROM cohort c JOIN followup_measures f ON f.episode_id = c.episode_id
+    WHERE f.status = :no_response::text AND f.instrument = :phq9::text
 ),
 discharge AS (
     SELECT b.total AS baseline,
@@ -133,21 +172,26 @@ discharge AS (
 index_scores AS (
     SELECT DISTINCT ON (s.episode_id) s.episode_id, s.n, s.day, s.total
     FROM scores s JOIN eps e ON e.episode_id = s.episode_id AND NOT e.in_error
-    WHERE s.total > :index_above::int
+    WHERE s.total > :index_above::int AND NOT s.follow_up
     ORDER BY s.episode_id, s.n
 ),
 windows AS (
     SELECT * FROM unnest(:fu_kinds::text[], :fu_rules::text[], :fu_firsts::int[],
-        :fu_lasts::int[]) AS w(kind, rule, first_day, last_day)
+        :fu_lasts::int[], :fu_due_kinds::text[])
+        AS w(kind, rule, first_day, last_day, due_kind)
 ),
 followups AS (
     SELECT w.kind, w.rule, w.last_day, i.day AS index_on, i.total AS index_total,
-        (array_agg(s.total ORDER BY s.n DESC) FILTER (WHERE s.n IS NOT NULL))[1] AS last
+        (array_agg(s.total ORDER BY s.n DESC) FILTER (WHERE s.n IS NOT NULL))[1] AS last,
+        EXISTS (
+            SELECT 1 FROM no_responses x
+            WHERE x.episode_id = i.episode_id AND x.due_kind = w.due_kind
+        ) AS no_response
     FROM index_scores i CROSS JOIN windows w
     LEFT JOIN scores s ON s.episode_id = i.episode_id AND s.n <> i.n
         AND s.day - i.day BETWEEN w.first_day AND w.last_day
     WHERE i.day BETWEEN :first_day::date AND :last_day::date
-    GROUP BY i.episode_id, i.day, i.total, w.kind, w.rule, w.last_day
+    GROUP BY i.episode_id, i.day, i.total, w.kind, w.rule, w.last_day, w.due_kind
 ),
 intensities AS (
     SELECT * FROM unnest(:levels::text[], :ranks::int[]) AS k(level, rank)
@@ -181,51 +225,28 @@ stays AS (
       AND m.level IS NOT NULL AND least(m.next_at, e.ended_at) > m.at
     GROUP BY m.level, m.episode_id
 ),
-visits AS MATERIALIZED (
-    SELECT a.episode_id, s.session_date AS day
-    FROM cohort c JOIN attendance a ON a.episode_id = c.episode_id
-    JOIN group_sessions s ON s.session_id = a.session_id
-    WHERE a.status = ANY(:visit_statuses::text[])
-    UNION
-    SELECT r.episode_id, r.visit_date
-    FROM cohort c JOIN reviews r ON r.episode_id = c.episode_id
-    WHERE r.kind = 'followup_visit' AND r.visit_date IS NOT NULL
+clock_results AS (
+    SELECT * FROM unnest(:clock_states::text[], :clock_results::text[]) AS r(state, result)
 ),
-returns AS (
-    SELECT DISTINCT ON (m.episode_id, m.n) m.episode_id, m.n,
-        (m.at AT TIME ZONE :tz::text)::date AS day, x.level AS stay_level
-    FROM moves m JOIN eps e ON e.episode_id = m.episode_id AND NOT e.in_error
-    LEFT JOIN moves x ON x.episode_id = m.episode_id AND x.n < m.n
-        AND x.to_phase = :external_care::text
-    WHERE m.from_phase = :external_care::text AND m.event = ANY(:return_events::text[])
-      AND m.at >= :begin_at::timestamptz AND m.at < :end_at::timestamptz
-    ORDER BY m.episode_id, m.n, x.n DESC
-),
-fuh AS (
-    SELECT r.day, min(v.day - r.day) AS first_gap
-    FROM returns r
-    LEFT JOIN visits v ON v.episode_id = r.episode_id
-        AND v.day - r.day BETWEEN 1 AND greatest(:fuh_short::int, :fuh_long::int)
-    WHERE r.stay_level IS DISTINCT FROM :residential::text
-    GROUP BY r.episode_id, r.n, r.day
-),
-fuh_windows AS (
-    SELECT * FROM unnest(ARRAY[:fuh_short_name::text, :fuh_long_name::text]::text[],
-        ARRAY[:fuh_short::int, :fuh_long]::int[]) AS f(figure, days)
-),
-iet_starts AS (
-    SELECT e.episode_id, e.started_on,
-        min(v.day) FILTER (WHERE v.day - e.started_on <= :iet_initiation::int) AS initiated_on
-    FROM eps e LEFT JOIN visits v ON v.episode_id = e.episode_id AND v.day >= e.started_on
-    WHERE :substance_use::bool AND e.started_in_period AND NOT e.in_error
-    GROUP BY e.episode_id, e.started_on
+clocks AS (
+    SELECT q.episode_id, q.measure, q.index_date, q.met_on,
+        CASE WHEN r.result = :pending::text AND :today::date > q.last_day
+             THEN :not_met::text ELSE r.result END AS result
+    FROM quality_clocks q
+    JOIN clock_results r ON r.state = q.status
+    LEFT JOIN eps e ON e.episode_id = q.episode_id
+    WHERE q.program_id = :program::text AND NOT coalesce(e.in_error, false)
+      AND q.measure = ANY(:clock_measures::text[])
 ),
 iet AS (
-    SELECT i.started_on, i.initiated_on, count(v.day) AS more
-    FROM iet_starts i
-    LEFT JOIN visits v ON v.episode_id = i.episode_id
-        AND v.day - i.initiated_on BETWEEN 1 AND :iet_engagement::int
-    GROUP BY i.episode_id, i.started_on, i.initiated_on
+    SELECT i.result AS initiation,
+        CASE WHEN i.result <> :met::text THEN i.result
+             ELSE coalesce(g.result, :pending::text) END AS engagement
+    FROM clocks i
+    LEFT JOIN clocks g ON g.episode_id = i.episode_id AND g.measure = :iet_engagement_measure::text
+        AND g.index_date = i.met_on
+    WHERE :substance_use::bool AND i.measure = :iet_initiation_measure::text
+      AND i.index_date BETWEEN :first_day::date AND :last_day::date
 ),
 statuses AS (
     SELECT :response_name::text AS figure,
@@ -241,7 +262,8 @@ statuses AS (
     UNION ALL
     SELECT kind,
         CASE WHEN last IS NULL THEN
-                CASE WHEN :today::date - index_on > last_day THEN 'lacking' ELSE 'pending' END
+                CASE WHEN no_response OR :today::date - index_on > last_day THEN 'lacking'
+                     ELSE 'pending' END
              WHEN rule = :rule_any::text THEN 'met'
              WHEN rule = :rule_response::text THEN
                 CASE WHEN index_total > 0
@@ -257,25 +279,14 @@ statuses AS (
              ELSE 'not_met' END
     FROM step_downs
     UNION ALL
-    SELECT w.figure,
-        CASE WHEN f.first_gap <= w.days THEN 'met'
-             WHEN :today::date - f.day <= w.days THEN 'pending' ELSE 'not_met' END
-    FROM fuh f CROSS JOIN fuh_windows w
+    SELECT f.figure, q.result
+    FROM clocks q JOIN unnest(:fuh_measures::text[], :fuh_figures::text[])
+        AS f(measure, figure) ON f.measure = q.measure
+    WHERE q.index_date BETWEEN :first_day::date AND :last_day::date
     UNION ALL
-    SELECT :iet_initiation_name::text,
-        CASE WHEN initiated_on IS NOT NULL THEN 'met'
-             WHEN :today::date - started_on <= :iet_initiation::int THEN 'pending'
-             ELSE 'not_met' END
-    FROM iet
+    SELECT :iet_initiation_name::text, initiation FROM iet
     UNION ALL
-    SELECT :iet_engagement_name::text,
-        CASE WHEN initiated_on IS NULL THEN
-                CASE WHEN :today::date - started_on <= :iet_initiation::int THEN 'pending'
-                     ELSE 'not_met' END
-             WHEN more >= :iet_services::int THEN 'met'
-             WHEN :today::date - initiated_on <= :iet_engagement::int THEN 'pending'
-             ELSE 'not_met' END
-    FROM iet
+    SELECT :iet_engagement_name::text, engagement FROM iet
 )
 SELECT 'rate' AS part, figure AS a, status AS b, count(*) AS n,
     NULL::float8[] AS quartiles
@@ -291,7 +302,7 @@ UNION ALL
 SELECT 'started', NULL, NULL, count(*), NULL FROM eps WHERE started_in_period
 """
 
-_PARAM = re.compile(r"(?<!:):([a-z_]+)")
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
 def bind(sql: str, values: Mapping[str, object]) -> tuple[str, list[object]]:
@@ -309,12 +320,9 @@ def bind(sql: str, values: Mapping[str, object]) -> tuple[str, list[object]]:
 
 
 def period_bounds(first: date, last: date, tz: str = "UTC") -> tuple[datetime, datetime]:
-    """[first 00:00, the day after last 00:00) on the UTC calendar."""
-    del tz
-    return (
-        datetime.combine(first, time(), UTC),
-        datetime.combine(last + timedelta(days=1), time(), UTC),
-    )
+    """[first's local midnight, the local midnight after last) in the zone `tz`."""
+    begin = datetime.combine(first, time(), tzinfo=localtime.zone(tz)).astimezone(UTC)
+    return begin, localtime.local_midnight_after(last, tz)
 
 
 def report_parameters(
@@ -336,15 +344,24 @@ def report_parameters(
         "first_day": first,
         "last_day": last,
         "as_of": as_of,
-        "today": as_of.astimezone(UTC).date(),
+        "today": localtime.local_date(as_of, tz),
         "tz": tz,
         "ending_phases": [p.value for p in ENDING_PHASES],
         "error_events": [e.value for e in ERROR_EVENTS],
         "in_treatment": CarePhase.IN_TREATMENT.value,
-        "external_care": CarePhase.EXTERNAL_CARE.value,
-        "residential": LevelOfCare.RESIDENTIAL.value,
-        "return_events": [e.value for e in RETURN_EVENTS],
-        "visit_statuses": list(VISIT_STATUSES),
+        "answered": FollowupStatus.ANSWERED,
+        "no_response": FollowupStatus.NO_RESPONSE,
+        "phq9": FollowupStatus.PHQ9,
+        "clock_states": [c.value for c in CLOCK_RESULTS],
+        "clock_results": [r.value for r in CLOCK_RESULTS.values()],
+        "clock_measures": [m.value for m in QualityMeasure],
+        "fuh_measures": [m.value for m in FUH_FIGURES],
+        "fuh_figures": list(FUH_FIGURES.values()),
+        "iet_initiation_measure": QualityMeasure.IET_INITIATION.value,
+        "iet_engagement_measure": QualityMeasure.IET_ENGAGEMENT.value,
+        "met": MeasureStatus.MET.value,
+        "not_met": MeasureStatus.NOT_MET.value,
+        "pending": MeasureStatus.PENDING.value,
         "levels": [level.value for level in INTENSITY],
         "ranks": list(INTENSITY.values()),
         "index_above": policy.followup_index_above,
@@ -354,20 +371,14 @@ def report_parameters(
         "fu_rules": [FOLLOWUP_RULES[k] for k in kinds],
         "fu_firsts": [followup_window(k, policy).first_day for k in kinds],
         "fu_lasts": [followup_window(k, policy).last_day for k in kinds],
+        "fu_due_kinds": [FOLLOWUP_DUE_KINDS[k] for k in kinds],
         "step_up_s": float(policy.step_up_after_step_down_days * 86400),
-        "fuh_short": policy.fuh_short_days,
-        "fuh_long": policy.fuh_long_days,
-        "iet_initiation": policy.iet_initiation_days,
-        "iet_engagement": policy.iet_engagement_days,
-        "iet_services": policy.iet_engagement_services,
         "substance_use": substance_use,
         "rule_any": FollowUpRule.ANY,
         "rule_response": FollowUpRule.RESPONSE,
         "response_name": RESPONSE_AT_DISCHARGE,
         "remission_name": REMISSION_AT_DISCHARGE,
         "step_ups_name": STEP_UPS,
-        "fuh_short_name": FUH_SHORT,
-        "fuh_long_name": FUH_LONG,
         "iet_initiation_name": IET_INITIATION,
         "iet_engagement_name": IET_ENGAGEMENT,
     }
@@ -407,9 +418,17 @@ async def program_report(
     as_of: datetime,
     policy: OutcomePolicy,
     substance_use: bool,
+    time_zone: str = "UTC",
 ) -> ProgramReport:
+    """The report on the program's local calendar (`time_zone`, an IANA zone)."""
     parameters = report_parameters(
-        program_id, first, last, as_of=as_of, policy=policy, substance_use=substance_use
+        program_id,
+        first,
+        last,
+        as_of=as_of,
+        policy=policy,
+        substance_use=substance_use,
+        tz=time_zone,
     )
     tallies = await report_tallies(db, parameters)
     return assemble(
@@ -420,4 +439,5 @@ async def program_report(
         as_of=as_of,
         policy=policy,
         substance_use=substance_use,
+        time_zone=time_zone,
     )

@@ -3,7 +3,7 @@ with their methods, the SVG charts, and the PDF / CSV downloads of the same repo
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +19,7 @@ from api.workbench.accounts import PersonRole
 from api.workbench.guard import PREFIX, signed_in_as, workbench_of
 from api.workbench.sessions import Session
 from api.workbench.web import page, problem_page
+from rules.localtime import local_date
 from rules.outcome_policy import OutcomePolicy
 from schemas.outcomes_report import ProgramReport
 from store.outcomes_report import program_report
@@ -37,14 +38,14 @@ def build_outcomes_page_router() -> APIRouter:
         request: Request, session: Session, program: str, first: date | None, last: date | None
     ) -> ProgramReport:
         workbench = workbench_of(request)
-        today = workbench.clock().astimezone(UTC).date()
+        settings = workbench.services.deps.settings
+        today = local_date(workbench.clock(), settings.program_time_zone(program))
         last = last or today
         first = first or last - timedelta(days=DEFAULT_DAYS - 1)
         if not program or not session.account.sees(program):
             raise ApiProblem(404, "program-not-found", "choose one of your programs")
         policy = OutcomePolicy()
         check_period(first, last, policy)
-        settings = workbench.services.deps.settings
         return await records_call(
             program_report(
                 workbench.services.deps.pool,
@@ -54,6 +55,7 @@ def build_outcomes_page_router() -> APIRouter:
                 as_of=workbench.clock(),
                 policy=policy,
                 substance_use=program in settings.part2_programs,
+                time_zone=settings.program_time_zone(program),
             ),
             timeout_s=REPORT_TIMEOUT_S,
         )

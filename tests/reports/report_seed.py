@@ -12,9 +12,51 @@ import asyncpg
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
+from schemas.quality import ClockStatus, QualityMeasure
+from store.dbtypes import Db
 
 P, E, L = CarePhase, Event, LevelOfCare
 PROGRAM = "prog-seed"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One quality clock's row as the engine leaves it."""
+
+    measure: QualityMeasure
+    status: ClockStatus
+    index_date: date
+    days: int  # the window's length: last day = index date + days
+    met_on: date | None = None
+
+    @property
+    def last_day(self) -> date:
+        return self.index_date + timedelta(days=self.days)
+
+
+async def insert_clocks(conn: Db, program_id: str, rows: list[tuple[str, Clock]]) -> None:
+    """(episode ID, clock) rows into quality_clocks."""
+    await conn.executemany(
+        """INSERT INTO quality_clocks (episode_id, clock_id, program_id, measure, status,
+            index_date, first_day, last_day, closes_at, met_on, opened_at, updated_at,
+            workflow_id, seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $8, $8, $10, 1)""",
+        [
+            (
+                eid,
+                f"{c.measure.value}-{c.index_date.isoformat()}",
+                program_id,
+                c.measure.value,
+                c.status.value,
+                c.index_date,
+                c.last_day,
+                datetime.combine(c.last_day, datetime.min.time(), UTC) + timedelta(days=1),
+                c.met_on,
+                f"care-episode-{eid}",
+            )
+            for eid, c in rows
+        ],
+    )
 
 
 @dataclass
@@ -31,6 +73,9 @@ class Episode:
     visits: list[date] = field(default_factory=list)  # recorded follow-up visits
     sessions: list[datetime] = field(default_factory=list)  # attended group sessions
     no_shows: list[datetime] = field(default_factory=list)
+    clocks: list[Clock] = field(default_factory=list)
+    # Follow-up questionnaires after the close: (due kind, status, total, answered at).
+    followups: list[tuple[str, str, int | None, datetime | None]] = field(default_factory=list)
 
     def move(
         self,
@@ -198,6 +243,61 @@ async def write(pool: asyncpg.Pool, episodes: list[Episode]) -> None:
                 "recorded_at",
             ],
         )
+        await insert_clocks(
+            conn, PROGRAM, [(ep.episode_id, c) for ep in episodes for c in ep.clocks]
+        )
+        await conn.copy_records_to_table(
+            "followup_measures",
+            records=[
+                followup_row(ep, kind, status, total, at)
+                for ep in episodes
+                for kind, status, total, at in ep.followups
+            ],
+            columns=FOLLOWUP_COLUMNS,
+        )
+
+
+FOLLOWUP_COLUMNS = [
+    "episode_id",
+    "due_kind",
+    "program_id",
+    "instrument",
+    "index_date",
+    "window_opens",
+    "window_closes",
+    "due_on",
+    "status",
+    "total",
+    "answers",
+    "answered_at",
+    "closed_at",
+    "scheduled_at",
+    "updated_at",
+]
+
+
+def followup_row(
+    ep: Episode, kind: str, status: str, total: int | None, at: datetime | None
+) -> tuple[Any, ...]:
+    """A follow-up questionnaire's row (its window's dates do not matter to the report)."""
+    day = ep.started_at.date()
+    return (
+        ep.episode_id,
+        kind,
+        ep.program_id,
+        "phq9",
+        day,
+        day,
+        day,
+        day,
+        status,
+        total,
+        "[]" if status == "answered" else None,
+        at if status == "answered" else None,
+        at if status == "no_response" else None,
+        ep.started_at,
+        ep.started_at,
+    )
 
 
 # Moves a random walk may take from each phase: (to, event, needs a level).
@@ -284,6 +384,22 @@ def random_episodes(count: int, *, seed: int, around: datetime) -> list[Episode]
                 hours=rnd.choice([0, 3, 24, 24 * 7, 24 * 60, 24 * 121, 24 * 122, 24 * 242])
             )
             ep.scores.append((score_at, rnd.choice([None, 2, 4, 5, 9, 10, 12, 20, 27])))
+        for measure in QualityMeasure:  # clocks in every state, some past their last day
+            if rnd.random() < 0.5:
+                day = start.date() + timedelta(days=rnd.randrange(0, 60))
+                initiated = [c.met_on for c in ep.clocks if c.met_on is not None]
+                if measure is QualityMeasure.IET_ENGAGEMENT and initiated:
+                    day = initiated[-1]
+                status = rnd.choice(list(ClockStatus))
+                met = day + timedelta(days=3) if status is ClockStatus.MET else None
+                ep.clocks.append(Clock(measure, status, day, rnd.choice([7, 14, 30]), met))
+        for kind in ("6_month", "12_month"):
+            roll = rnd.random()
+            answered = start + timedelta(hours=rnd.randrange(24 * 100, 24 * 430))
+            if roll < 0.3:
+                ep.followups.append((kind, "answered", rnd.choice([2, 4, 8, 15]), answered))
+            elif roll < 0.5:
+                ep.followups.append((kind, "no_response", None, answered))
         ep.sessions = sorted(set(ep.sessions))
         ep.visits = sorted(set(ep.visits))
         found.append(ep)

@@ -6,14 +6,27 @@ several periods, dates of computation and policies."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 
 from rules.outcome_policy import OutcomePolicy, Window
+from schemas.outcomes_report import ProgramReport
+from schemas.quality import ClockStatus as S
+from schemas.quality import QualityMeasure as Q
 from store.outcomes_report import program_report
 from tests.reports.python_report import python_report
-from tests.reports.report_seed import PROGRAM, E, Episode, L, P, random_episodes, write
+from tests.reports.report_seed import (
+    PROGRAM,
+    Clock,
+    E,
+    Episode,
+    L,
+    P,
+    random_episodes,
+    write,
+)
 
 FIRST, LAST = date(2026, 1, 1), date(2026, 3, 31)
 AS_OF = datetime(2027, 6, 1, 12, tzinfo=UTC)
@@ -35,28 +48,16 @@ def followup_case(eid: str, *scores: tuple[int, int | None]) -> Episode:
     return ep
 
 
-def return_case(eid: str, *visit_days: int, session_day: int | None = None) -> Episode:
-    """IOP, inpatient from Jan 20, back on Feb 1 09:00; visits on days after the return."""
-    ep = (
-        Episode(eid, at(1, 2, year=2026))
-        .move(at(1, 2), P.IN_TREATMENT, E.AUTH_APPROVED, L.IOP)
-        .move(at(1, 20), P.EXTERNAL_CARE, E.REFER_OUT, L.INPATIENT)
-        .move(at(2, 1), P.IN_TREATMENT, E.EXTERNAL_DISCHARGE_NO_AUTH, L.IOP)
-    )
-    ep.visits = [date(2026, 2, 1) + timedelta(days=d) for d in visit_days]
-    if session_day is not None:
-        ep.sessions = [later(at(2, 1), session_day)]
-    return ep
-
-
-def iet_case(eid: str, *service_days: int) -> Episode:
-    ep = Episode(eid, at(1, 5)).move(at(1, 5), P.ASSESSMENT, E.REFERRAL_RECEIVED)
-    ep.sessions = [later(at(1, 5, 10), d) for d in service_days]
+def clocked(eid: str, *clocks: Clock) -> Episode:
+    ep = Episode(eid, at(1, 2)).move(at(1, 2), P.IN_TREATMENT, E.AUTH_APPROVED, L.IOP)
+    ep.clocks = list(clocks)
     return ep
 
 
 def edge_episodes() -> list[Episode]:
     down = at(1, 10)
+    fuh7, init, engage = Q.FUH_7, Q.IET_INITIATION, Q.IET_ENGAGEMENT
+    jan10 = date(2026, 1, 10)
     return [
         # Follow-up windows at their edges (6 months: days 122-242; DRR-E: 120-240).
         followup_case("fu-in-first", (122, 3)),  # 6-month remission met, DRR-E met
@@ -65,16 +66,19 @@ def edge_episodes() -> list[Episode]:
         followup_case("fu-after", (243, 3)),  # 6 months lacking, DRR-E lacking
         followup_case("fu-no-score", (182, None)),  # a review without a PHQ-9: lacking
         followup_case("fu-last-decides", (130, 3), (200, 12)),  # the last score: not met
-        # FUH: the return's own day does not count; days 7 / 8 / 30 / 31.
-        return_case("fuh-same-day", 0),
-        return_case("fuh-day-7", 7),
-        return_case("fuh-day-8", 8),
-        return_case("fuh-day-30", session_day=30),
-        return_case("fuh-day-31", 31),
-        # IET (substance use): initiation by day 14, engagement 2 more by 34 days after.
-        iet_case("iet-day-14", 14, 20, 48),  # initiated (day 14), engaged (days 20, 48)
-        iet_case("iet-day-15", 15, 16, 17),  # not initiated, so not engaged
-        iet_case("iet-49", 0, 34, 35),  # initiated day 0; day 35 is day 35 after: one more
+        # FUH and IET from the quality clocks, by the clock's state and index day.
+        clocked("fuh-met", Clock(fuh7, S.MET, date(2026, 1, 1), 7, date(2026, 1, 5))),
+        clocked("fuh-missed", Clock(fuh7, S.MISSED, date(2026, 3, 31), 7)),
+        clocked("fuh-open-past", Clock(fuh7, S.OPEN, date(2026, 2, 1), 7)),  # not met
+        clocked("fuh-ended", Clock(fuh7, S.ENDED, date(2026, 2, 1), 7)),  # lacking
+        clocked("fuh-outside", Clock(fuh7, S.MET, date(2026, 4, 1), 7, date(2026, 4, 2))),
+        clocked(
+            "iet-engaged",
+            Clock(init, S.MET, jan10, 14, date(2026, 1, 12)),
+            Clock(engage, S.MET, date(2026, 1, 12), 34, date(2026, 1, 20)),
+        ),
+        clocked("iet-no-engagement-clock", Clock(init, S.MET, jan10, 14, jan10)),
+        clocked("iet-missed", Clock(init, S.MISSED, jan10, 14)),
         # Step-up exactly 30 days after a step-down counts; 30 days + 1 hour does not.
         Episode("up-30", at(1, 2))
         .move(at(1, 2), P.IN_TREATMENT, E.AUTH_APPROVED, L.IOP)
@@ -105,25 +109,90 @@ def counts(report: object, name: str) -> tuple[int, int, int, int]:
     return f.numerator, f.denominator, f.lacking, f.pending
 
 
+async def both(db: asyncpg.Pool, first: date, last: date, **kwargs: Any) -> ProgramReport:
+    """The SQL path's report, after checking the Python computation gives the same."""
+    sql = await program_report(db, PROGRAM, first, last, **kwargs)
+    tz = kwargs.pop("time_zone", "UTC")
+    python = await python_report(db, PROGRAM, first, last, tz=tz, **kwargs)
+    assert sql.model_dump() == python.model_dump(), (first, last, kwargs)
+    return sql
+
+
 async def test_edges_by_hand_in_both_paths(edges: asyncpg.Pool) -> None:
-    kwargs = {"as_of": AS_OF, "policy": OutcomePolicy(), "substance_use": True}
-    sql = await program_report(edges, PROGRAM, FIRST, LAST, **kwargs)  # type: ignore[arg-type]
-    python = await python_report(edges, PROGRAM, FIRST, LAST, **kwargs)  # type: ignore[arg-type]
-    assert sql.model_dump() == python.model_dump()
+    sql = await both(edges, FIRST, LAST, as_of=AS_OF, policy=OutcomePolicy(), substance_use=True)
     # Met: first, last; lacking: before, after, no-score and the discharged episode
     # (index on Jan 3, no later score in the window); not met: the last score decides.
     assert counts(sql, "remission_6_months") == (2, 7, 4, 0)
     # Met: first (122), before (121), last-decides (130, 200); lacking: the other four.
     assert counts(sql, "drr_e_followup") == (3, 7, 4, 0)
-    assert counts(sql, "fuh_7_days") == (1, 5, 0, 0)  # day 7 only
-    assert counts(sql, "fuh_30_days") == (3, 5, 0, 0)  # days 7, 8, 30
-    # Every edge episode starts in the period; only the three IET ones have services.
-    assert counts(sql, "iet_initiation")[0] == 2
-    assert counts(sql, "iet_engagement")[0] == 1
-    # up-30 met, up-31 not; each return from inpatient to IOP is a step-down, not met.
-    assert counts(sql, "step_ups_after_step_down") == (1, 7, 0, 0)
+    # Jan 1 met; Mar 31 missed; open past its last day: not met; ended: lacking; Apr 1
+    # is outside the period.
+    assert counts(sql, "fuh_7_days") == (1, 4, 1, 0)
+    assert counts(sql, "fuh_30_days") == (0, 0, 0, 0)
+    assert counts(sql, "iet_initiation") == (2, 3, 0, 0)
+    # Engaged; no engagement clock yet: pending; not initiated: its initiation's status.
+    assert counts(sql, "iet_engagement") == (1, 2, 0, 1)
+    # up-30 met, up-31 not.
+    assert counts(sql, "step_ups_after_step_down") == (1, 2, 0, 0)
     # The discharge's only later score is on the baseline's day: lacking.
     assert counts(sql, "remission_at_discharge") == (0, 1, 1, 0)
+
+
+async def test_followup_questionnaires_count_and_non_response_lacks(pool: asyncpg.Pool) -> None:
+    """Scores answered after the close count in the windows; a recorded non-response is
+    lacking while the window is still open (no score can come); no record is pending."""
+    answered = followup_case("fu-answered")
+    answered.followups = [("6_month", "answered", 3, later(at(1, 10), 180))]
+    silent = followup_case("fu-silent")
+    silent.followups = [("6_month", "no_response", None, later(at(1, 10), 170))]
+    waiting = followup_case("fu-waiting")
+    await write(pool, [answered, silent, waiting])
+    early = later(at(1, 10), 200)  # inside the 6-month window (days 122-242)
+    report = await both(pool, FIRST, LAST, as_of=early, policy=OutcomePolicy(), substance_use=False)
+    assert counts(report, "remission_6_months") == (1, 2, 1, 1)
+    assert counts(report, "response_6_months") == (1, 2, 1, 1)
+    # The 12-month window: no questionnaire yet for any: pending (the 6-month
+    # non-response says nothing about 12 months).
+    assert counts(report, "remission_12_months") == (0, 0, 0, 3)
+    # A follow-up score is never the index: an episode with none above 9 before it
+    # stays out of the denominators.
+    only_after = Episode("fu-only-after", at(1, 12)).move(
+        at(1, 12), P.ASSESSMENT, E.REFERRAL_RECEIVED
+    )
+    only_after.scores = [(at(1, 12), 4)]
+    only_after.followups = [("6_month", "answered", 20, later(at(1, 12), 150))]
+    await write(pool, [only_after])
+    report = await both(pool, FIRST, LAST, as_of=early, policy=OutcomePolicy(), substance_use=False)
+    assert report.remission_6_months.denominator + report.remission_6_months.pending == 3
+
+
+async def test_days_are_the_programs_local_days(pool: asyncpg.Pool) -> None:
+    """A PHQ-9 at 03:00 UTC on Jan 1 is Dec 31 in New York: outside a January period
+    there, inside it on UTC days; a move at 02:00 UTC on Apr 1 is Mar 31 there."""
+    ep = Episode("tz", at(1, 1, 3)).move(at(1, 1, 3), P.IN_TREATMENT, E.AUTH_APPROVED, L.IOP)
+    ep.move(at(1, 20), P.IN_TREATMENT, E.LEVEL_CHANGE_NO_AUTH, L.OP)
+    ep.move(at(2, 1), P.IN_TREATMENT, E.LEVEL_CHANGE_NO_AUTH, L.IOP)
+    ep.move(at(4, 1, 2), P.IN_TREATMENT, E.LEVEL_CHANGE_NO_AUTH, L.OP)
+    ep.scores = [(at(1, 1, 3), 20)]
+    await write(pool, [ep])
+    policy = OutcomePolicy()
+    on_utc = await both(pool, FIRST, LAST, as_of=AS_OF, policy=policy, substance_use=False)
+    local = await both(
+        pool,
+        FIRST,
+        LAST,
+        as_of=AS_OF,
+        policy=policy,
+        substance_use=False,
+        time_zone="America/New_York",
+    )
+    assert on_utc.remission_6_months.denominator == 1
+    assert local.remission_6_months.denominator == 0
+    assert on_utc.episodes_started.value == 1 and local.episodes_started.value == 0
+    # Step-downs: Jan 20 on both calendars; Apr 1 02:00 UTC only in New York's March.
+    assert on_utc.step_ups_after_step_down.denominator == 1
+    assert local.step_ups_after_step_down.denominator == 2
+    assert "America/New_York" in local.sources
 
 
 POLICIES = [
@@ -153,16 +222,22 @@ async def randomized(pool: asyncpg.Pool) -> asyncpg.Pool:
 @pytest.mark.parametrize("policy", POLICIES, ids=["defaults", "changed"])
 async def test_random_program_same_report(randomized: asyncpg.Pool, policy: OutcomePolicy) -> None:
     cases = [
-        (FIRST, LAST, AS_OF, True),
-        (date(2025, 6, 1), date(2026, 5, 31), at(3, 15, 17), True),
-        (date(2026, 2, 10), date(2026, 2, 10), at(2, 20), False),
+        (FIRST, LAST, AS_OF, True, "UTC"),
+        (date(2025, 6, 1), date(2026, 5, 31), at(3, 15, 17), True, "America/New_York"),
+        (date(2026, 2, 10), date(2026, 2, 10), at(2, 20), False, "Asia/Kolkata"),
+        (FIRST, LAST, at(6, 1, 23), True, "Pacific/Auckland"),
     ]
     nonzero = 0
-    for first, last, as_of, substance_use in cases:
-        kwargs = {"as_of": as_of, "policy": policy, "substance_use": substance_use}
-        sql = await program_report(randomized, PROGRAM, first, last, **kwargs)  # type: ignore[arg-type]
-        python = await python_report(randomized, PROGRAM, first, last, **kwargs)  # type: ignore[arg-type]
-        assert sql.model_dump() == python.model_dump(), (first, last, as_of)
+    for first, last, as_of, substance_use, tz in cases:
+        sql = await both(
+            randomized,
+            first,
+            last,
+            as_of=as_of,
+            policy=policy,
+            substance_use=substance_use,
+            time_zone=tz,
+        )
         nonzero += sum(1 for f in sql.rates().values() if f.denominator)
     # The data exercises the measures: most figures have a denominator in some case.
     assert nonzero >= 15

@@ -10,8 +10,11 @@ import pytest
 from rules.levels import LevelOfCare
 from rules.outcome_policy import OutcomePolicy
 from rules.transitions import CarePhase, Event
+from schemas.quality import ClockStatus as S
+from schemas.quality import QualityMeasure as Q
 from store.outcomes_report import program_report
 from store.postgres import PostgresRecordStore
+from tests.reports.report_seed import Clock, insert_clocks
 from tests.store.store_builders import batch, move, review, snapshot
 
 P = CarePhase
@@ -116,6 +119,20 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
         ],
     )
     await _attend(pool, "e4", d(2, 1), d(2, 10))
+    # The engine's quality clocks for those services (the report reads these for FUH and
+    # IET): e4's 7-day window missed, its 30-day met on Feb 10; e2 initiated on Jan 15 and
+    # engaged; e1 (no service) missed initiation.
+    await insert_clocks(
+        pool,
+        "prog-r",
+        [
+            ("e4", Clock(Q.FUH_7, S.MISSED, date(2026, 2, 1), 7)),
+            ("e4", Clock(Q.FUH_30, S.MET, date(2026, 2, 1), 30, date(2026, 2, 10))),
+            ("e2", Clock(Q.IET_INITIATION, S.MET, date(2026, 1, 10), 14, date(2026, 1, 15))),
+            ("e2", Clock(Q.IET_ENGAGEMENT, S.MET, date(2026, 1, 15), 34, date(2026, 1, 25))),
+            ("e1", Clock(Q.IET_INITIATION, S.MISSED, date(2026, 1, 5), 14)),
+        ],
+    )
     # Outside the report: another program, and an episode closed before the period.
     await write(
         "other",
