@@ -7,8 +7,11 @@ first; deadlines that depend on policy are computed by the caller from `rules/`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from rules.levels import LevelOfCare
@@ -257,3 +260,204 @@ async def today_lists(
         rows[values.pop("list")].append(EpisodeRow.model_validate(values))
     assert counted is not None
     return TodayLists(rows=rows, counts={name: counted[name] for name in TODAY_LISTS})
+
+
+class TodayPage(_Row):
+    """Everything the Today page reads but the quality clocks (store/quality_clocks.py),
+    from one statement: the episode lists and their counts, the authorization, payer and
+    appeal lists, today's no-shows, the patients' display names for every row, and (for a
+    person who sees every program) the programs to choose from."""
+
+    lists: TodayLists
+    authorizations: list[AuthorizationLine]
+    payer_requests: list[PayerRequestLine]
+    appeals: list[DenialLine]
+    no_shows: list[NoShowLine]
+    no_shows_total: int
+    names: dict[str, str]
+    program_choices: list[str] | None
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One list of the Today statement: its rows' SQL, their columns (in the SELECT's
+    order: each row comes back as an anonymous record, decoded by position) and the
+    order the array keeps."""
+
+    sql: str
+    columns: tuple[str, ...]
+    order: str
+
+
+_EPISODE_COLUMNS = tuple(EpisodeRow.model_fields)
+
+# Parameters: $1 now, $2 start of tomorrow, $3 end of the review horizon, $4 limit, $5
+# today, $6 authorization horizon in days (NULL: any end date), $7 low units, $8 granting
+# statuses, $9 request statuses, $10 denial statuses, $11 the programs when named.
+# {scope}: the open episodes (alias e) of the programs; {group_scope}: their groups.
+_TODAY_PAGES: dict[str, _Page] = {
+    **{
+        f"list:{name}": _Page(
+            f"""SELECT {_ROW_COLUMNS} FROM episodes e WHERE {{scope}} AND {condition}
+                ORDER BY next_review_due NULLS LAST, episode_id LIMIT $4""",
+            _EPISODE_COLUMNS,
+            "next_review_due NULLS LAST, episode_id",
+        )
+        for name, condition in TODAY_LISTS.items()
+    },
+    "authorizations": _Page(
+        """SELECT a.episode_id, e.program_id, a.authorization_number, a.level, a.unit_type,
+            a.units_approved, coalesce(a.units_used, 0) AS units_used,
+            greatest(a.units_approved - coalesce(a.units_used, 0), 0) AS units_left,
+            a.start_date, a.end_date, (a.end_date - $5::date) AS days_left
+        FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+        WHERE a.status = ANY($8::text[]) AND {scope}
+          AND a.end_date >= $5::date AND a.units_approved IS NOT NULL
+          AND ($6::int IS NULL OR a.end_date <= $5::date + $6::int
+               OR a.units_approved - coalesce(a.units_used, 0) <= $7::int)
+        ORDER BY a.end_date, units_left, a.episode_id
+        LIMIT $4""",
+        tuple(AuthorizationLine.model_fields),
+        "end_date, units_left, episode_id",
+    ),
+    "payer_requests": _Page(
+        """SELECT episode_id, program_id, level, status, recorded_at AS requested_at FROM (
+            SELECT DISTINCT ON (a.episode_id) a.episode_id, e.program_id, a.level,
+                a.status, a.recorded_at
+            FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+            WHERE {scope}
+            ORDER BY a.episode_id, a.recorded_at DESC, a.id DESC
+        ) latest
+        WHERE status = ANY($9::text[])
+        ORDER BY recorded_at, episode_id
+        LIMIT $4""",
+        tuple(PayerRequestLine.model_fields),
+        "requested_at, episode_id",
+    ),
+    "appeals": _Page(
+        f"""SELECT episode_id, program_id, level, status, denied_at FROM (
+            SELECT DISTINCT ON (a.episode_id) a.episode_id, e.program_id, a.level,
+                a.status, a.recorded_at AS denied_at
+            FROM authorizations a JOIN episodes e ON e.episode_id = a.episode_id
+            WHERE {{scope}} AND e.phase = '{CarePhase.APPEAL.value}'
+              AND a.status = ANY($10::text[])
+            ORDER BY a.episode_id, a.recorded_at DESC, a.id DESC
+        ) latest
+        ORDER BY denied_at, episode_id
+        LIMIT $4""",
+        tuple(DenialLine.model_fields),
+        "denied_at, episode_id",
+    ),
+    "no_shows": _Page(
+        f"""SELECT a.episode_id, g.program_id, g.name AS group_name, s.starts_at,
+               a.recorded_at, count(*) OVER ()::int AS total
+        FROM care_groups g
+        JOIN group_sessions s ON s.group_id = g.group_id
+             AND s.session_date = ($1::timestamptz AT TIME ZONE g.time_zone)::date
+             AND s.cancelled_at IS NULL
+        JOIN attendance a ON a.session_id = s.session_id AND a.status = 'no_show'
+        JOIN episodes e ON e.episode_id = a.episode_id AND e.phase <> '{_CLOSED}'
+        WHERE true {{group_scope}}
+        ORDER BY s.starts_at DESC, a.episode_id
+        LIMIT $4""",
+        (*NoShowLine.model_fields, "total"),
+        "starts_at DESC, episode_id",
+    ),
+}
+
+
+def _today_sql(named_programs: bool, choices: bool) -> str:
+    """The Today statement, for every program or for named ones ($11), with or without
+    the program choices: one text per case, so each keeps its own prepared plan (the
+    partial indexes of 0201 serve the every-program case)."""
+    named = " AND e.program_id = ANY($11::text[])" if named_programs else ""
+    scopes = {
+        "scope": f"e.phase <> '{_CLOSED}'{named}",
+        "group_scope": "AND g.program_id = ANY($11::text[])" if named_programs else "",
+    }
+    # Each list's CTE is named "today <list>": never a table's name, which it would hide.
+    ctes = ",\n".join(
+        f'"today {name}" AS ({page.sql.format(**scopes)})' for name, page in _TODAY_PAGES.items()
+    )
+    pages = ",\n".join(
+        f'ARRAY(SELECT x FROM "today {name}" x ORDER BY {page.order}) AS "{name}"'
+        for name, page in _TODAY_PAGES.items()
+    )
+    counts = ",\n".join(
+        f"(SELECT count(*) FROM episodes e WHERE {scopes['scope']} AND {condition})::int"
+        f' AS "count:{name}"'
+        for name, condition in TODAY_LISTS.items()
+    )
+    listed = " UNION ".join(f'SELECT episode_id FROM "today {name}"' for name in _TODAY_PAGES)
+    patients_scope = "AND p.program_id = ANY($11::text[])" if named_programs else ""
+    names = f"""ARRAY(SELECT ROW(p.episode_id, p.display_name) FROM patients p
+        WHERE p.episode_id IN ({listed}) AND p.display_name IS NOT NULL {patients_scope})
+        AS names"""
+    programs = (
+        """ARRAY(SELECT DISTINCT program_id FROM census_counts WHERE episodes > 0
+            ORDER BY program_id) AS program_choices"""
+        if choices
+        else "NULL::text[] AS program_choices"
+    )
+    return f"WITH {ctes}\nSELECT {pages},\n{counts},\n{names},\n{programs}"
+
+
+def _rows(record: asyncpg.Record, name: str) -> list[dict[str, Any]]:
+    columns = _TODAY_PAGES[name].columns
+    return [dict(zip(columns, values, strict=True)) for values in record[name]]
+
+
+async def today_page(
+    db: Db,
+    *,
+    now: datetime,
+    tomorrow: datetime,
+    horizon_end: datetime,
+    today: date,
+    authorization_days: int | None,
+    low_units: int,
+    programs: list[str] | None,
+    limit: int,
+    program_choices: bool,
+) -> TodayPage:
+    """The Today page's reads (all but the quality clocks) in one statement, one round
+    trip: each list as its own function above reads it, in the same order, and the
+    display names of every patient listed (within `programs`). `program_choices`: also
+    the programs with open episodes (for a person who sees every program)."""
+    args: list[object] = [
+        now,
+        tomorrow,
+        horizon_end,
+        limit,
+        today,
+        authorization_days,
+        low_units,
+        _GRANTING,
+        _REQUESTS,
+        _DENIALS,
+    ]
+    if programs is not None:
+        args.append(programs)
+    row = await db.fetchrow(_today_sql(programs is not None, program_choices), *args)
+    assert row is not None
+    no_shows = _rows(row, "no_shows")
+    choices = row["program_choices"]
+    return TodayPage(
+        lists=TodayLists(
+            rows={
+                name: [EpisodeRow.model_validate(r) for r in _rows(row, f"list:{name}")]
+                for name in TODAY_LISTS
+            },
+            counts={name: row[f"count:{name}"] for name in TODAY_LISTS},
+        ),
+        authorizations=[AuthorizationLine.model_validate(r) for r in _rows(row, "authorizations")],
+        payer_requests=[PayerRequestLine.model_validate(r) for r in _rows(row, "payer_requests")],
+        appeals=[DenialLine.model_validate(r) for r in _rows(row, "appeals")],
+        no_shows=[
+            NoShowLine.model_validate({k: v for k, v in r.items() if k != "total"})
+            for r in no_shows
+        ],
+        no_shows_total=no_shows[0]["total"] if no_shows else 0,
+        names=dict(row["names"]),
+        program_choices=None if choices is None else list(choices),
+    )

@@ -78,9 +78,21 @@ def _programs(account: Account, program: str | None) -> list[str] | None:
     return account.visible_programs()
 
 
-async def today_worklists(
-    workbench: Workbench, account: Account, program: str | None
-) -> list[Worklist]:
+@dataclass(frozen=True)
+class TodayView:
+    lists: list[Worklist]
+    # The programs to choose from, for a person who sees every program (else None).
+    program_choices: list[str] | None
+
+
+async def today_view(
+    workbench: Workbench, account: Account, program: str | None, *, choices: bool = False
+) -> TodayView:
+    """Today's worklists, each row with its patient's display name, in two statements at
+    once: every list but the quality clocks in one (store.worklists.today_page, names and,
+    with `choices` and a person who sees every program, the programs to choose from), and
+    the quality clocks (store.quality_clocks). Patients of clock rows not named by the
+    first are named by one more query, only when there are some."""
     services = workbench.services
     pool = services.deps.pool
     settings = workbench.settings
@@ -90,79 +102,63 @@ async def today_worklists(
     limit = settings.page_size
     # Through the end of the horizon's last day (a weekly review due a week from now shows).
     week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days + 1)
-
     tomorrow = _start_of_day(now) + timedelta(days=1)
-    # Every list is a bounded page plus its count, in a few queries at once, so a program
-    # of 10,000 episodes costs about what a page of 25 costs.
-    lists, auths, requests, appeals, no_shows, clocks = await records_call(
+    # Every list is a bounded page plus its count, so a program of 10,000 episodes costs
+    # about what a page of 25 costs.
+    found, clocks = await records_call(
         asyncio.gather(
-            worklists.today_lists(
+            worklists.today_page(
                 pool,
                 now=now,
                 tomorrow=tomorrow,
                 horizon_end=week_end,
-                programs=programs,
-                limit=limit,
-            ),
-            worklists.authorizations_ending_or_low(
-                pool,
                 today=today,
-                within_days=settings.authorization_horizon_days,
+                authorization_days=settings.authorization_horizon_days,
                 low_units=LIST_POLICY.low_units_threshold,
                 programs=programs,
                 limit=limit,
+                program_choices=choices and account.visible_programs() is None,
             ),
-            worklists.pending_payer_requests(pool, programs=programs, limit=limit),
-            worklists.open_appeals(pool, programs=programs, limit=limit),
-            worklists.no_shows_today(pool, now=now, programs=programs, limit=limit),
             quality_clocks.open_clocks(pool, programs=programs, limit=limit),
         )
     )
+    lists = found.lists
 
     def episodes(key: str, title: str, note: str | None = None) -> Worklist:
         rows = [_episode_row(e) for e in lists.rows[key]]
         return Worklist(key, title, rows, lists.counts[key], note=note)
 
-    return await with_patient_names(
-        workbench,
-        programs,
-        [
-            episodes("risk", "Open risk flags"),
-            episodes("overdue", "Reviews overdue"),
-            no_show_worklist(*no_shows),
-            episodes("due-today", "Reviews due today"),
-            episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
-            authorization_worklist(auths, today=today),
-            payer_worklist(requests, now=now),
-            appeal_worklist(appeals, now=now),
-            Worklist(
-                quality_list.QUALITY_CLOCKS_KEY,
-                quality_list.QUALITY_CLOCKS_TITLE,
-                quality_list.quality_clock_rows(clocks[0], today=today),
-                clocks[1],
-                note=quality_list.NOTE,
-            ),
-            episodes(
-                "aftercare",
-                "In aftercare (check-ins and 7-/30-day follow-ups)",
-                note="Each episode page shows its next check-in or follow-up date.",
-            ),
-        ],
-    )
-
-
-async def with_patient_names(
-    workbench: Workbench, programs: list[str] | None, lists: list[Worklist]
-) -> list[Worklist]:
-    """Each row with its patient's display name (`patient`, None when there is none), for
-    every list at once: one query for the page, within the programs the person may see."""
-    ids = sorted({row["episode_id"] for worklist in lists for row in worklist.rows})
-    patients = PostgresPatients(workbench.services.deps.pool)
-    names = await records_call(patients.display_names(ids, programs))
-    for worklist in lists:
+    built = [
+        episodes("risk", "Open risk flags"),
+        episodes("overdue", "Reviews overdue"),
+        no_show_worklist(found.no_shows, found.no_shows_total),
+        episodes("due-today", "Reviews due today"),
+        episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
+        authorization_worklist(found.authorizations, today=today),
+        payer_worklist(found.payer_requests, now=now),
+        appeal_worklist(found.appeals, now=now),
+        Worklist(
+            quality_list.QUALITY_CLOCKS_KEY,
+            quality_list.QUALITY_CLOCKS_TITLE,
+            quality_list.quality_clock_rows(clocks[0], today=today),
+            clocks[1],
+            note=quality_list.NOTE,
+        ),
+        episodes(
+            "aftercare",
+            "In aftercare (check-ins and 7-/30-day follow-ups)",
+            note="Each episode page shows its next check-in or follow-up date.",
+        ),
+    ]
+    names = dict(found.names)
+    unnamed = sorted({c.episode_id for c in clocks[0]} - names.keys())
+    if unnamed:
+        patients = PostgresPatients(pool)
+        names |= await records_call(patients.display_names(unnamed, programs))
+    for worklist in built:
         for row in worklist.rows:
             row["patient"] = names.get(row["episode_id"])
-    return lists
+    return TodayView(built, found.program_choices)
 
 
 def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: date) -> Worklist:
@@ -310,18 +306,19 @@ def build_pages_router() -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     async def today(request: Request, session: Today, program: ProgramQuery = None) -> HTMLResponse:
         workbench = workbench_of(request)
-        lists, programs = await asyncio.gather(
-            today_worklists(workbench, session.account, program or None),
-            program_choices(workbench, session.account),
-        )
+        view = await today_view(workbench, session.account, program or None, choices=True)
         return page(
             request,
             "today.html",
             {
                 "session": session,
-                "lists": lists,
+                "lists": view.lists,
                 "program": program or "",
-                "programs": programs,
+                "programs": (
+                    view.program_choices
+                    if view.program_choices is not None
+                    else await program_choices(workbench, session.account)
+                ),
                 "as_of": workbench.clock(),
                 "refresh_seconds": workbench.settings.refresh_seconds,
             },
@@ -332,11 +329,11 @@ def build_pages_router() -> APIRouter:
         request: Request, session: Today, program: ProgramQuery = None
     ) -> HTMLResponse:
         workbench = workbench_of(request)
-        lists = await today_worklists(workbench, session.account, program or None)
+        view = await today_view(workbench, session.account, program or None)
         return page(
             request,
             "_today_lists.html",
-            {"session": session, "lists": lists, "as_of": workbench.clock()},
+            {"session": session, "lists": view.lists, "as_of": workbench.clock()},
         )
 
     @router.get("/census", response_class=HTMLResponse)

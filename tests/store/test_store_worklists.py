@@ -8,6 +8,7 @@ import asyncpg
 
 from store import queries, worklists
 from store.models import EpisodeFilter
+from store.patients import PostgresPatients
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 TOMORROW = datetime(2026, 3, 11, tzinfo=UTC)
@@ -166,3 +167,99 @@ async def test_no_shows_today_count_the_local_day_and_skip_what_is_no_absence(
     assert len(page) == 1 and page_total == 2
     nothing, none_total = await worklists.no_shows_today(pool, now=late, programs=[], limit=10)
     assert nothing == [] and none_total == 0
+
+
+async def _seed_appeal_and_names(pool: asyncpg.Pool) -> None:
+    """An episode in appeal with its denial, and display names for some patients (one in
+    each program, one without a name)."""
+    await pool.execute(
+        """INSERT INTO episodes (episode_id, workflow_id, program_id, phase, started_at,
+            risk_flag, updated_at, last_seq)
+        VALUES ('e-appeal', 'care-episode-e-appeal', 'p1', 'appeal', $1, false, $1, 0)""",
+        NOW - timedelta(days=3),
+    )
+    await pool.execute(
+        """INSERT INTO authorizations (episode_id, level, status, recorded_at)
+        VALUES ('e-appeal', 'iop', 'denied', $1)""",
+        NOW - timedelta(days=2),
+    )
+    for episode, program, name in (
+        ("e-001", "p1", "Ada One"),
+        ("e-003", "p2", "Bo Three"),
+        ("e-005", "p1", "Cy Five"),
+        ("e-appeal", "p1", "Di Appeal"),
+        ("e-010", "p1", None),
+        ("e-013", "p1", "Ed Thirteen"),
+    ):
+        await pool.execute(
+            """INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name)
+            VALUES ($1, $2, $3, 'MRN-X', $4)""",
+            f"pk-{episode}",
+            episode,
+            program,
+            name,
+        )
+
+
+async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg.Pool) -> None:
+    """`today_page` (one statement) against the lists' own functions, list by list, for
+    every program, each program and none; the names are those of the listed patients
+    within the programs, and the program choices those with open episodes."""
+    await _seed(pool)
+    await _seed_sessions(pool)
+    await _seed_appeal_and_names(pool)
+    late = datetime(2026, 3, 11, 2, 0, tzinfo=UTC)
+    today = date(2026, 3, 11)
+    seen: list[worklists.TodayPage] = []
+    for programs in (None, ["p1"], ["p2"], []):
+        for limit in (3, 25):
+            page = await worklists.today_page(
+                pool,
+                now=late,
+                tomorrow=TOMORROW,
+                horizon_end=HORIZON,
+                today=today,
+                authorization_days=14,
+                low_units=3,
+                programs=programs,
+                limit=limit,
+                program_choices=programs is None,
+            )
+            lists = await worklists.today_lists(
+                pool,
+                now=late,
+                tomorrow=TOMORROW,
+                horizon_end=HORIZON,
+                programs=programs,
+                limit=limit,
+            )
+            assert page.lists == lists
+            assert page.authorizations == await worklists.authorizations_ending_or_low(
+                pool, today=today, within_days=14, low_units=3, programs=programs, limit=limit
+            )
+            assert page.payer_requests == await worklists.pending_payer_requests(
+                pool, programs=programs, limit=limit
+            )
+            assert page.appeals == await worklists.open_appeals(
+                pool, programs=programs, limit=limit
+            )
+            assert (page.no_shows, page.no_shows_total) == await worklists.no_shows_today(
+                pool, now=late, programs=programs, limit=limit
+            )
+            listed = {
+                *(e.episode_id for rows in lists.rows.values() for e in rows),
+                *(a.episode_id for a in page.authorizations),
+                *(r.episode_id for r in page.payer_requests),
+                *(d.episode_id for d in page.appeals),
+                *(n.episode_id for n in page.no_shows),
+            }
+            named = await PostgresPatients(pool).display_names(sorted(listed), programs)
+            assert page.names == named
+            assert page.program_choices == (["p1", "p2"] if programs is None else None)
+            seen.append(page)
+    # The seeds reach every list (every program, a page of 3): the comparisons above
+    # compared something, and a page was cut short.
+    first = seen[0]
+    assert first.lists.counts["risk"] > len(first.lists.rows["risk"]) == 3
+    assert first.authorizations and first.payer_requests and first.appeals
+    assert first.no_shows and first.names
