@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Measured by `make bench-scale` (bench/scale_bench.py) on the 2-core machine of
-# BENCHMARKS.md "At scale": RSS of a polling worker before any episode (73 MiB), and its
-# growth per in-treatment episode held in the cache (0.21-0.23 MiB, 500 → 1,100 cached).
-# With the default 400 MiB budget: about 1,470 episodes cached.
+# BENCHMARKS.md "At scale": RSS of a polling worker before any episode (73-75 MiB), and its
+# growth per in-treatment episode held in the cache: 0.21-0.23 MiB from 500 to 1,100
+# cached (2026-12-01), 0.28 MiB with 1,477 cached among 10,000 open (2026-12-02, RSS
+# 459 MiB against the 400 MiB budget). The larger figure holds: with the default 400 MiB
+# budget, about 1,160 episodes cached.
 WORKER_BASE_MIB = 75.0
-MIB_PER_CACHED_EPISODE = 0.22
+MIB_PER_CACHED_EPISODE = 0.28
 MIN_CACHED = 100
 MAX_CACHED = 50_000
 # A run continues as new past this many history events: the bound on what a cold episode
