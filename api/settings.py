@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -77,6 +78,9 @@ class ApiSettings(Settings):
     # which every API process shares (a random key per process when there are none; set
     # it when several API processes page for workbench users only).
     api_cursor_key: SecretStr | None = None
+    # Program-provided translations of the patient's pages, one JSON file per language
+    # (api/workbench/patient_text.py); unset: English only.
+    patient_translations_dir: Path | None = None
 
     @field_validator("program_time_zones")
     @classmethod

@@ -72,6 +72,13 @@ class ContactPreferences(BaseModel):
     time_zone: PlainText | None = Field(
         default=None, max_length=64, description="the patient's IANA time zone (quiet hours)"
     )
+    language: PlainText | None = Field(
+        default=None,
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="the patient's language (BCP 47, e.g. es-US): the questionnaire page "
+        "uses the program's translation for it when there is one, else English",
+    )
 
     @field_validator("time_zone")
     @classmethod

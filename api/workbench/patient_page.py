@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Final
 
@@ -30,6 +30,7 @@ from api.deps import Services
 from api.problems import ApiProblem
 from api.workbench import questionnaires as q
 from api.workbench.guard import csrf_matches
+from api.workbench.patient_text import ENGLISH, InstrumentText, PatientText, PatientTranslations
 from api.workbench.web import page
 from rules.instruments import phq9_self_harm
 from rules.transitions import Action
@@ -51,21 +52,22 @@ class PatientPageSettings:
 
     misses_allowed: int = 20
     miss_window_seconds: float = 15 * 60
+    translations: PatientTranslations = field(default_factory=PatientTranslations)
 
 
 @dataclass(frozen=True)
 class InstrumentForm:
     prefix: str
-    heading: str
-    stem: str
-    items: tuple[str, ...]
+    items: int
+
+    def text(self, t: PatientText) -> InstrumentText:
+        return t.phq9 if self.prefix.startswith("phq9") else t.gad7
 
 
 FORMS: Final[dict[Instrument, InstrumentForm]] = {
-    Instrument.PHQ9: InstrumentForm("phq9.items", "PHQ-9", q.PHQ9_PATIENT_STEM, q.PHQ9_ITEMS),
-    Instrument.GAD7: InstrumentForm("gad7.items", "GAD-7", q.GAD7_PATIENT_STEM, q.GAD7_ITEMS),
+    Instrument.PHQ9: InstrumentForm("phq9.items", len(q.PHQ9_ITEMS)),
+    Instrument.GAD7: InstrumentForm("gad7.items", len(q.GAD7_ITEMS)),
 }
-TITLE: Final = "A few questions from your care team"
 _TOKEN_IN_PATH = re.compile(r"(/p/)[A-Za-z0-9_-]+")
 
 
@@ -94,36 +96,49 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _unavailable(request: Request, *, status: int = UNAVAILABLE_STATUS) -> HTMLResponse:
+def _text(request: Request) -> PatientText:
+    """The words for this request: the patient's language once the link is known
+    (`PatientPage.open` keeps them on the request), English before."""
+    found = getattr(request.state, "patient_text", None)
+    return found if isinstance(found, PatientText) else ENGLISH
+
+
+def _page(
+    request: Request, template: str, context: dict[str, object], *, status: int = 200
+) -> HTMLResponse:
+    t = _text(request)
     return page(
         request,
-        "patient_unavailable.html",
-        {
-            "session": None,
-            "title": "This link is not available",
-            "message": "This link cannot be used.",
-        },
+        template,
+        {"session": None, "t": t, "lang": t.language, **context},
         status_code=status,
     )
 
 
-def _try_later(request: Request) -> HTMLResponse:
-    return page(
+def _unavailable(request: Request, *, status: int = UNAVAILABLE_STATUS) -> HTMLResponse:
+    t = _text(request)
+    return _page(
         request,
         "patient_unavailable.html",
-        {
-            "session": None,
-            "title": "Please try again later",
-            "message": "Your answers could not be sent just now. Nothing was lost: "
-            "please try again in a few minutes.",
-        },
-        status_code=503,
+        {"title": t.unavailable_title, "message": t.unavailable_message},
+        status=status,
+    )
+
+
+def _try_later(request: Request) -> HTMLResponse:
+    t = _text(request)
+    return _page(
+        request,
+        "patient_unavailable.html",
+        {"title": t.try_later_title, "message": t.try_later_message},
+        status=503,
     )
 
 
 class PatientPage:
     def __init__(self, services: Services, settings: PatientPageSettings) -> None:
         self._services = services
+        self._translations = settings.translations
         self._links = PostgresLinks(services.deps.pool)
         self._misses = MissLimiter(
             services.deps.pool,
@@ -141,7 +156,24 @@ class PatientPage:
         if link is None:
             await self._misses.record(client, now)
             return _unavailable(request)
+        request.state.patient_text = await self._text_for(link)
         return link
+
+    async def _text_for(self, link: OpenLink) -> PatientText:
+        """The program's translation for the patient's language, else English."""
+        if not self._translations.texts:
+            return ENGLISH
+        row = await self._services.deps.pool.fetchrow(
+            """
+            SELECT c.language, e.program_id FROM patient_contacts c
+            LEFT JOIN episodes e ON e.episode_id = c.episode_id
+            WHERE c.episode_id = $1
+            """,
+            link.episode_id,
+        )
+        if row is None:
+            return ENGLISH
+        return self._translations.for_patient(row["program_id"], row["language"])
 
     def birth_date_form(
         self,
@@ -153,18 +185,17 @@ class PatientPage:
         status: int = 200,
     ) -> HTMLResponse:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-        response = page(
+        response = _page(
             request,
             "patient_birth_date.html",
             {
-                "session": None,
-                "title": TITLE,
+                "title": _text(request).title,
                 "action": f"{PATIENT_PREFIX}/{token}/birth-date",
                 "csrf_token": csrf,
                 "errors": errors or {},
                 "values": values or {},
             },
-            status_code=status,
+            status=status,
         )
         response.set_cookie(
             CSRF_COOKIE,
@@ -191,24 +222,21 @@ class PatientPage:
         """The link's current questionnaire; `urgent` puts the crisis resources first (the
         PHQ-9 just sent had item 9 above zero, the GAD-7 follows it)."""
         form = FORMS[link.instrument]
-        response = page(
+        t = _text(request)
+        response = _page(
             request,
             "patient_questionnaire.html",
             {
-                "session": None,
-                "title": TITLE,
+                "title": t.title,
                 "action": f"{PATIENT_PREFIX}/{token}",
                 "answer_key": answer_key,
                 "prefix": form.prefix,
-                "heading": form.heading,
-                "stem": form.stem,
-                "items": form.items,
-                "choices": q.FREQUENCY_CHOICES,
+                "instrument": form.text(t),
                 "errors": errors or {},
                 "values": values or {},
                 "urgent": urgent,
             },
-            status_code=status,
+            status=status,
         )
         response.set_cookie(
             ANSWER_COOKIE,
@@ -241,7 +269,7 @@ class PatientPage:
             return self.birth_date_form(
                 request,
                 token,
-                errors={"birth_date": "This page was open too long: please enter it again."},
+                errors={"birth_date": _text(request).birth_date_stale_form},
                 status=403,
             )
         text = form.get("birth_date")
@@ -252,7 +280,7 @@ class PatientPage:
             return self.birth_date_form(
                 request,
                 token,
-                errors={"birth_date": "Enter your date of birth as year-month-day."},
+                errors={"birth_date": _text(request).birth_date_format_error},
                 values={"birth_date": text[:32]},
                 status=422,
             )
@@ -264,7 +292,7 @@ class PatientPage:
             return self.birth_date_form(
                 request,
                 token,
-                errors={"birth_date": "That date of birth does not match our records."},
+                errors={"birth_date": _text(request).birth_date_mismatch},
                 status=422,
             )
         return self.questionnaire(request, token, found, key)
@@ -286,7 +314,7 @@ class PatientPage:
             return await self.show(request, token)
         spec = FORMS[found.instrument]
         values = {k: v for k, v in form.items() if isinstance(v, str) and k.startswith(spec.prefix)}
-        answers, errors = read_answers(spec, values)
+        answers, errors = read_answers(spec, values, _text(request))
         if errors or answers is None:
             return self.questionnaire(
                 request, token, found, key, errors=errors, values=values, status=422
@@ -335,26 +363,24 @@ class PatientPage:
 
 def _thanks(request: Request, urgent: bool) -> HTMLResponse:
     """The confirmation; crisis resources first when item 9 was above zero."""
-    response = page(
-        request,
-        "patient_thanks.html",
-        {"session": None, "title": "Thank you", "urgent": urgent},
+    response = _page(
+        request, "patient_thanks.html", {"title": _text(request).thanks_title, "urgent": urgent}
     )
     response.delete_cookie(ANSWER_COOKIE, path=PATIENT_PREFIX)
     return response
 
 
 def read_answers(
-    spec: InstrumentForm, values: dict[str, str]
+    spec: InstrumentForm, values: dict[str, str], t: PatientText = ENGLISH
 ) -> tuple[list[int] | None, dict[str, str]]:
     """Every item answered 0-3, or the errors beside the items that are not."""
     answers: list[int] = []
     errors: dict[str, str] = {}
-    for index, _text in enumerate(spec.items):
+    for index in range(spec.items):
         name = f"{spec.prefix}.{index}"
         raw = values.get(name, "").strip()
         if raw not in ("0", "1", "2", "3"):
-            errors[name] = f"Please answer question {index + 1}."
+            errors[name] = t.answer(index + 1)
             continue
         answers.append(int(raw))
     return (None, errors) if errors else (answers, {})
@@ -363,7 +389,10 @@ def read_answers(
 def mount_patient_page(
     app: FastAPI, services: Services, settings: PatientPageSettings | None = None
 ) -> None:
-    patient = PatientPage(services, settings or PatientPageSettings())
+    if settings is None:
+        directory = services.deps.settings.patient_translations_dir
+        settings = PatientPageSettings(translations=PatientTranslations.load(directory))
+    patient = PatientPage(services, settings)
     router = APIRouter(include_in_schema=False)
 
     @router.get(PATIENT_PREFIX + "/{token}", response_class=HTMLResponse)

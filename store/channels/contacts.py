@@ -32,6 +32,7 @@ class PatientContact:
     sms_consent: bool
     email_consent: bool
     messaging: MessagingPolicy
+    language: str | None = None
 
     def same_details(self, contact: ContactPreferences) -> bool:
         """Whether a start repeats what was stored (a retry) rather than changing it."""
@@ -41,6 +42,7 @@ class PatientContact:
             and self.phone == contact.phone
             and self.email_address == contact.email_address
             and self.time_zone == contact.time_zone
+            and self.language == contact.language
         )
 
 
@@ -74,8 +76,8 @@ class PostgresContacts:
         inserted = await self._db.fetchval(
             """
             INSERT INTO patient_contacts (episode_id, prefers_sms, prefers_email, phone,
-                email_address, time_zone, messaging, birth_date)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+                email_address, time_zone, messaging, birth_date, language)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
             ON CONFLICT (episode_id) DO NOTHING RETURNING true
             """,
             episode_id,
@@ -86,6 +88,7 @@ class PostgresContacts:
             contact.time_zone,
             messaging.model_dump_json(),
             birth_date,
+            contact.language,
         )
         if inserted:
             return True
@@ -98,7 +101,7 @@ class PostgresContacts:
         row = await self._db.fetchrow(
             """
             SELECT episode_id, prefers_sms, prefers_email, phone, email_address, time_zone,
-                sms_consent, email_consent, messaging
+                sms_consent, email_consent, messaging, language
             FROM patient_contacts WHERE episode_id = $1
             """,
             episode_id,
