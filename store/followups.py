@@ -13,8 +13,10 @@ migration 0310):
 - **sent** by the follow-up job (`FollowupJob.run_once`, supervised by `run_followups`)
   on its due day: a content-free patient message in the outbox that asks for the PHQ-9;
   the patient channel makes the link when it delivers and queues the link's one reminder
-  (the same path as every questionnaire link). Only to a patient with a consented,
-  addressed channel on file; otherwise nothing is sent and the window closes unanswered.
+  (the same path as every questionnaire link). Only to a patient who consented to
+  messages at the start (`consents.messaging`, kept in `patient_contacts`) and has a
+  consented, addressed channel on file; otherwise nothing is sent and the window closes
+  unanswered.
 - **answered** when the patient submits on that link (`record_answer`, from the patient
   page): the score goes here, not to Temporal; once per link (a resubmission changes
   nothing). Item 9 > 0 queues the urgent `safety_alert` to the care team in the same
@@ -247,15 +249,16 @@ def followup_message_id(workflow_id: str, kind: DueKind) -> str:
     return f"{workflow_id}:followup-{kind.value}"
 
 
-# Rows due today or earlier whose window is open, and whose patient has a consented,
-# addressed channel on file (the patient channel's own choice; it decides again at
-# delivery). SKIP LOCKED: two jobs share the work.
+# Rows due today or earlier whose window is open, and whose patient consented to messages
+# at the start and has a consented, addressed channel on file (the patient channel's own
+# choice; it decides again at delivery). SKIP LOCKED: two jobs share the work.
 _DUE = """
 SELECT f.episode_id, f.due_kind, f.program_id, f.instrument, e.workflow_id, e.last_seq
 FROM followup_measures f
 JOIN episodes e USING (episode_id)
 JOIN patient_contacts c USING (episode_id)
 WHERE f.status = 'scheduled' AND f.due_on <= $1 AND f.window_closes >= $1
+    AND c.messaging_consent
     AND ((c.prefers_sms AND c.sms_consent AND c.phone IS NOT NULL)
          OR (c.prefers_email AND c.email_consent AND c.email_address IS NOT NULL))
 ORDER BY f.due_on

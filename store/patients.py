@@ -119,6 +119,7 @@ class PostgresPatients:
                     _contact_as_stored(start),
                     start.policy.messaging,
                     start.patient.birth_date,
+                    start.consents.messaging,
                 )
             except ContactConflict:
                 raise StartConflict(start.episode_id) from None
@@ -152,6 +153,7 @@ class PostgresPatients:
                     _contact_as_stored(start),
                     start.policy.messaging,
                     start.patient.birth_date,
+                    start.consents.messaging,
                 )
             key = await conn.fetchval(
                 "SELECT patient_key FROM patients WHERE episode_id = $1", start.episode_id

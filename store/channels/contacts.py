@@ -69,6 +69,7 @@ class PostgresContacts:
         contact: ContactPreferences,
         messaging: MessagingPolicy,
         birth_date: date | None = None,
+        messaging_consent: bool = True,
     ) -> bool:
         """Store the details of a new episode (True); a repeat of the same details is a no-op
         (False) and different ones raise `ContactConflict` (a start cannot silently change
@@ -76,8 +77,8 @@ class PostgresContacts:
         inserted = await self._db.fetchval(
             """
             INSERT INTO patient_contacts (episode_id, prefers_sms, prefers_email, phone,
-                email_address, time_zone, messaging, birth_date, language)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+                email_address, time_zone, messaging, birth_date, language, messaging_consent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)
             ON CONFLICT (episode_id) DO NOTHING RETURNING true
             """,
             episode_id,
@@ -89,6 +90,7 @@ class PostgresContacts:
             messaging.model_dump_json(),
             birth_date,
             contact.language,
+            messaging_consent,
         )
         if inserted:
             return True

@@ -15,7 +15,7 @@ import asyncpg
 from rules.messaging import MessagingPolicy
 from rules.outcomes import Score
 from rules.transitions import CarePhase, Event
-from schemas.episode import ContactPreferences
+from schemas.episode import Consents, ContactPreferences, EpisodeStart, PatientRef
 from store.channels.contacts import PostgresContacts
 from store.channels.links import Instrument, PostgresLinks
 from store.channels.patient import PATIENT_CHANNEL
@@ -33,6 +33,7 @@ from store.followups import (
 )
 from store.gauges import care_gauges
 from store.health import FOLLOWUP_JOB
+from store.patients import PostgresPatients
 from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from tests.channels.builders import PUBLIC_URL, Clock, sms_dispatcher
 from tests.channels.sms_gateway import Gateway
@@ -55,11 +56,13 @@ async def _closed_episode(
     index_phq9: int = 14,
     event: Event = Event.AFTERCARE_COMPLETED,
     sms: bool = True,
+    messaging_consent: bool = True,
 ) -> None:
     await PostgresContacts(pool).save_new(
         episode_id,
         ContactPreferences(sms=sms, phone=PHONE, time_zone="America/Chicago"),
         MessagingPolicy(questionnaire_asks_birth_date=False),
+        messaging_consent=messaging_consent,
     )
     store = PostgresRecordStore(pool, channel_for=route_by_recipient(True))
     await store.apply(
@@ -259,14 +262,15 @@ async def test_a_window_closing_unanswered_is_recorded_as_no_response(
 ) -> None:
     await _closed_episode(pool, "ep1")
     await _closed_episode(pool, "ep2", sms=False)  # no consented channel: never sent
+    await _closed_episode(pool, "ep3", messaging_consent=False)  # declined at the start
     clock = Clock(SIX_MONTHS)
     job = _job(pool, clock)
     assert (await job.run_once()).sent == 1  # ep1 only
     clock.now = SIX_MONTHS + timedelta(days=60)  # the window's last day: still open
     assert (await job.run_once()).closed_unanswered == 0
     clock.now = SIX_MONTHS + timedelta(days=61)
-    assert (await job.run_once()).closed_unanswered == 2
-    for episode_id, sent in (("ep1", True), ("ep2", False)):
+    assert (await job.run_once()).closed_unanswered == 3
+    for episode_id, sent in (("ep1", True), ("ep2", False), ("ep3", False)):
         six, twelve = await followups_of(pool, episode_id)
         assert six.status is FollowupStatus.NO_RESPONSE and six.closed_at == clock.now
         assert (six.sent_at is not None) is sent
@@ -286,3 +290,24 @@ async def test_the_job_runs_supervised_until_stopped(pool: asyncpg.Pool) -> None
     stop.set()
     await asyncio.wait_for(running, 10)
     assert (await followups_of(pool, "ep1"))[0].status is FollowupStatus.SENT
+
+
+async def test_the_starts_messaging_consent_is_kept_for_the_follow_ups(
+    pool: asyncpg.Pool,
+) -> None:
+    for episode_id, consented in (("ep-yes", True), ("ep-no", False)):
+        start = EpisodeStart(
+            episode_id=episode_id,
+            program_id="iop-adult",
+            patient=PatientRef(patient_ref=f"MRN-{episode_id}", birth_date=date(1990, 2, 3)),
+            contact=ContactPreferences(sms=True, phone=PHONE),
+            consents=Consents(messaging=consented),
+        )
+        await PostgresPatients(pool).register_start(start, start.fingerprint())
+    rows = await pool.fetch(
+        "SELECT episode_id, messaging_consent FROM patient_contacts ORDER BY episode_id"
+    )
+    assert [(r["episode_id"], r["messaging_consent"]) for r in rows] == [
+        ("ep-no", False),
+        ("ep-yes", True),
+    ]
