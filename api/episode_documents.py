@@ -93,8 +93,10 @@ async def deliver_packet(
             "packet-withheld",
             "no disclosure consent was on file when the payer was asked: nothing was assembled",
         )
+    # The patient's identity from the patients table (never Temporal), if not stored.
+    packet = await records_call(review_packets.with_identity(services.deps.pool, row.packet))
     try:
-        pdf = packet_pdf(row.packet)
+        pdf = packet_pdf(packet)
     except PdfUnavailable as missing:
         raise ApiProblem(503, "pdf-unavailable", str(missing)) from None
     now = services.deps.clock()
@@ -113,7 +115,7 @@ async def deliver_packet(
     if fmt == "pdf":
         headers["Content-Disposition"] = f'attachment; filename="review-packet-{row.packet_id}.pdf"'
         return Response(pdf, media_type=PDF, headers=headers)
-    bundle = packet_bundle(row.packet, pdf, at=now)
+    bundle = packet_bundle(packet, pdf, at=now)
     return Response(
         bundle.model_dump_json(exclude_none=True), media_type=FHIR_JSON, headers=headers
     )
@@ -145,7 +147,10 @@ def build_documents_router(services: Services, *, prefix: str = "/v1") -> APIRou
         records = await records_call(episode_records(pool, episode_id))
         if records is None:
             raise episode_not_found(episode_id)
-        bundle = episode_bundle(records, at=services.deps.clock())
+        identity = await records_call(
+            review_packets.patient_identity(pool, episode_id, with_mrn=True)
+        )
+        bundle = episode_bundle(records, at=services.deps.clock(), identity=identity)
         return Response(
             bundle.model_dump_json(exclude_none=True),
             media_type=FHIR_JSON,

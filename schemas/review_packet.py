@@ -1,8 +1,9 @@
 """The concurrent-review packet: what a utilization reviewer asks for, and nothing more.
 
 No free text beyond the clinician's decision rationale; no contact details. The patient's
-identity comes from the phi store (`schemas.review_packet.PatientIdentity`) when one is
-there: until then the packet names the episode by its opaque ID only.
+identity (name, birth date, member ID) comes from the patients table
+(`schemas.review_packet.PatientIdentity`); an episode with no patients row is named by its
+opaque ID only.
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ class _Row(BaseModel):
 
 
 class PatientIdentity(_Row):
-    """Filled from the phi helper's patients table once it exists (see the seam in
-    store/review_packets.py); absent, the payer matches on the member ID it was sent."""
+    """Who the patient is, read from the patients table (store/patients.py) when a packet
+    or a Bundle is made, never from Temporal. A payer's packet holds the minimum a
+    utilization reviewer needs to match the member (name, birth date, member ID) and not
+    the clinic's MRN; the clinic's own FHIR Bundle carries the MRN (`patient_ref`)."""
 
-    patient_ref: str
+    patient_ref: str | None = Field(default=None, description="the clinic's MRN")
     name: str | None = None
     birth_date: date | None = None
+    member_id: str | None = Field(default=None, description="the payer's member ID")
 
 
 class PacketAuthorization(_Row):

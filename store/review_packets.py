@@ -57,11 +57,33 @@ async def keep_disclosure_terms(db: Db, start: EpisodeStart, at: datetime) -> No
     )
 
 
-async def patient_identity(conn: Conn, episode_id: str) -> PatientIdentity | None:  # noqa: ARG001
-    """SEAM for the phi helper's patients table (names, birth dates): not on main when
-    packets were built, so packets carry no patient identity yet (the payer has the
-    member ID from the request itself)."""
-    return None
+async def patient_identity(
+    db: Db, episode_id: str, *, with_mrn: bool = False
+) -> PatientIdentity | None:
+    """The patient's name, birth date and member ID from the patients table (migration
+    0500), the minimum a payer's reviewer needs; the MRN only `with_mrn` (the clinic's own
+    FHIR Bundle). None when the episode has no patients row (started before the table)."""
+    row = await db.fetchrow(
+        "SELECT mrn, display_name, birth_date, member_id FROM patients WHERE episode_id = $1",
+        episode_id,
+    )
+    if row is None:
+        return None
+    return PatientIdentity(
+        patient_ref=row["mrn"] if with_mrn else None,
+        name=row["display_name"],
+        birth_date=row["birth_date"],
+        member_id=row["member_id"],
+    )
+
+
+async def with_identity(db: Db, packet: ReviewPacket) -> ReviewPacket:
+    """The packet as rendered: a packet stored without the patient's identity (assembled
+    before the patients table) gets it from the patients table now."""
+    if packet.patient is not None:
+        return packet
+    identity = await patient_identity(db, packet.episode_id)
+    return packet if identity is None else packet.model_copy(update={"patient": identity})
 
 
 def requests_concurrent_review(batch: EffectBatch) -> bool:

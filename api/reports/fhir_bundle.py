@@ -2,9 +2,9 @@
 R4B package (pydantic v2; these resources are unchanged from R4).
 
 Every resource gets a stable `urn:uuid` (UUID 5 of the episode and the record), so the
-same records give the same Bundle and every reference resolves inside it. The patient is
-a Patient resource without identifiers until the phi store is there (see
-`store.review_packets.patient_identity`).
+same records give the same Bundle and every reference resolves inside it. The patient's
+name, birth date and MRN come from the patients table at render time
+(`store.review_packets.patient_identity`), never from Temporal.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def _closed_status(outcome: object) -> str:
 def add_patient(b: BundleBuilder, identity: PatientIdentity | None) -> str:
     body: dict[str, Any] = {"active": True}
     if identity is not None:
-        body["identifier"] = [{"system": "urn:carepath:mrn", "value": identity.patient_ref}]
+        if identity.patient_ref:
+            body["identifier"] = [{"system": "urn:carepath:mrn", "value": identity.patient_ref}]
         if identity.name:
             body["name"] = [{"text": identity.name}]
         if identity.birth_date:
@@ -278,7 +279,10 @@ def add_scores(
             )
 
 
-def add_coverage(b: BundleBuilder, payer_id: str | None, patient: str) -> str | None:
+def add_coverage(
+    b: BundleBuilder, payer_id: str | None, patient: str, member_id: str | None = None
+) -> str | None:
+    """The payer's Coverage; `subscriberId` is the member ID when it is known."""
     if payer_id is None:
         return None
     return b.add(
@@ -287,6 +291,7 @@ def add_coverage(b: BundleBuilder, payer_id: str | None, patient: str) -> str | 
         {
             "status": "active",
             "beneficiary": {"reference": patient},
+            "subscriberId": member_id,
             "payor": [
                 {"identifier": {"system": PAYER_SYSTEM, "value": payer_id}, "display": payer_id}
             ],
@@ -369,7 +374,7 @@ def episode_bundle(
     b = BundleBuilder(str(records.episode["episode_id"]))
     patient = add_patient(b, identity)
     episode = add_episode(b, records, patient)
-    add_coverage(b, records.payer_id, patient)
+    add_coverage(b, records.payer_id, patient, identity.member_id if identity else None)
     add_scores(b, records.scores, patient, episode)
     add_encounters(b, records.sessions, patient, episode)
     add_care_plan(b, records, patient, episode)

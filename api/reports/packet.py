@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.observation import Observation
 
@@ -20,8 +19,8 @@ from api.reports.charts import data_uri, without_script
 from api.reports.fhir_bundle import (
     CLINICIAN_SYSTEM,
     OBS_CATEGORY,
-    PAYER_SYSTEM,
     BundleBuilder,
+    add_coverage,
     add_patient,
     add_scores,
     pdf_document,
@@ -69,21 +68,9 @@ def packet_bundle(packet: ReviewPacket, pdf: bytes, *, at: datetime) -> Bundle:
         },
     )
     auth = packet.authorization
-    if auth is not None and auth.payer_id:
-        b.add(
-            Coverage,
-            urn(packet.episode_id, "coverage", auth.payer_id),
-            {
-                "status": "active",
-                "beneficiary": {"reference": patient},
-                "payor": [
-                    {
-                        "identifier": {"system": PAYER_SYSTEM, "value": auth.payer_id},
-                        "display": auth.payer_id,
-                    }
-                ],
-            },
-        )
+    if auth is not None:
+        member = packet.patient.member_id if packet.patient else None
+        add_coverage(b, auth.payer_id, patient, member)
     rows: list[dict[str, object]] = [
         {"review_id": i, "kind": "packet", "clinician_id": None, **s.model_dump()}
         for i, s in enumerate(packet.scores)

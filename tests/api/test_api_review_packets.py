@@ -67,6 +67,12 @@ async def test_packet_assembled_listed_downloaded_and_audited(
     assert sum(w["hours_attended"] for w in weeks) == 15.0
     assert packet["part2_notice"] is None
     assert packet["scores"][0]["phq9_total"] is not None  # the assessment's PHQ-9
+    # Who the patient is, from the patients table (not Temporal): the minimum a payer's
+    # reviewer needs, without the clinic's MRN.
+    assert packet["patient"] == {
+        "patient_ref": None, "name": "Synthetic Patient", "birth_date": None,
+        "member_id": "M-WAITS-FOR-UR",
+    }  # fmt: skip
     assert set(packet) == {
         "packet_id", "episode_id", "program_id", "requested_at", "part2_program",
         "part2_notice", "patient", "delivered_level", "authorized_level", "level_since",
@@ -98,6 +104,10 @@ async def test_packet_assembled_listed_downloaded_and_audited(
     assert {"Patient", "EpisodeOfCare", "Coverage", "Observation", "DocumentReference"} <= set(
         kinds
     )
+    by_kind = {e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]}
+    assert by_kind["Patient"]["name"] == [{"text": "Synthetic Patient"}]
+    assert "identifier" not in by_kind["Patient"]  # no MRN for the payer
+    assert by_kind["Coverage"]["subscriberId"] == "M-WAITS-FOR-UR"
     assert (await api.get(
         f"/v1/review-packets/{packet_id}", headers={**UR, "Accept": "text/html"}
     )).status_code == 406  # fmt: skip

@@ -3,7 +3,7 @@ the LOINC ones, and every reference resolves inside the Bundle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -194,3 +194,23 @@ def test_patient_identity_when_known_and_closed_status() -> None:
     resources = _resources(episode_bundle(closed, at=at(2, 5)).model_dump(mode="json"))
     [episode] = [r for r in resources if r["resourceType"] == "EpisodeOfCare"]
     assert episode["status"] == "entered-in-error"
+
+
+def test_packet_bundle_names_the_member_without_the_mrn() -> None:
+    from api.reports.packet import packet_bundle
+    from bench.outcomes_bench import sample_packet
+
+    identity = PatientIdentity(name="Pat Example", birth_date=date(1990, 4, 2), member_id="M-7")
+    packet = sample_packet().model_copy(update={"patient": identity})
+    resources = _resources(packet_bundle(packet, b"%PDF-", at=at(6, 1)).model_dump(mode="json"))
+    [patient] = [r for r in resources if r["resourceType"] == "Patient"]
+    assert patient["name"] == [{"text": "Pat Example"}]
+    assert patient["birthDate"] == "1990-04-02"
+    assert "identifier" not in patient
+    [coverage] = [r for r in resources if r["resourceType"] == "Coverage"]
+    assert coverage["subscriberId"] == "M-7"
+    assert coverage["beneficiary"]["reference"] == next(
+        e["fullUrl"]
+        for e in packet_bundle(packet, b"%PDF-", at=at(6, 1)).model_dump(mode="json")["entry"]
+        if e["resource"]["resourceType"] == "Patient"
+    )
