@@ -14,8 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.records import AUTHORIZED_LEVEL, DELIVERED_LEVEL
 
-# 42 CFR 2.32(a)(1), as revised in 2024: the notice that accompanies each disclosure of
-# a Part 2 program's records made with the patient's consent.
+# 42 CFR 2.32(a), as revised by the 2024 final rule (89 FR 12472, Feb. 16, 2024; in
+# force Apr. 16, 2024, compliance Feb. 16, 2026): each disclosure made with the patient's
+# written consent is accompanied by Statement 1 (`PART2_NOTICE`, the long form, quoted
+# exactly, its three cases run on as in the rule's text) or Statement 2
+# (`PART2_NOTICE_SHORT`). The packet opens with Statement 1 and repeats Statement 2 at
+# the foot of every page. Checked 2026-12-02 against the rule's text as republished
+# (eCFR-verified compilations); 2.32(b) also asks for a copy of the consent or a clear
+# explanation of its scope, which the packet does not carry yet.
 PART2_NOTICE = (
     "This record which has been disclosed to you is protected by Federal confidentiality "
     "rules (42 CFR part 2). These rules prohibit you from using or disclosing this record, "
@@ -35,6 +41,7 @@ PART2_NOTICE = (
     "required elements of written consent to further use or redisclose the record (see "
     "42 CFR 2.31)."
 )
+PART2_NOTICE_SHORT = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 
 
 class _Row(BaseModel):

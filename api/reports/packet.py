@@ -30,7 +30,7 @@ from api.reports.pdf import html_to_pdf
 from api.reports.program_report import TEMPLATES
 from api.workbench.charts import ScorePoint, scores_svg
 from rules.policy import ProgramPolicy
-from schemas.review_packet import ReviewPacket
+from schemas.review_packet import PART2_NOTICE_SHORT, ReviewPacket
 
 TITLE = "Concurrent review packet"
 
@@ -46,6 +46,7 @@ def packet_html(packet: ReviewPacket) -> str:
         packet=packet,
         chart=data_uri(packet_chart(packet)) if packet.scores else None,
         title=TITLE,
+        part2_short=PART2_NOTICE_SHORT,
     )
 
 
