@@ -4,6 +4,7 @@ Reads PostgreSQL only (never Temporal)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,16 @@ async def episode_records(db: Db, episode_id: str) -> EpisodeRecords | None:
         ORDER BY at, seq, ordinal""",
         episode_id,
     )
+    # The 6- and 12-month questionnaires answered after the close, with every item.
+    followups = await db.fetch(
+        """SELECT 'followup-' || due_kind AS review_id, 'followup_questionnaire' AS kind,
+            answered_at AS at, NULL::text AS clinician_id, instrument, total, item9,
+            answers::text AS answers
+        FROM followup_measures
+        WHERE episode_id = $1 AND status = 'answered'
+        ORDER BY answered_at""",
+        episode_id,
+    )
     sessions = await db.fetch(
         """SELECT s.session_id, s.starts_at, a.minutes, a.modality, a.status, g.level
         FROM attendance a
@@ -75,9 +86,25 @@ async def episode_records(db: Db, episode_id: str) -> EpisodeRecords | None:
     return EpisodeRecords(
         episode=dict(episode),
         transitions=[dict(t) for t in transitions],
-        scores=[dict(s) for s in scores],
+        scores=[dict(s) for s in scores] + [_followup_score(dict(f)) for f in followups],
         sessions=[dict(s) for s in sessions],
         payer_id=payer_id,
         clinicians=[str(c["clinician_id"]) for c in clinicians],
         level_since=level_since,
     )
+
+
+def _followup_score(row: dict[str, object]) -> dict[str, object]:
+    """A follow-up questionnaire's answer as a score row, with its item answers."""
+    phq9 = row["instrument"] == "phq9"
+    answers = [int(a) for a in json.loads(str(row["answers"]))]
+    return {
+        "review_id": row["review_id"],
+        "kind": row["kind"],
+        "at": row["at"],
+        "clinician_id": None,
+        "phq9_total": row["total"] if phq9 else None,
+        "phq9_item9": row["item9"] if phq9 else None,
+        "gad7_total": None if phq9 else row["total"],
+        "phq9_items" if phq9 else "gad7_items": answers,
+    }

@@ -26,6 +26,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from fhir.resources.R4B.resource import Resource
 
+from api.reports.fhir_items import GAD7_ITEMS, PHQ9_ITEMS, answered_items
 from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
@@ -188,8 +189,11 @@ def _loinc(code: str, display: str) -> dict[str, Any]:
 def add_scores(
     b: BundleBuilder, rows: Iterable[dict[str, object]], patient: str, episode: str
 ) -> None:
-    """A QuestionnaireResponse per PHQ-9 / GAD-7 and an Observation per total and item 9
-    (the records keep totals and item 9, not the other item answers)."""
+    """A QuestionnaireResponse per PHQ-9 / GAD-7 and an Observation per total and item 9.
+
+    The response holds every item where the row carries the item answers (`phq9_items`,
+    `gad7_items`: the follow-up questionnaires), else the total and item 9 (the reviews
+    keep only those)."""
     survey = [{"coding": [{"system": OBS_CATEGORY, "code": "survey"}]}]
     for row in rows:
         at = row["at"]
@@ -201,14 +205,17 @@ def add_scores(
                 "identifier": {"system": CLINICIAN_SYSTEM, "value": str(row["clinician_id"])}
             }
         if row["phq9_total"] is not None:
-            items = [
+            items: list[dict[str, object]] = [
                 {
                     "linkId": PHQ9_TOTAL,
                     "text": "PHQ-9 total score",
                     "answer": [{"valueInteger": row["phq9_total"]}],
                 }
             ]
-            if row["phq9_item9"] is not None:
+            phq9_items = row.get("phq9_items")
+            if isinstance(phq9_items, list):
+                items[:0] = answered_items(PHQ9_ITEMS, phq9_items)
+            elif row["phq9_item9"] is not None:
                 items.insert(
                     0,
                     {
@@ -254,11 +261,12 @@ def add_scores(
                     "questionnaire": f"{LOINC}/q/{GAD7_PANEL}",
                     "status": "completed",
                     "item": [
+                        *_gad7_items(row),
                         {
                             "linkId": GAD7_TOTAL,
                             "text": "GAD-7 total score",
                             "answer": [{"valueInteger": row["gad7_total"]}],
-                        }
+                        },
                     ],
                     **common,
                 },
@@ -277,6 +285,11 @@ def add_scores(
                     "focus": [{"reference": episode}],
                 },
             )
+
+
+def _gad7_items(row: dict[str, object]) -> list[dict[str, object]]:
+    answers = row.get("gad7_items")
+    return answered_items(GAD7_ITEMS, answers) if isinstance(answers, list) else []
 
 
 def add_coverage(
