@@ -68,22 +68,19 @@ async def test_follow_up_answers_give_every_item(pool: asyncpg.Pool) -> None:
     records = await episode_records(pool, "ep1")
     assert records is not None
     bundle = episode_bundle(records, at=datetime(2026, 8, 1, tzinfo=UTC))
-    responses = [
-        e.resource
-        for e in bundle.entry or []
-        if e.resource is not None and e.resource.get_resource_type() == "QuestionnaireResponse"
+    responses: list[dict[str, Any]] = [
+        e["resource"]
+        for e in bundle.model_dump(mode="json")["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
     ]
     for r in responses:  # each validates on its own too
-        get_fhir_model_class("QuestionnaireResponse").model_validate(r.model_dump(mode="json"))
-    by_items = sorted(len(r.item or []) for r in responses)
+        get_fhir_model_class("QuestionnaireResponse").model_validate(r)
     # The review: item 9 + total; the PHQ-9 follow-up: 9 + total; the GAD-7: 7 + total.
-    assert by_items == [2, 8, 10]
-    phq9 = next(r for r in responses if len(r.item or []) == 10)
-    assert [i.linkId for i in phq9.item or []][:9] == [code for code, _ in PHQ9_ITEMS]
-    assert [i.answer[0].valueInteger for i in phq9.item or [] if i.answer][:9] == PHQ9
-    assert phq9.item is not None and phq9.item[9].answer is not None
-    assert phq9.item[9].answer[0].valueInteger == sum(PHQ9)
-    gad7 = next(r for r in responses if len(r.item or []) == 8)
-    assert [i.linkId for i in gad7.item or []][:7] == [code for code, _ in GAD7_ITEMS]
-    assert [i.answer[0].valueInteger for i in gad7.item or [] if i.answer][:7] == GAD7
-    assert phq9.author is None  # the patient answered: no clinician
+    assert sorted(len(r["item"]) for r in responses) == [2, 8, 10]
+    phq9 = next(r for r in responses if len(r["item"]) == 10)
+    assert [i["linkId"] for i in phq9["item"]][:9] == [code for code, _ in PHQ9_ITEMS]
+    assert [i["answer"][0]["valueInteger"] for i in phq9["item"]] == [*PHQ9, sum(PHQ9)]
+    gad7 = next(r for r in responses if len(r["item"]) == 8)
+    assert [i["linkId"] for i in gad7["item"]][:7] == [code for code, _ in GAD7_ITEMS]
+    assert [i["answer"][0]["valueInteger"] for i in gad7["item"]] == [*GAD7, sum(GAD7)]
+    assert "author" not in phq9  # the patient answered: no clinician
