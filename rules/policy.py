@@ -39,8 +39,6 @@ from rules.messaging import MessagingPolicy
 from rules.payer_deadlines import DecisionClock, PlanType, default_decision_clocks
 
 Hours = Annotated[float, Field(ge=0, le=168)]
-# Local hours patient messages go out in when the policy names none (engine V3 runs).
-DEFAULT_PATIENT_MESSAGE_WINDOW = (9.0, 20.0)
 PHQ9_MAX = 27
 
 
@@ -178,7 +176,8 @@ class ProgramPolicy(BaseModel):
 
     # The program's local calendar (IANA zone), and the local hours in which patient
     # messages go out (questionnaires and check-ins are timed into it, others held for
-    # it). Unset: any hour (DEFAULT_PATIENT_MESSAGE_WINDOW is the suggested setting).
+    # it). Unset: the hours outside `messaging`'s quiet hours (08:00-21:00 by default) for
+    # engine V4 runs, any hour for V3 runs (`message_window`); (0, 24) is any hour.
     time_zone: str = Field(default="UTC", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
     patient_message_window_hours: tuple[float, float] | None = None
 
@@ -291,6 +290,20 @@ class ProgramPolicy(BaseModel):
                 f"payer's decision time on an extension ({slowest:g} h)"
             )
         return self
+
+    def message_window(self) -> tuple[float, float] | None:
+        """The local hours patient messages go out in (engine V4): the window set, else the
+        hours outside the messaging quiet hours (21:00-08:00 quiet: 08:00-21:00), so the
+        one rule of issue 12 times the engine's messages too. The quiet hours are the
+        patient's own zone at delivery; the engine, which holds no patient zone, applies
+        them in the program's. None: any hour (no quiet hours). Quiet hours inside one day
+        (`start < end`) leave the hours from their end to midnight (a stricter window)."""
+        if self.patient_message_window_hours is not None:
+            return self.patient_message_window_hours
+        start, end = self.messaging.quiet_hours_start, self.messaging.quiet_hours_end
+        if start == end:
+            return None
+        return (float(end), float(start)) if start > end else (float(end), 24.0)
 
     def minimum_hours(self, level: LevelOfCare, age_group: AgeGroup) -> float:
         return self.weekly_minimum_hours.get(level, {}).get(age_group, 0.0)

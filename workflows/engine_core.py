@@ -45,6 +45,7 @@ from workflows import clock_windows
 from workflows.state import (
     ENGINE_V2,
     ENGINE_V3,
+    ENGINE_V4,
     RECENT_RESULTS_KEPT,
     AuthorizationState,
     Command,
@@ -164,9 +165,17 @@ class EngineCore:
         return localtime.local_date(now, self._calendar_tz)
 
     def _timing_policy(self) -> ProgramPolicy:
-        """The policy the timers read (the window as the program sets it; unset: any hour,
-        so runs recorded under V3 before the window replay unchanged)."""
-        return self.state.start.policy
+        """The policy the timers read. Engine V4: the patient-message window unset is the
+        hours outside the quiet hours (`ProgramPolicy.message_window`, 08:00-21:00 local by
+        default). Older runs: the window as the program set it (unset: any hour), so the
+        histories recorded under V3 replay with the timers they had."""
+        policy = self.state.start.policy
+        if self.state.engine_version < ENGINE_V4 or policy.patient_message_window_hours is not None:
+            return policy
+        window = policy.message_window()
+        if window is None:
+            return policy
+        return policy.model_copy(update={"patient_message_window_hours": window})
 
     def _hold_patient_messages(self, notes: list[NotificationRequest], now: datetime) -> None:
         """Engine V3: a patient message queued outside the program's local window waits

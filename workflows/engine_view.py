@@ -110,7 +110,7 @@ class ViewMixin(SafetyMixin):
         s = self.state
         if s.phase is not CarePhase.AFTERCARE or s.discharged_at is None:
             return None
-        checkins = schedule.aftercare_checkins(s.discharged_at, s.start.policy)
+        checkins = schedule.aftercare_checkins(s.discharged_at, self._timing_policy())
         done = s.aftercare_checkins_done
         return checkins[done] if done < len(checkins) else None
 

@@ -39,9 +39,13 @@ SCORES_KEPT = 26
 ENGINE_V1 = 1
 ENGINE_V2 = 2
 ENGINE_V3 = 3
-ENGINE_LATEST = ENGINE_V3
+# Engine V4: patient messages inside the local window by default; the age group from the
+# records by an activity (no birthday in Temporal); the payer's member ID read from the
+# records by the payer activity (not in the workflow's requests).
+ENGINE_V4 = 4
+ENGINE_LATEST = ENGINE_V4
 # Newest first: each version's patch marker, looked for in that order at a run's start.
-ENGINE_VERSIONS = (ENGINE_V3, ENGINE_V2)
+ENGINE_VERSIONS = (ENGINE_V4, ENGINE_V3, ENGINE_V2)
 
 
 class CommandKind(StrEnum):

@@ -12,11 +12,13 @@ import asyncio
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from rules import localtime
 from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from schemas.attendance import AttendanceNotice
@@ -167,6 +169,37 @@ async def quality_clocks_v3(clinic: Clinic) -> None:
     await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
 
 
+LOS_ANGELES = "America/Los_Angeles"
+
+
+async def until_local(clinic: Clinic, hour: int, minute: int, tz: str) -> None:
+    """Sleep to the next `hour:minute` on the local clock of `tz`."""
+    now = await clinic.env.get_current_time()
+    day = localtime.local_date(now, tz)
+    while True:
+        moment = datetime.combine(day, time(hour, minute), localtime.zone(tz)).astimezone(UTC)
+        if moment > now + timedelta(minutes=5):
+            await clinic.env.sleep(moment - now)
+            return
+        day += timedelta(days=1)
+
+
+async def message_window_v4(clinic: Clinic) -> None:
+    """Engine V4's default patient-message window (no window set, Los Angeles): a review
+    charted at 22:30 local, its next questionnaire timed to 08:00 local after the due, an
+    immediate patient message at night held for the window."""
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=20)
+    await until_local(clinic, 22, 30, LOS_ANGELES)
+    await clinic.review(14)
+    await clinic.wait(days=8)
+    await clinic.review(12)
+    await clinic.decide(DecisionAction.STEP_DOWN, LevelOfCare.OP)
+    await clinic.wait(days=2)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
@@ -175,10 +208,12 @@ SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "clinical_v2_safety": ("M500", 1000, clinical_v2_safety),
     "iop_week_attendance": ("M600", 1000, iop_week_attendance),
     "quality_clocks_v3": ("M700", 1000, quality_clocks_v3),
+    "message_window_v4": ("M800", 1000, message_window_v4),
 }
 # Scenarios that need a program policy of their own.
 POLICIES: dict[str, ProgramPolicy] = {
     "quality_clocks_v3": ProgramPolicy(substance_use_program=True),
+    "message_window_v4": ProgramPolicy(time_zone=LOS_ANGELES),
 }
 
 

@@ -29,6 +29,9 @@ def test_histories_are_recorded() -> None:
     # Engine V3's live quality clocks (issue 13): IET and FUH, an attended session counting.
     v3 = RECORDED["quality_clocks_v3.run0.json"]
     assert '"core_patch"' in v3 and v3.count('"record_attendance"') == 1
+    # Engine V4's default patient-message window (issue 14 item 16's tail), recorded by V4.
+    v4 = RECORDED["message_window_v4.run0.json"]
+    assert '"core_patch"' in v4 and v4.count('"submit_review"') == 2
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])

@@ -134,7 +134,7 @@ class Clinic:
             consents=Consents(payer_disclosure=payer_disclosure_consent),
             **start_fields,
             # Patient messages at any hour unless a test says otherwise, so that no
-            # scenario depends on the hour it runs (engine V3 holds them to 09:00-20:00).
+            # scenario depends on the hour it runs (engine V4 holds them to 08:00-21:00).
             policy=policy or ProgramPolicy(patient_message_window_hours=(0, 24)),
         )
         handle = await start_episode(
