@@ -8,7 +8,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ports import PatientDirectory, PayerDataError, PayerPort, RecordStore
-from schemas.episode import EpisodeStart
+from rules.levels import AgeGroup
+from schemas.episode import AgeGroupCheck, EpisodeStart
 from schemas.payer import (
     AuthorizationRequest,
     EligibilityRequest,
@@ -78,6 +79,24 @@ class CareActivities:
             return await self._payer.request_authorization(request)
         except PayerDataError as bad:
             raise ApplicationError(str(bad), type="PayerDataError", non_retryable=True) from None
+
+    @activity.defn(name="age_group_on")
+    async def age_group_on(self, check: AgeGroupCheck) -> AgeGroup | None:
+        """Engine V4: the patient's age group on `check.on`, from the records (None: they
+        know no birthday, or this worker has no patient store; the episode keeps its own).
+
+        Why this shape, and not the day the group changes: the 18th birthday is the birth
+        date with 18 added, so any date of it in Temporal's history (the old start's
+        `adult_on`, or "N days until the change") would give the birth date away. The
+        workflow asks only "adult on this day?", at enrolment and after each review, so its
+        history shows no more than that the birthday fell between two reviews; the birth
+        date and the birthday stay in PostgreSQL."""
+        if self._patients is None:
+            return None
+        first_adult_day = await self._patients.adult_from(check.episode_id)
+        if first_adult_day is None:
+            return None
+        return AgeGroup.ADULT if check.on >= first_adult_day else AgeGroup.ADOLESCENT
 
     @activity.defn(name="keep_patient")
     async def keep_patient(self, start: EpisodeStart) -> str | None:

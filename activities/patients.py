@@ -3,20 +3,51 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from schemas.episode import EpisodeStart
 from schemas.payer import Subscriber
+from store.patients import PatientRecord, adult_from, subscriber_of
 
 
 class InMemoryPatients:
     def __init__(self, subscribers: dict[str, Subscriber] | None = None) -> None:
         self.subscribers: dict[str, Subscriber] = dict(subscribers or {})
+        self.adults: dict[str, date] = {}
         self.lookups: list[str] = []
         self.kept: dict[str, EpisodeStart] = {}
+
+    def register(self, start: EpisodeStart) -> str:
+        """What the API writes before a start reaches Temporal (`register_start`): the
+        subscriber and the 18th birthday, by episode; returns the opaque patient key."""
+        coverage = start.coverage
+        record = PatientRecord(
+            patient_key=f"pt_mem_{start.episode_id}",
+            episode_id=start.episode_id,
+            program_id=start.program_id,
+            mrn=start.patient.patient_ref,
+            display_name=start.patient.name,
+            birth_date=start.patient.birth_date,
+            payer_id=coverage.payer_id if coverage else None,
+            member_id=coverage.member_id if coverage else None,
+            adult_on=start.adult_on,
+        )
+        self.subscribers[start.episode_id] = subscriber_of(record)
+        first_adult_day = adult_from(record)
+        if first_adult_day is not None:
+            self.adults[start.episode_id] = first_adult_day
+        return record.patient_key
 
     async def subscriber(self, episode_id: str) -> Subscriber | None:
         self.lookups.append(episode_id)
         return self.subscribers.get(episode_id)
 
+    async def adult_from(self, episode_id: str) -> date | None:
+        self.lookups.append(episode_id)
+        return self.adults.get(episode_id)
+
     async def keep_carried(self, start: EpisodeStart) -> str:
         self.kept.setdefault(start.episode_id, start)
+        if start.adult_on is not None:
+            self.adults.setdefault(start.episode_id, start.adult_on)
         return f"pt_mem_{start.episode_id}"

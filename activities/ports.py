@@ -5,6 +5,7 @@ Adapters are injected into `CareActivities` by the worker; tests pass their own.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 from schemas.episode import EpisodeStart
@@ -39,10 +40,16 @@ class PayerPort(Protocol):
 
 
 class PatientDirectory(Protocol):
-    """Where the payer activity reads the subscriber's data by episode: PostgreSQL
-    (store/patients.py), never the workflow. None when the episode has no patient row."""
+    """Where the activities read the patient's data by episode (the payer's subscriber,
+    the 18th birthday): PostgreSQL (store/patients.py), never the workflow. None when the
+    episode has no patient row."""
 
     async def subscriber(self, episode_id: str) -> Subscriber | None: ...
+
+    async def adult_from(self, episode_id: str) -> date | None:
+        """The first day the episode's patient is an adult (the 18th birthday, from the
+        birth date or the start's `adult_on`); None when the records know neither."""
+        ...
 
     async def keep_carried(self, start: EpisodeStart) -> str:
         """Store the patient an older run carried in its state; returns the patient's key."""

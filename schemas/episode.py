@@ -111,8 +111,9 @@ class EpisodeStart(BaseModel):
     age_group: AgeGroup = AgeGroup.ADULT
     adult_on: date | None = Field(
         default=None,
-        description="for an adolescent: the day the age group becomes adult (the 18th "
-        "birthday), so the engine follows it without the birth date",
+        description="for an adolescent without a birth date: the day the age group becomes "
+        "adult (the 18th birthday). Kept in PostgreSQL with the patient, never sent to the "
+        "workflow; the engine asks the records at enrolment and each review",
     )
     patient: PatientRef
     coverage: Coverage | None = None
@@ -127,11 +128,13 @@ class EpisodeStart(BaseModel):
 
     def for_engine(self, patient_key: str) -> EpisodeStart:
         """This start as the workflow gets it: the patient only as the opaque `patient_key`
-        (no MRN, name or date of birth) and no phone, email address or time zone."""
+        (no MRN, name or date of birth), no 18th birthday (`adult_on`: it gives the birth
+        date away) and no phone, email address or time zone."""
         return self.model_copy(
             update={
                 "patient": PatientRef(patient_ref=patient_key),
                 "contact": self.contact.without_addresses(),
+                "adult_on": None,
             }
         )
 
@@ -163,6 +166,15 @@ class EpisodeStart(BaseModel):
         """This start under the program's server-side 42 CFR Part 2 setting."""
         policy = self.policy.model_copy(update={"part2_program": part2})
         return self.model_copy(update={"policy": policy})
+
+
+class AgeGroupCheck(BaseModel):
+    """What the workflow asks the records (engine V4): is this episode's patient an adult on
+    `on` (the program's local date)? The answer is the age group alone."""
+
+    model_config = ConfigDict(extra="forbid")
+    episode_id: OpaqueId
+    on: date
 
 
 def workflow_id_for(episode_id: str) -> str:

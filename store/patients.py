@@ -3,7 +3,8 @@
 The API writes a row when an episode starts, in one transaction with the contact details
 (patient_contacts), before Temporal hears of the episode; the workflow then carries only
 the row's opaque `patient_key`. The payer activity reads the subscriber's name and date of
-birth here by episode ID; the workbench reads the display name. The row also keeps the
+birth here by episode ID, the age-group activity the day an adolescent turns 18
+(`adult_from`); the workbench reads the display name. The row also keeps the
 SHA-256 of the start body as received, so a repeated start is told from a different one
 without reading anything back from Temporal.
 """
@@ -54,6 +55,23 @@ class PatientRecord:
     birth_date: date | None
     payer_id: str | None
     member_id: str | None
+    adult_on: date | None = None
+
+
+def eighteenth_birthday(birth_date: date) -> date:
+    """The day someone born on `birth_date` turns 18 (born on 29 February: 1 March)."""
+    try:
+        return birth_date.replace(year=birth_date.year + 18)
+    except ValueError:
+        return date(birth_date.year + 18, 3, 1)
+
+
+def adult_from(record: PatientRecord) -> date | None:
+    """The first day the patient is an adult: from the birth date, else the start's
+    `adult_on`; None when the records know neither."""
+    if record.birth_date is not None:
+        return eighteenth_birthday(record.birth_date)
+    return record.adult_on
 
 
 def subscriber_of(record: PatientRecord) -> Subscriber:
@@ -90,8 +108,8 @@ class PostgresPatients:
             stored = await conn.fetchval(
                 """
                 INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name,
-                    birth_date, payer_id, member_id, start_sha256)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    birth_date, payer_id, member_id, start_sha256, adult_on)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 ON CONFLICT (episode_id) DO NOTHING RETURNING patient_key
                 """,
                 key,
@@ -103,6 +121,7 @@ class PostgresPatients:
                 coverage.payer_id if coverage else None,
                 coverage.member_id if coverage else None,
                 fingerprint,
+                start.adult_on,
             )
             if stored is None:
                 row = await conn.fetchrow(
@@ -128,15 +147,18 @@ class PostgresPatients:
     async def keep_carried(self, start: EpisodeStart) -> str:
         """Keep the patient and contact details an older run carried in its state (a start
         recorded before this table), so the run can drop them; returns the patient's key.
-        What is stored already stays (no fingerprint: the body as received is not known)."""
+        What is stored already stays (no fingerprint: the body as received is not known),
+        but a row with no 18th birthday takes the carried one (an engine V4 run drops it
+        from a start that came through the API before V4)."""
         async with self._db.acquire() as conn, conn.transaction():
             coverage = start.coverage
             await conn.execute(
                 """
                 INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name,
-                    birth_date, payer_id, member_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (episode_id) DO NOTHING
+                    birth_date, payer_id, member_id, adult_on)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (episode_id) DO UPDATE
+                    SET adult_on = COALESCE(patients.adult_on, EXCLUDED.adult_on)
                 """,
                 new_patient_key(),
                 start.episode_id,
@@ -146,6 +168,7 @@ class PostgresPatients:
                 start.patient.birth_date,
                 coverage.payer_id if coverage else None,
                 coverage.member_id if coverage else None,
+                start.adult_on,
             )
             with contextlib.suppress(ContactConflict):  # the stored details stay
                 await PostgresContacts(conn).save_new(
@@ -179,7 +202,7 @@ class PostgresPatients:
         row = await self._db.fetchrow(
             """
             SELECT patient_key, episode_id, program_id, mrn, display_name, birth_date,
-                payer_id, member_id
+                payer_id, member_id, adult_on
             FROM patients WHERE episode_id = $1
             """,
             episode_id,
@@ -190,6 +213,12 @@ class PostgresPatients:
         """`PatientDirectory` for the payer activity: the subscriber's name and birth date."""
         record = await self.get(episode_id)
         return subscriber_of(record) if record is not None else None
+
+    async def adult_from(self, episode_id: str) -> date | None:
+        """`PatientDirectory` for the age-group activity: the first day the patient is an
+        adult (None: no patient row, or neither a birth date nor `adult_on`)."""
+        record = await self.get(episode_id)
+        return adult_from(record) if record is not None else None
 
     async def display_names(
         self, episode_ids: list[str], programs: list[str] | None

@@ -45,6 +45,7 @@ def build_worker(
             activities.check_eligibility,
             activities.request_authorization,
             activities.keep_patient,
+            activities.age_group_on,
         ],
         max_cached_workflows=tuning.max_cached_workflows,
         max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import publishable
     from workflows.state import (
         ENGINE_V3,
+        ENGINE_V4,
         ENGINE_VERSIONS,
         Command,
         CommandKind,
@@ -67,6 +68,16 @@ PAYER_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=2),
     maximum_attempts=5,
     non_retryable_error_types=[PayerDataError.__name__, ValidationError.__name__],
+)
+
+# A look-up in the records the episode can do without for a while (the age group): a few
+# tries, then the engine keeps what it has and asks again later.
+LOOKUP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=5,
+    non_retryable_error_types=[ValidationError.__name__],
 )
 
 
@@ -139,9 +150,13 @@ class CareEpisode:
     async def _drop_carried_patient(self) -> None:
         """Engine V3: a run whose carried start still holds the patient (recorded before the
         patients table) stores it in PostgreSQL and keeps only the opaque key, so its next
-        run's input holds no patient data. Older engines keep their recorded commands."""
+        run's input holds no patient data; engine V4 does the same for a start that still
+        names the 18th birthday (`adult_on`). Older engines keep their recorded commands."""
         s = self._engine.state
-        if s.engine_version < ENGINE_V3 or not s.start.carries_patient_data():
+        if s.engine_version < ENGINE_V3:
+            return
+        birthday = s.engine_version >= ENGINE_V4 and s.start.adult_on is not None
+        if not (s.start.carries_patient_data() or birthday):
             return
         key = await workflow.execute_activity_method(
             CareActivities.keep_patient,
@@ -151,7 +166,9 @@ class CareEpisode:
             summary="keep the patient in PostgreSQL",
         )
         if key is not None:
-            s.start = s.start.for_engine(key)
+            # V3 kept the birthday in its start (its timer reads it); V4 asks the records.
+            kept = s.start.adult_on if s.engine_version < ENGINE_V4 else None
+            s.start = s.start.for_engine(key).model_copy(update={"adult_on": kept})
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -181,6 +198,9 @@ class CareEpisode:
         engine = self._engine
         s = engine.state
         request_id = f"{engine.workflow_id}:{command.seq}"
+        if command.kind is CommandKind.CHECK_AGE_GROUP:
+            await self._check_age_group()
+            return
         if command.kind is CommandKind.CHECK_ELIGIBILITY:
             assert s.coverage is not None
             try:
@@ -218,6 +238,23 @@ class CareEpisode:
             workflow.logger.warning("authorization request failed; waiting for a recorded decision")
             answer = None
         engine.payer_answered(command, answer, workflow.now())
+
+    async def _check_age_group(self) -> None:
+        """Engine V4: ask the records whether the adolescent is an adult today. A failure
+        changes nothing (the next review asks again)."""
+        engine = self._engine
+        try:
+            group = await workflow.execute_activity_method(
+                CareActivities.age_group_on,
+                engine.age_group_check(workflow.now()),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=LOOKUP_RETRY,
+                summary="age group from the records",
+            )
+        except ActivityError:
+            workflow.logger.warning("age group check failed; asked again at the next review")
+            return
+        engine.age_group_checked(group, workflow.now())
 
     def _publish(self) -> None:
         """Keep search attributes and the UI's details current, writing only what changed."""

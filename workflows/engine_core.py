@@ -28,7 +28,7 @@ from rules.transitions import (
     allowed_actions,
     transition,
 )
-from schemas.episode import workflow_id_for
+from schemas.episode import AgeGroupCheck, workflow_id_for
 from schemas.payer import PayerRequestKind
 from schemas.records import (
     AuthorizationRecord,
@@ -347,6 +347,7 @@ class EngineCore:
         assert s.delivered_level is not None
         s.review = ReviewClock(due=schedule.next_review_due(now, s.delivered_level, s.start.policy))
         self._clear(Flag.REVIEW_OVERDUE, Flag.REVIEW_ESCALATED)
+        self._ask_age_group()
 
     def _request_authorization(
         self,
@@ -465,6 +466,34 @@ class EngineCore:
         """The 18th birthday: adult minimums from now on, and the care team is told."""
         self.state.age_group = AgeGroup.ADULT
         self._notify(Recipient.CARE_TEAM, "age_group_changed", age_group=AgeGroup.ADULT.value)
+
+    def _asks_records_for_age(self) -> bool:
+        """Engine V4: an adolescent's age group comes from the records, through an activity
+        asked at enrolment and after each review (`CareActivities.age_group_on` says why no
+        birthday is in Temporal). A start that still names the birthday (`adult_on`,
+        recorded before V4 and carried on) keeps its timer (`_becomes_adult_due`)."""
+        s = self.state
+        return (
+            s.engine_version >= ENGINE_V4
+            and s.start.adult_on is None
+            and self.age_group() is AgeGroup.ADOLESCENT
+        )
+
+    def _ask_age_group(self) -> None:
+        if self._asks_records_for_age() and not any(
+            c.kind is CommandKind.CHECK_AGE_GROUP for c in self.state.commands
+        ):
+            self._command(CommandKind.CHECK_AGE_GROUP)
+
+    def age_group_check(self, now: datetime) -> AgeGroupCheck:
+        """The question the activity answers: an adult on the program's local date today?"""
+        return AgeGroupCheck(episode_id=self.episode_id, on=self._today(now))
+
+    def age_group_checked(self, group: AgeGroup | None, now: datetime) -> None:
+        """The records' answer (None: they know no birthday). An adolescent who is an adult
+        now becomes one, and the care team is told; nothing else changes."""
+        if group is AgeGroup.ADULT and self.age_group() is AgeGroup.ADOLESCENT:
+            self._becomes_adult(now)
 
     def _stop_waiting_on_payer(self) -> None:
         """Whatever the payer answers to an earlier request from now on is not applied."""

@@ -51,6 +51,8 @@ ENGINE_VERSIONS = (ENGINE_V4, ENGINE_V3, ENGINE_V2)
 class CommandKind(StrEnum):
     CHECK_ELIGIBILITY = "check_eligibility"
     REQUEST_AUTHORIZATION = "request_authorization"
+    # Engine V4: ask the records whether an adolescent is an adult now (no birthday here).
+    CHECK_AGE_GROUP = "check_age_group"
 
 
 class Command(BaseModel):

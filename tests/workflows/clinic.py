@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.care import CareActivities
 from activities.memory import InMemoryOutbox, InMemoryRecordStore
+from activities.patients import InMemoryPatients
 from activities.payer_sandbox import SandboxPayer
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare
@@ -62,6 +63,8 @@ def phq9(total: int, item9: int = 0) -> Phq9:
 class Adapters:
     store: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
     payer: SandboxPayer = field(default_factory=SandboxPayer)
+    # The patients table: `Clinic.admit` registers each patient here, as the API does.
+    patients: InMemoryPatients = field(default_factory=InMemoryPatients)
 
     @property
     def outbox(self) -> InMemoryOutbox:
@@ -69,7 +72,12 @@ class Adapters:
         return self.store.outbox
 
     def activities(self) -> CareActivities:
-        return CareActivities(self.store, self.payer)
+        return CareActivities(self.store, self.payer, self.patients)
+
+
+# The adapters of each running test worker, by its task queue: `Clinic.admit` registers the
+# patient in their directory before it starts the workflow, as the API does.
+_RUNNING: dict[str, Adapters] = {}
 
 
 @asynccontextmanager
@@ -78,8 +86,14 @@ async def running_worker(
 ) -> AsyncIterator[tuple[str, Adapters]]:
     adapters = adapters or Adapters()
     task_queue = f"care-episodes-test-{uuid.uuid4().hex[:8]}"
-    async with build_worker(env.client, task_queue=task_queue, activities=adapters.activities()):
-        yield task_queue, adapters
+    _RUNNING[task_queue] = adapters
+    try:
+        async with build_worker(
+            env.client, task_queue=task_queue, activities=adapters.activities()
+        ):
+            yield task_queue, adapters
+    finally:
+        del _RUNNING[task_queue]
 
 
 async def chain_histories(clinic: Clinic) -> list[WorkflowHistory]:
@@ -137,9 +151,13 @@ class Clinic:
             # scenario depends on the hour it runs (engine V4 holds them to 08:00-21:00).
             policy=policy or ProgramPolicy(patient_message_window_hours=(0, 24)),
         )
+        # As the API starts one: the patient (name, MRN, birthday, member ID) into the
+        # records, the workflow with the opaque key only.
+        adapters = _RUNNING.get(task_queue)
+        key = adapters.patients.register(start) if adapters is not None else None
         handle = await start_episode(
             env.client,
-            start,
+            start.for_engine(key) if key is not None else start,
             task_queue=task_queue,
             history_event_limit=history_event_limit,
             search_attributes=search_attributes,

@@ -95,6 +95,7 @@ class LoopCase(Case):
         engine = EpisodeEngine(state)
         case = cls(engine, hold_authorizations=hold_authorizations)
         case.adapters = Adapters(payer=payer or SandboxPayer(clock=lambda: case.now))
+        case.adapters.patients.register(start)  # the patients table, as the API writes it
         engine.begin(T0)
         case.drain()
         return case
@@ -122,7 +123,7 @@ class LoopCase(Case):
         """Run the queued payer commands, then record the step's batch (`CareEpisode._drain`)."""
         while self.state.commands:
             for command in self.engine.take_commands():
-                if self.hold_authorizations and command.kind is not CommandKind.CHECK_ELIGIBILITY:
+                if self.hold_authorizations and command.kind is CommandKind.REQUEST_AUTHORIZATION:
                     self.held.append(command)
                 else:
                     self._run(command)
@@ -142,6 +143,10 @@ class LoopCase(Case):
         s = self.state
         activities = self.adapters.activities()
         request_id = f"{self.engine.workflow_id}:{command.seq}"
+        if command.kind is CommandKind.CHECK_AGE_GROUP:
+            group = completed(activities.age_group_on(self.engine.age_group_check(self.now)))
+            self.engine.age_group_checked(group, self.now)
+            return
         assert s.coverage is not None
         if command.kind is CommandKind.CHECK_ELIGIBILITY:
             request = EligibilityRequest(
