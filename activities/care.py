@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,11 +16,11 @@ from schemas.payer import (
     EligibilityRequest,
     EligibilityResult,
     PayerAnswer,
-    Subscriber,
 )
 from schemas.records import EffectBatch
 
 log = logging.getLogger(__name__)
+PayerRequest = TypeVar("PayerRequest", EligibilityRequest, AuthorizationRequest)
 
 
 class CareActivities:
@@ -35,12 +36,25 @@ class CareActivities:
         self._payer = payer
         self._patients = patients
 
-    async def _subscriber(self, episode_id: str | None) -> Subscriber | None:
-        """Engine V3 requests name their episode: its subscriber's data comes from the store
-        here, at call time, and never passes through the workflow."""
-        if episode_id is None or self._patients is None:
-            return None
-        return await self._patients.subscriber(episode_id)
+    async def _from_records(self, request: PayerRequest) -> PayerRequest:
+        """The request as the payer gets it: engine V3 requests name their episode, and its
+        subscriber's name, birth date and (when the workflow has none, as for every episode
+        started through the API) member ID come from the store here, at call time, never
+        through the workflow. No member ID anywhere: the payer cannot be asked (no retry
+        helps; the care team hears as for a member ID the payer refused)."""
+        subscriber = None
+        if request.episode_id is not None and self._patients is not None:
+            subscriber = await self._patients.subscriber(request.episode_id, request.coverage_ref)
+        member_id = request.member_id or (subscriber.member_id if subscriber else None)
+        if member_id is None:
+            raise ApplicationError(
+                "no member ID on file for this episode's coverage",
+                type=PayerDataError.__name__,
+                non_retryable=True,
+            )
+        if subscriber is None:
+            return request.model_copy(update={"member_id": member_id})
+        return request.model_copy(update={"member_id": member_id, "subscriber": subscriber})
 
     @activity.defn(name="record_effects")
     async def record_effects(self, batch: EffectBatch) -> None:
@@ -62,9 +76,7 @@ class CareActivities:
 
     @activity.defn(name="check_eligibility")
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
-        subscriber = await self._subscriber(request.episode_id)
-        if subscriber is not None:
-            request = request.model_copy(update={"subscriber": subscriber})
+        request = await self._from_records(request)
         try:
             return await self._payer.check_eligibility(request)
         except PayerDataError as bad:
@@ -72,9 +84,7 @@ class CareActivities:
 
     @activity.defn(name="request_authorization")
     async def request_authorization(self, request: AuthorizationRequest) -> PayerAnswer:
-        subscriber = await self._subscriber(request.episode_id)
-        if subscriber is not None:
-            request = request.model_copy(update={"subscriber": subscriber})
+        request = await self._from_records(request)
         try:
             return await self._payer.request_authorization(request)
         except PayerDataError as bad:

@@ -14,6 +14,7 @@ class InMemoryPatients:
     def __init__(self, subscribers: dict[str, Subscriber] | None = None) -> None:
         self.subscribers: dict[str, Subscriber] = dict(subscribers or {})
         self.adults: dict[str, date] = {}
+        self.coverages: dict[tuple[str, str], str] = {}
         self.lookups: list[str] = []
         self.kept: dict[str, EpisodeStart] = {}
 
@@ -38,9 +39,19 @@ class InMemoryPatients:
             self.adults[start.episode_id] = first_adult_day
         return record.patient_key
 
-    async def subscriber(self, episode_id: str) -> Subscriber | None:
+    async def subscriber(
+        self, episode_id: str, coverage_ref: str | None = None
+    ) -> Subscriber | None:
         self.lookups.append(episode_id)
-        return self.subscribers.get(episode_id)
+        found = self.subscribers.get(episode_id)
+        changed = self.coverages.get((episode_id, coverage_ref)) if coverage_ref else None
+        if found is None or changed is None:
+            return found
+        return found.model_copy(update={"member_id": changed})
+
+    def keep_coverage(self, episode_id: str, submission_id: str, member_id: str) -> None:
+        """A coverage change's member ID, as the API keeps it before the update."""
+        self.coverages.setdefault((episode_id, submission_id), member_id)
 
     async def adult_from(self, episode_id: str) -> date | None:
         self.lookups.append(episode_id)

@@ -40,7 +40,7 @@ class SandboxPayer:
 
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityResult:
         self.eligibility_calls += 1
-        member = request.member_id.upper()
+        member = (request.member_id or "").upper()
         if member.startswith("BADDATA"):
             raise PayerDataError("AAA*N**72: invalid member ID")
         now = self._clock()
@@ -57,7 +57,7 @@ class SandboxPayer:
         self.authorization_calls += 1
         if request.request_id in self._answers:
             return self._answers[request.request_id]
-        member = request.member_id.upper()
+        member = (request.member_id or "").upper()
         reference = f"SBX-{len(self._answers) + 1:06d}"
         today: date = self._clock().date()
         if member.startswith("APPROVE"):

@@ -44,7 +44,12 @@ class PatientDirectory(Protocol):
     the 18th birthday): PostgreSQL (store/patients.py), never the workflow. None when the
     episode has no patient row."""
 
-    async def subscriber(self, episode_id: str) -> Subscriber | None: ...
+    async def subscriber(
+        self, episode_id: str, coverage_ref: str | None = None
+    ) -> Subscriber | None:
+        """The subscriber's name, birth date and member ID: the member ID of the coverage
+        change `coverage_ref` names when the records hold it, else the start's."""
+        ...
 
     async def adult_from(self, episode_id: str) -> date | None:
         """The first day the episode's patient is an adult (the 18th birthday, from the

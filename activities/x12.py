@@ -167,7 +167,7 @@ def _subscriber_segments(request: EligibilityRequest) -> list[list[str]]:
     who = request.subscriber
     last = _x12_text(who.last_name, 60) if who and who.last_name else ""
     first = _x12_text(who.first_name, 35) if who and who.first_name else ""
-    segments = [["NM1", "IL", "1", last, first, "", "", "", "MI", request.member_id]]
+    segments = [["NM1", "IL", "1", last, first, "", "", "", "MI", request.member_id or ""]]
     if who is not None and who.birth_date is not None:
         segments.append(["DMG", "D8", who.birth_date.strftime("%Y%m%d")])
     return segments

@@ -24,6 +24,7 @@ from api.episode_week import with_week
 from api.idempotency import MAX_KEY_LENGTH
 from api.mutations import IDEMPOTENCY_HEADER, records_call
 from api.paging import EpisodeListPage
+from api.patients import keep_member_ids
 from api.patients import start_episode as start_patient_episode
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
 from api.settings import ALL_PROGRAMS, ApiKey
@@ -289,7 +290,8 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
         principal.require_episode(episode_id, await services.programs.program_of(episode_id))
 
         async def work() -> tuple[int, BaseModel]:
-            decision = await services.episodes.submit(episode_id, action, body)
+            submission = await keep_member_ids(services.deps.pool, episode_id, body)
+            decision = await services.episodes.submit(episode_id, action, submission)
             return 200, decision
 
         return await services.mutations.run(

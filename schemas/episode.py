@@ -53,13 +53,23 @@ class Coverage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payer_id: PlainText = Field(min_length=1, max_length=64)
-    member_id: PlainText = Field(min_length=1, max_length=64)
+    member_id: PlainText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="required in a request body (422 without it); kept in PostgreSQL, never "
+        "sent to the workflow (engine V4: the payer activity reads it from the records)",
+    )
     plan_name: PlainText | None = Field(default=None, max_length=200)
     plan_type: PlanType | None = Field(
         default=None,
         description="sets the payer's decision deadlines (commercial/ERISA, "
         "Medicare Advantage, Medicaid); unknown: the program's own",
     )
+
+    def without_member(self) -> Coverage:
+        """This coverage as the workflow keeps it: the payer and plan, no member ID."""
+        return self.model_copy(update={"member_id": None})
 
 
 class ContactPreferences(BaseModel):
@@ -129,12 +139,13 @@ class EpisodeStart(BaseModel):
     def for_engine(self, patient_key: str) -> EpisodeStart:
         """This start as the workflow gets it: the patient only as the opaque `patient_key`
         (no MRN, name or date of birth), no 18th birthday (`adult_on`: it gives the birth
-        date away) and no phone, email address or time zone."""
+        date away), no member ID and no phone, email address or time zone."""
         return self.model_copy(
             update={
                 "patient": PatientRef(patient_ref=patient_key),
                 "contact": self.contact.without_addresses(),
                 "adult_on": None,
+                "coverage": self.coverage.without_member() if self.coverage else None,
             }
         )
 

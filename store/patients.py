@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import asyncpg
 
-from schemas.episode import PATIENT_KEY_PREFIX, ContactPreferences, EpisodeStart
+from schemas.episode import PATIENT_KEY_PREFIX, ContactPreferences, Coverage, EpisodeStart
 from schemas.payer import Subscriber
 from store.channels.contacts import ContactConflict, PostgresContacts
 
@@ -30,6 +30,10 @@ def new_patient_key() -> str:
 
 class StartConflict(Exception):
     """The episode ID was already started with another body; nothing was changed."""
+
+
+class CoverageConflict(Exception):
+    """A coverage change's submission ID was already used with another member ID."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def subscriber_of(record: PatientRecord) -> Subscriber:
         last_name=words[-1] if words else None,
         first_name=" ".join(words[:-1]) or None,
         birth_date=record.birth_date,
+        member_id=record.member_id,
     )
 
 
@@ -209,10 +214,48 @@ class PostgresPatients:
         )
         return PatientRecord(**dict(row)) if row is not None else None
 
-    async def subscriber(self, episode_id: str) -> Subscriber | None:
-        """`PatientDirectory` for the payer activity: the subscriber's name and birth date."""
+    async def subscriber(
+        self, episode_id: str, coverage_ref: str | None = None
+    ) -> Subscriber | None:
+        """`PatientDirectory` for the payer activity: the subscriber's name, birth date and
+        member ID (that of the coverage change `coverage_ref`, if kept here; else the
+        start's)."""
         record = await self.get(episode_id)
-        return subscriber_of(record) if record is not None else None
+        if record is None:
+            return None
+        if coverage_ref is not None:
+            changed = await self._db.fetchval(
+                """
+                SELECT member_id FROM patient_coverages
+                WHERE episode_id = $1 AND submission_id = $2
+                """,
+                episode_id,
+                coverage_ref,
+            )
+            if changed is not None:
+                record = replace(record, member_id=changed)
+        return subscriber_of(record)
+
+    async def keep_coverage(self, episode_id: str, submission_id: str, coverage: Coverage) -> None:
+        """Keep a coverage change's member ID under its submission ID, before the update
+        that names it reaches the workflow (which then gets the coverage without it). The
+        same again is a retry and changes nothing; another member ID under a used
+        submission ID raises `CoverageConflict`, with nothing changed."""
+        assert coverage.member_id is not None
+        stored = await self._db.fetchval(
+            """
+            INSERT INTO patient_coverages (episode_id, submission_id, payer_id, member_id)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (episode_id, submission_id) DO UPDATE SET episode_id = EXCLUDED.episode_id
+            RETURNING member_id
+            """,
+            episode_id,
+            submission_id,
+            coverage.payer_id,
+            coverage.member_id,
+        )
+        if stored != coverage.member_id:
+            raise CoverageConflict(submission_id)
 
     async def adult_from(self, episode_id: str) -> date | None:
         """`PatientDirectory` for the age-group activity: the first day the patient is an

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.ports import PayerDataError
     from rules.transitions import Action, TransitionNotAllowed
     from schemas.attendance import AttendanceNotice
-    from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
     from schemas.submissions import (
         AlertAcknowledgement,
         AssessmentSubmission,
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewSubmission,
     )
     from schemas.view import EngineDecision, EpisodeView
+    from workflows import payer_requests
     from workflows.engine import EpisodeEngine, InvalidSubmission, SubmissionConflict
     from workflows.search_attributes import publishable
     from workflows.state import (
@@ -196,22 +196,14 @@ class CareEpisode:
 
     async def _run_command(self, command: Command) -> None:
         engine = self._engine
-        s = engine.state
-        request_id = f"{engine.workflow_id}:{command.seq}"
         if command.kind is CommandKind.CHECK_AGE_GROUP:
             await self._check_age_group()
             return
         if command.kind is CommandKind.CHECK_ELIGIBILITY:
-            assert s.coverage is not None
             try:
                 result = await workflow.execute_activity_method(
                     CareActivities.check_eligibility,
-                    EligibilityRequest(
-                        request_id=request_id,
-                        payer_id=s.coverage.payer_id,
-                        member_id=s.coverage.member_id,
-                        episode_id=_patient_lookup(engine),
-                    ),
+                    payer_requests.eligibility_request(engine, command),
                     start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=PAYER_RETRY,
                     summary="eligibility check (X12 270/271)",
@@ -229,7 +221,7 @@ class CareEpisode:
         try:
             answer = await workflow.execute_activity_method(
                 CareActivities.request_authorization,
-                _authorization_request(engine, command, request_id),
+                payer_requests.authorization_request(engine, command),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=PAYER_RETRY,
                 summary=f"{command.payer_kind.value} request",
@@ -410,35 +402,6 @@ def _refusal(error: Exception) -> ApplicationError:
             non_retryable=True,
         )
     return ApplicationError(str(error), type=InvalidSubmission.__name__, non_retryable=True)
-
-
-def _authorization_request(
-    engine: EpisodeEngine, command: Command, request_id: str
-) -> AuthorizationRequest:
-    s = engine.state
-    prior = s.authorization.authorization_number if s.authorization else None
-    assert command.level is not None and command.payer_kind is not None
-    return AuthorizationRequest(
-        request_id=request_id,
-        kind=command.payer_kind,
-        payer_id=s.coverage.payer_id if s.coverage else "unknown",
-        member_id=s.coverage.member_id if s.coverage else "unknown",
-        level=command.level,
-        units_requested=s.start.policy.units_requested,
-        expedited=command.expedited,
-        urgent_concurrent=command.urgent_concurrent,
-        prior_authorization_number=prior
-        if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
-        else None,
-        disclosure_consented=engine.payer_consent(),
-        episode_id=_patient_lookup(engine),
-    )
-
-
-def _patient_lookup(engine: EpisodeEngine) -> str | None:
-    """Engine V3: the episode whose patient the payer activity reads from the store (the
-    workflow holds no name or date of birth); older runs keep their recorded inputs."""
-    return engine.episode_id if engine.state.engine_version >= ENGINE_V3 else None
 
 
 def _details(state: EpisodeState) -> str:

@@ -139,6 +139,7 @@ class IntakeMixin(QualityClocksMixin):
                 self._enroll(s.requested_level or LevelOfCare.IOP, now)
         else:
             s.coverage = sub.coverage
+            s.coverage_ref = sub.submission_id
             s.self_pay = False
             self._move(event, now, sub.recorded_by)
             if phase is not CarePhase.EXTERNAL_CARE:

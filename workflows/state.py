@@ -154,6 +154,9 @@ class EpisodeState(StoredModel):
     closed_at: datetime | None = None
 
     coverage: Coverage | None = None
+    # The coverage change (its submission ID) in force, whose member ID the records hold
+    # (the payer activity reads it by this); None: the start's coverage.
+    coverage_ref: str | None = None
     self_pay: bool = False
     # Part 2 consent recorded after the start (the start's consents stay as they were sent).
     payer_disclosure_consented: bool = False

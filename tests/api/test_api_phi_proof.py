@@ -7,9 +7,11 @@ weekly reviews, step-down, step-up (to PHP, out to inpatient and back), discharg
 aftercare, a coverage change, the patient's own questionnaire, attendance notices; each
 continues as new several times (a low history limit). Then every payload of every run's
 history is decoded WITH THE CODEC and none of those strings is found, in any form the
-system writes them (JSON date, X12 date, upper case). Controls: the same scan finds the
+system writes them (JSON date, X12 date, upper case), nor the payer member IDs (the
+start's and a coverage change's, sent through the API), nor an adolescent's 18th birthday
+(engine V4: the records answer "adult on this day?"). Controls: the same scan finds the
 episode's opaque patient key in the decoded payloads (and not in the raw, encrypted ones),
-and the payer did get the subscriber's name and birth date (read from PostgreSQL).
+and the payer did get the subscriber's name, birth date and member ID (read from PostgreSQL).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -79,6 +81,13 @@ PHI = (
     "phiproof.example",
 )
 HISTORY_LIMIT = 80  # continue-as-new every ~80 events: several runs per episode
+# Payer member IDs (the sandbox answers by prefix), distinctive enough to scan for.
+MEMBER = "-MBRPHIPROOF-4471"
+CHANGED_MEMBER = "M800-MBRPHIPROOF-CHANGED"
+# The adolescent's 18th birthday, given in the body as `adult_on` (no birth date): this
+# long after the scenario starts, so the first reviews see 17 and the last 18; not a
+# multiple of the 7-day review interval, so no review date or age question equals it.
+ADULT_IN = timedelta(days=17)
 
 
 class RecordingPayer(SandboxPayer):
@@ -136,7 +145,7 @@ async def proof(api_pool: asyncpg.Pool) -> AsyncIterator[Proof]:
         await env.shutdown()
 
 
-async def _admit(proof: Proof, member_id: str) -> Clinic:
+async def _admit(proof: Proof, member_id: str, adult_on: date | None = None) -> Clinic:
     body: dict[str, Any] = {
         "episode_id": f"phi-{uuid.uuid4().hex[:12]}",
         "program_id": PROGRAM,
@@ -145,9 +154,14 @@ async def _admit(proof: Proof, member_id: str) -> Clinic:
         "contact": {"sms": True, "email": True, "phone": PHONE, "email_address": EMAIL},
         "consents": {"payer_disclosure": True},
     }
+    if adult_on is not None:  # an adolescent with the birthday, not the birth date
+        body["age_group"] = "adolescent"
+        body["adult_on"] = adult_on.isoformat()
+        body["patient"] = {"patient_ref": MRN, "name": NAME}
     answer = await proof.api.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
     assert answer.status_code == 201, answer.text
     handle = episode_handle(proof.env.client, body["episode_id"])
+    _API[body["episode_id"]] = proof.api
     return Clinic(proof.env, handle, body["episode_id"])
 
 
@@ -156,7 +170,17 @@ async def coverage_and_patient_measures(clinic: Clinic) -> None:
     await clinic.assess(LevelOfCare.IOP, total=18)
     await clinic.wait(hours=1)
     await clinic.approve(units=20)
-    await clinic.coverage(member_id="M800")
+    # The coverage change through the API: its member ID goes to PostgreSQL, not Temporal.
+    answer = await _api(clinic).post(
+        f"/v1/episodes/{clinic.episode_id}/coverage",
+        json={
+            "submission_id": f"cov-{uuid.uuid4().hex[:8]}",
+            "recorded_by": "ur-3",
+            "coverage": {"payer_id": "SANDBOX", "member_id": CHANGED_MEMBER},
+        },
+        headers=bearer("tok-ur"),
+    )
+    assert answer.status_code == 200, answer.text
     await clinic.wait(hours=1)
     await clinic.handle.execute_update(
         CareEpisode.submit_patient_measure,
@@ -185,12 +209,29 @@ async def coverage_and_patient_measures(clinic: Clinic) -> None:
     await clinic.wait(days=2)
 
 
+async def adolescent_turning_18(clinic: Clinic) -> None:
+    """Reviews until well past the birthday: the records say adult, the workflow follows."""
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=60, days=120)
+    for _ in range(6):
+        await clinic.until_review()
+        await clinic.review(12, hours=7)
+
+
 SCENARIOS: list[tuple[str, Callable[[Clinic], Awaitable[None]]]] = [
-    ("M100", happy_path),
-    ("M200", safety_and_step_up),
-    ("M600", iop_week_attendance),
-    ("M700", coverage_and_patient_measures),
+    ("M100" + MEMBER, happy_path),
+    ("M200" + MEMBER, safety_and_step_up),
+    ("M600" + MEMBER, iop_week_attendance),
+    ("M700" + MEMBER, coverage_and_patient_measures),
+    ("TEEN" + MEMBER, adolescent_turning_18),
 ]
+# The API client of each admitted episode (a scenario's coverage change goes through it).
+_API: dict[str, httpx.AsyncClient] = {}
+
+
+def _api(clinic: Clinic) -> httpx.AsyncClient:
+    return _API[clinic.episode_id]
 
 
 def _payloads(message: Message) -> Iterator[Payload]:
@@ -243,10 +284,18 @@ def _found(blob: bytes, text: str) -> bool:
 
 async def test_no_patient_data_in_any_payload_of_any_run(proof: Proof) -> None:
     clinics: list[Clinic] = []
+    birthday: tuple[str, ...] = ()
     for member_id, scenario in SCENARIOS:
-        clinic = await _admit(proof, member_id)
+        adult_on = None
+        if member_id.startswith("TEEN"):
+            adult_on = (await proof.env.get_current_time()).date() + ADULT_IN
+            birthday = (adult_on.isoformat(), adult_on.strftime("%Y%m%d"))
+        clinic = await _admit(proof, member_id, adult_on)
         await scenario(clinic)
         clinics.append(clinic)
+    assert birthday
+    teen = await clinics[-1].state()
+    assert teen.age_group is not None and teen.age_group.value == "adult", "the records said"
 
     patients = PostgresPatients(proof.pool)
     for clinic in clinics:
@@ -263,13 +312,20 @@ async def test_no_patient_data_in_any_payload_of_any_run(proof: Proof) -> None:
         assert _found(scan.decoded, clinic.episode_id)
         assert _found(scan.decoded, '"phase"')
 
-        leaked = [text for text in PHI if _found(scan.decoded, text) or _found(scan.raw, text)]
+        leaked = [
+            text
+            for text in PHI + birthday + (MEMBER, CHANGED_MEMBER)
+            if _found(scan.decoded, text) or _found(scan.raw, text)
+        ]
         assert leaked == [], f"{clinic.episode_id}: {leaked} in Temporal"
 
     runs = [len(await chain_histories(c)) for c in clinics]
     assert all(n >= 2 for n in runs), f"every episode continued as new at least once: {runs}"
     # The payer got what it needs, from the store, at call time.
+    members = {s.member_id for s in proof.payer.subscribers if s is not None}
+    assert {m for m, _ in SCENARIOS} | {CHANGED_MEMBER} == members
     expected = Subscriber(
         last_name="Qorvathphiproof", first_name="Xanthippe", birth_date=BIRTH_DATE
     )
-    assert proof.payer.subscribers and all(s == expected for s in proof.payer.subscribers)
+    adult = [s for s in proof.payer.subscribers if s and not str(s.member_id).startswith("TEEN")]
+    assert adult and all(s.model_copy(update={"member_id": None}) == expected for s in adult)

@@ -24,7 +24,6 @@ from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import Action
 from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
-from schemas.payer import AuthorizationRequest, EligibilityRequest, PayerRequestKind
 from schemas.records import NotificationRequest
 from schemas.submissions import (
     AssessmentSubmission,
@@ -38,6 +37,7 @@ from schemas.submissions import (
 from schemas.view import EngineDecision, EpisodeView
 from tests.workflows.clinic import Adapters, phq9
 from tests.workflows.engine_cases import T0, Case, next_id
+from workflows import payer_requests
 from workflows.engine import EpisodeEngine
 from workflows.state import ENGINE_LATEST, Command, CommandKind, EpisodeState
 
@@ -139,19 +139,14 @@ class LoopCase(Case):
         self.drain()
 
     def _run(self, command: Command) -> None:
-        """One payer command, as `CareEpisode._run_command` runs it."""
-        s = self.state
+        """One command, as `CareEpisode._run_command` runs it (the same requests)."""
         activities = self.adapters.activities()
-        request_id = f"{self.engine.workflow_id}:{command.seq}"
         if command.kind is CommandKind.CHECK_AGE_GROUP:
             group = completed(activities.age_group_on(self.engine.age_group_check(self.now)))
             self.engine.age_group_checked(group, self.now)
             return
-        assert s.coverage is not None
         if command.kind is CommandKind.CHECK_ELIGIBILITY:
-            request = EligibilityRequest(
-                request_id=request_id, payer_id=s.coverage.payer_id, member_id=s.coverage.member_id
-            )
+            request = payer_requests.eligibility_request(self.engine, command)
             try:
                 result = completed(activities.check_eligibility(request))
             except ApplicationError as refused:
@@ -164,24 +159,9 @@ class LoopCase(Case):
                 return
             self.engine.eligibility_checked(result, self.now)
             return
-        assert command.level is not None and command.payer_kind is not None
-        prior = s.authorization.authorization_number if s.authorization else None
         answer = completed(
             activities.request_authorization(
-                AuthorizationRequest(
-                    request_id=request_id,
-                    kind=command.payer_kind,
-                    payer_id=s.coverage.payer_id,
-                    member_id=s.coverage.member_id,
-                    level=command.level,
-                    units_requested=s.start.policy.units_requested,
-                    expedited=command.expedited,
-                    urgent_concurrent=command.urgent_concurrent,
-                    prior_authorization_number=prior
-                    if command.payer_kind is PayerRequestKind.CONCURRENT_REVIEW
-                    else None,
-                    disclosure_consented=self.engine.payer_consent(),
-                )
+                payer_requests.authorization_request(self.engine, command)
             )
         )
         self.engine.payer_answered(command, answer, self.now)
