@@ -12,14 +12,15 @@ import asyncio
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from rules import localtime
-from rules.levels import LevelOfCare
+from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
 from schemas.attendance import AttendanceNotice
 from schemas.submissions import DecisionAction, EpisodeEventKind
@@ -200,6 +201,18 @@ async def message_window_v4(clinic: Clinic) -> None:
     await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
 
 
+async def adolescent_v4(clinic: Clinic) -> None:
+    """Engine V4's age group from the records: an adolescent whose 18th birthday (kept in the
+    records, not the start) falls in the second week; asked at enrolment and each review."""
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=30)
+    for _ in range(3):
+        await clinic.until_review()
+        await clinic.review(12, hours=7)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
@@ -209,12 +222,25 @@ SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "iop_week_attendance": ("M600", 1000, iop_week_attendance),
     "quality_clocks_v3": ("M700", 1000, quality_clocks_v3),
     "message_window_v4": ("M800", 1000, message_window_v4),
+    "adolescent_v4": ("M900", 1000, adolescent_v4),
 }
 # Scenarios that need a program policy of their own.
 POLICIES: dict[str, ProgramPolicy] = {
     "quality_clocks_v3": ProgramPolicy(substance_use_program=True),
     "message_window_v4": ProgramPolicy(time_zone=LOS_ANGELES),
 }
+# Scenarios whose start needs fields of its own, from the server's date at the start.
+START_FIELDS: dict[str, Callable[[date], dict[str, Any]]] = {
+    "adolescent_v4": lambda today: {
+        "age_group": AgeGroup.ADOLESCENT,
+        "adult_on": today + timedelta(days=10),
+    },
+}
+
+
+def fields(name: str, today: date) -> dict[str, Any]:
+    make = START_FIELDS.get(name)
+    return make(today) if make else {}
 
 
 async def record(names: list[str]) -> None:
@@ -236,6 +262,7 @@ async def record(names: list[str]) -> None:
                     member_id=member,
                     history_event_limit=limit,
                     policy=POLICIES.get(name),
+                    **fields(name, (await env.get_current_time()).date()),
                 )
                 await scenario(clinic)
                 histories = await chain_histories(clinic)

@@ -32,6 +32,9 @@ def test_histories_are_recorded() -> None:
     # Engine V4's default patient-message window (issue 14 item 16's tail), recorded by V4.
     v4 = RECORDED["message_window_v4.run0.json"]
     assert '"core_patch"' in v4 and v4.count('"submit_review"') == 2
+    # Engine V4's age group from the records: asked at enrolment and after each review.
+    teen = RECORDED["adolescent_v4.run0.json"]
+    assert '"core_patch"' in teen and teen.count('"age_group_on"') == 3
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
