@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+from temporalio.exceptions import ApplicationError
+
 from activities.care import CareActivities
 from activities.memory import InMemoryRecordStore
 from activities.patients import InMemoryPatients
@@ -106,3 +109,32 @@ def test_270_without_a_subscriber_is_unchanged() -> None:
     segments = _segments(_eligibility(None))
     assert ["NM1", "IL", "1", "", "", "", "", "", "MI", "M-42"] in segments
     assert not any(s[0] == "DMG" for s in segments)
+
+
+async def test_a_request_without_member_id_gets_the_one_on_file() -> None:
+    """Issue 9: the workflow sends no member ID (the API keeps it in PostgreSQL); the
+    activity reads it with the subscriber, for the start's coverage or a coverage change."""
+    payer = RecordingPayer()
+    patients = InMemoryPatients({"ep-1": ADA.model_copy(update={"member_id": "M-ON-FILE"})})
+    patients.keep_coverage("ep-1", "cov-7", "M-CHANGED")
+    activities = CareActivities(InMemoryRecordStore(), payer, patients)
+    bare = _eligibility("ep-1").model_copy(update={"member_id": None})
+    await activities.check_eligibility(bare)
+    await activities.check_eligibility(bare.model_copy(update={"coverage_ref": "cov-7"}))
+    await activities.check_eligibility(bare.model_copy(update={"coverage_ref": "cov-unknown"}))
+    await activities.request_authorization(
+        _authorization("ep-1").model_copy(update={"member_id": None, "coverage_ref": "cov-7"})
+    )
+    assert [r.member_id for r in payer.eligibility] == ["M-ON-FILE", "M-CHANGED", "M-ON-FILE"]
+    assert [r.member_id for r in payer.authorizations] == ["M-CHANGED"]
+    assert bare.member_id is None, "what the workflow sent is unchanged"
+
+
+async def test_no_member_id_anywhere_is_refused_as_bad_data_not_retried() -> None:
+    payer = RecordingPayer()
+    activities = CareActivities(InMemoryRecordStore(), payer, InMemoryPatients({"ep-1": ADA}))
+    bare = _eligibility("ep-1").model_copy(update={"member_id": None})
+    with pytest.raises(ApplicationError) as refused:
+        await activities.check_eligibility(bare)
+    assert refused.value.type == "PayerDataError" and refused.value.non_retryable
+    assert "M-" not in str(refused.value) and payer.eligibility == []
