@@ -15,7 +15,8 @@ class InMemoryPatients:
         self.subscribers: dict[str, Subscriber] = dict(subscribers or {})
         self.adults: dict[str, date] = {}
         self.coverages: dict[tuple[str, str], str] = {}
-        self.lookups: list[str] = []
+        self.lookups: list[str] = []  # subscriber look-ups, by episode
+        self.age_lookups: list[str] = []
         self.kept: dict[str, EpisodeStart] = {}
 
     def register(self, start: EpisodeStart) -> str:
@@ -54,7 +55,7 @@ class InMemoryPatients:
         self.coverages.setdefault((episode_id, submission_id), member_id)
 
     async def adult_from(self, episode_id: str) -> date | None:
-        self.lookups.append(episode_id)
+        self.age_lookups.append(episode_id)
         return self.adults.get(episode_id)
 
     async def keep_carried(self, start: EpisodeStart) -> str:

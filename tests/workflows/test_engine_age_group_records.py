@@ -31,7 +31,7 @@ def test_the_age_group_changes_at_the_first_review_after_the_birthday() -> None:
     episode = case.engine.episode_id
     case.adapters.patients.adults[episode] = T0.date() + timedelta(days=10)
     case.enrolled()
-    assert case.adapters.patients.lookups.count(episode) == 1, "asked at enrolment"
+    assert case.adapters.patients.age_lookups.count(episode) == 1, "asked at enrolment"
     case.until_review()
     first = case.review(12, hours=7)  # the adolescent IOP minimum is 6 h
     assert "attendance_below_minimum" not in first.reasons
@@ -49,7 +49,7 @@ def test_the_age_group_changes_at_the_first_review_after_the_birthday() -> None:
     case.until_review()
     third = case.review(12, hours=7)  # now below the adult 9 h
     assert "attendance_below_minimum" in third.reasons
-    assert case.adapters.patients.lookups.count(episode) == 3, "no more questions once adult"
+    assert case.adapters.patients.age_lookups.count(episode) == 3, "no more questions once adult"
 
 
 def test_no_birthday_on_file_keeps_the_age_group_and_tells_no_one() -> None:
