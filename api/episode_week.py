@@ -10,6 +10,7 @@ import asyncpg
 
 from api.mutations import records_call
 from api.problems import ApiProblem
+from rules.attendance_week import local_day
 from schemas.view import EpisodeView
 from schemas.week import WeekView
 from store import groups as groups_store
@@ -24,11 +25,12 @@ async def current_week(
     """This week for an episode ever seated in a group; None otherwise, and None (logged)
     while PostgreSQL is unreachable: the live view still answers."""
     try:
-        seated = await records_call(groups_store.ever_seated(pool, episode_id))
-        if not seated:
+        zone = await records_call(weeks.seated_zone(pool, episode_id))
+        if zone is None:
             return None
         policy = await records_call(groups_store.get_policy(pool, program_id))
-        return await records_call(weeks.week_view(pool, episode_id, now.date(), policy, now))
+        today = local_day(now, zone)  # the groups' local week, not UTC's
+        return await records_call(weeks.week_view(pool, episode_id, today, policy, now))
     except ApiProblem as problem:
         if problem.status < 500:
             raise

@@ -399,7 +399,9 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         principal.require_episode(episode_id, program)
         policy = await records_call(store.get_policy(pool, program))
         now = clock()
-        return await records_call(weeks.week_view(pool, episode_id, day or now.date(), policy, now))
+        if day is None:  # today in the zone of the episode's groups, not in UTC
+            day = await records_call(weeks.local_today(pool, episode_id, now))
+        return await records_call(weeks.week_view(pool, episode_id, day, policy, now))
 
     @router.get(
         "/episodes/{episode_id}/attendance",

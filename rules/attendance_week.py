@@ -60,6 +60,8 @@ def entry_problem(status: AttendanceStatus, minutes: int | None, duration: int) 
         return f"minutes {minutes} is over the session's length of {duration}"
     if status is AttendanceStatus.PARTIAL and not minutes:
         return "a partial attendance needs the minutes attended (above 0)"
+    if status is AttendanceStatus.ATTENDED and minutes == 0:
+        return "an attendance of 0 minutes is a no_show or an excused absence"
     if status in (AttendanceStatus.NO_SHOW, AttendanceStatus.EXCUSED) and minutes:
         return f"a {status.value} has no minutes attended"
     return None
@@ -68,6 +70,12 @@ def entry_problem(status: AttendanceStatus, minutes: int | None, duration: int) 
 def week_start(day: date) -> date:
     """The Monday of `day`'s ISO week."""
     return day - timedelta(days=day.isoweekday() - 1)
+
+
+def local_day(now: datetime, time_zone: str | None) -> date:
+    """The calendar day `now` falls on in a group's zone (UTC when there is none): the
+    sessions' days and weeks are the group's local ones."""
+    return now.astimezone(ZoneInfo(time_zone)).date() if time_zone else now.date()
 
 
 @dataclass(frozen=True)
@@ -208,21 +216,53 @@ class Grant:
     counts_days: bool  # True: a unit is a day; False: a unit is a session
 
 
+def grant_covering(grants: Sequence[Grant], day: date) -> Grant | None:
+    """The authorization `day` counts against: of the grants whose dates hold it, the one
+    recorded last (`grants` in recorded order); None outside every grant's dates."""
+    found = None
+    for grant in grants:
+        if grant.start_date <= day <= grant.end_date:
+            found = grant
+    return found
+
+
+def authorizing_grants(
+    sessions: Sequence[tuple[date, bool]], grants: Sequence[Grant]
+) -> list[Grant | None]:
+    """For each attended session (its day, and whether it opened a new day), the grant it
+    is authorized by: the one covering its day, while that grant's approved units last;
+    None outside every grant's dates or beyond its units. Each grant counts its own units,
+    in order, by day or by session as it counts them: an extension approved from a later
+    day leaves the days before it on the earlier authorization."""
+    used: dict[int, int] = {}
+    found: list[Grant | None] = []
+    for day, new_day in sessions:
+        grant = grant_covering(grants, day)
+        if grant is None:
+            found.append(None)
+            continue
+        unit = new_day if grant.counts_days else True
+        if unit:
+            used[id(grant)] = used.get(id(grant), 0) + 1
+        found.append(grant if used.get(id(grant), 0) <= grant.units_approved else None)
+    return found
+
+
+def units_used(sessions: Sequence[tuple[date, bool]], grants: Sequence[Grant], grant: Grant) -> int:
+    """The units of `grant` the attended sessions used (never more than it approved)."""
+    by = authorizing_grants(sessions, grants)
+    return sum(
+        1
+        for (_, new_day), g in zip(sessions, by, strict=True)
+        if g is grant and (new_day or not grant.counts_days)
+    )
+
+
 def authorized_flags(sessions: Sequence[tuple[date, bool]], grant: Grant | None) -> list[bool]:
     """For each attended session (its day, and whether it opened a new day), whether it is
     within the grant: inside its dates and not beyond its approved units. Units are
     counted in order, by day or by session as the grant counts them."""
-    used = 0
-    flags: list[bool] = []
-    for day, new_day in sessions:
-        if grant is None or not grant.start_date <= day <= grant.end_date:
-            flags.append(False)
-            continue
-        unit = new_day if grant.counts_days else True
-        if unit:
-            used += 1
-        flags.append(used <= grant.units_approved)
-    return flags
+    return [g is not None for g in authorizing_grants(sessions, [grant] if grant else [])]
 
 
 def review_contradiction(

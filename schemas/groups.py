@@ -106,9 +106,20 @@ class AdHocSession(BaseModel):
         return value
 
 
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("a reason must say why: not only spaces")
+    return value
+
+
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: PlainText = Field(min_length=1, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_said(cls, value: str) -> str:
+        return _not_blank(value) or value
 
 
 class Session(BaseModel):
@@ -170,6 +181,11 @@ class Roster(BaseModel):
         max_length=500,
         description="required when any entry changes what was recorded before",
     )
+
+    @field_validator("correction_reason")
+    @classmethod
+    def _reason_said(cls, value: str | None) -> str | None:
+        return _not_blank(value)
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:

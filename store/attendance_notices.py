@@ -19,15 +19,17 @@ from rules.attendance_week import (
     PRESENT,
     AttendanceStatus,
     SessionSlot,
-    authorized_flags,
+    authorizing_grants,
+    local_day,
     projected_exhaustion,
     trailing_no_shows,
+    units_used,
     week_progress,
     week_start,
 )
 from rules.levels import AgeGroup, LevelOfCare
 from schemas.attendance import AttendanceNotice, AttendanceNoticeKind
-from store.billing import grants_for
+from store.billing import current_grant, grants_for
 from store.dbtypes import Conn, Db
 from store.quality_clocks import episodes_with_open_clocks
 from store.week_view import week_session_rows
@@ -48,7 +50,8 @@ async def derive_notices(
     found: list[tuple[str, AttendanceNotice]] = []
     grants = await grants_for(conn, episode_ids)
     group = await conn.fetchrow(
-        "SELECT level, age_group FROM care_groups WHERE group_id = $1", session["group_id"]
+        "SELECT level, age_group, time_zone FROM care_groups WHERE group_id = $1",
+        session["group_id"],
     )
     assert group is not None
     level = LevelOfCare(group["level"])
@@ -125,32 +128,29 @@ async def derive_notices(
                     ),
                 )
             )
-        grant = grants.get((episode_id, level.value))
+        track = grants.get((episode_id, level.value), [])
+        grant = current_grant(track)
         if grant is None:
             continue
         attended = [r for r in history if r["level"] == level.value and r["status"] in _PRESENT]
         days = [r["session_date"] for r in attended]
         new_day = [i == 0 or days[i - 1] != d for i, d in enumerate(days)]
-        flags = authorized_flags(list(zip(days, new_day, strict=True)), grant)
+        sessions = list(zip(days, new_day, strict=True))
+        by = authorizing_grants(sessions, track)
         mine = [i for i, r in enumerate(attended) if r["session_id"] == sid]
-        if mine and not flags[mine[0]]:
+        if mine and by[mine[0]] is None:
             found.append(
                 _for(
                     episode_id,
                     AttendanceNotice(notice_id=f"ua.{sid}", kind=K.UNAUTHORIZED_SERVICE, **base),
                 )
             )
-        counted = [
-            (d, n)
-            for (d, n) in zip(days, new_day, strict=True)
-            if grant.start_date <= d <= grant.end_date and (n or not grant.counts_days)
-        ]
-        used = min(len(counted), grant.units_approved)
+        used = units_used(sessions, track, grant)
         left = grant.units_approved - used
         planned = upcoming_all.get(episode_id, [])
         upcoming = sorted(set(planned)) if grant.counts_days else planned
         exhaustion = projected_exhaustion(left, upcoming, end_date=grant.end_date)
-        today = now.date()
+        today = local_day(now, group["time_zone"])
         soon = (
             exhaustion is not None
             and exhaustion - timedelta(days=policy.exhaustion_lead_days) <= today

@@ -17,7 +17,8 @@ from rules.attendance_week import (
     DayAttendance,
     Grant,
     NotBillable,
-    authorized_flags,
+    authorizing_grants,
+    grant_covering,
 )
 from rules.attendance_week import (
     billable_days as decide_days,
@@ -50,28 +51,37 @@ class BillableDay(BaseModel):
     reason: NotBillable | None
 
 
-async def grants_for(db: Db, episode_ids: Sequence[str]) -> dict[tuple[str, str], Grant]:
-    """The latest standing approval per (episode, level): its dates and units."""
+async def grants_for(db: Db, episode_ids: Sequence[str]) -> dict[tuple[str, str], list[Grant]]:
+    """Every standing approval per (episode, level) with its dates and units, the earliest
+    period first (an extension approved from a later day comes after the grant it
+    extends); the last one is the current authorization."""
     rows = await db.fetch(
-        """SELECT DISTINCT ON (episode_id, level) episode_id, level, authorization_number,
-                  start_date, end_date, units_approved, unit_type
+        """SELECT episode_id, level, authorization_number, start_date, end_date,
+                  units_approved, unit_type
              FROM authorizations
             WHERE episode_id = ANY($1::text[]) AND status = ANY($2::text[])
               AND start_date IS NOT NULL AND end_date IS NOT NULL AND units_approved IS NOT NULL
-            ORDER BY episode_id, level, recorded_at DESC, id DESC""",
+            ORDER BY episode_id, level, start_date, id""",
         list(episode_ids),
         GRANT_STANDS,
     )
-    return {
-        (r["episode_id"], r["level"]): Grant(
-            authorization_number=r["authorization_number"] or "",
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            units_approved=r["units_approved"],
-            counts_days=r["unit_type"] == "days",
+    found: dict[tuple[str, str], list[Grant]] = {}
+    for r in rows:
+        found.setdefault((r["episode_id"], r["level"]), []).append(
+            Grant(
+                authorization_number=r["authorization_number"] or "",
+                start_date=r["start_date"],
+                end_date=r["end_date"],
+                units_approved=r["units_approved"],
+                counts_days=r["unit_type"] == "days",
+            )
         )
-        for r in rows
-    }
+    return found
+
+
+def current_grant(grants: Sequence[Grant]) -> Grant | None:
+    """The authorization in force now: the latest period."""
+    return grants[-1] if grants else None
 
 
 async def billable_days(
@@ -94,16 +104,22 @@ async def billable_days(
     lines: list[BillableDay] = []
     for (episode_id, level_value), sessions in sorted(by_track.items()):
         level = LevelOfCare(level_value)
-        grant = grants.get((episode_id, level_value))
+        track_grants = grants.get((episode_id, level_value), [])
         new_days = [i == 0 or sessions[i - 1][0] != d for i, (d, _) in enumerate(sessions)]
-        flags = authorized_flags(
-            [(d, n) for (d, _), n in zip(sessions, new_days, strict=True)], grant
+        by = authorizing_grants(
+            [(d, n) for (d, _), n in zip(sessions, new_days, strict=True)], track_grants
         )
         minutes: dict[date, int] = defaultdict(int)
         authorized: dict[date, bool] = {}
-        for (day, m), ok in zip(sessions, flags, strict=True):
+        number: dict[date, str | None] = {}
+        for (day, m), grant in zip(sessions, by, strict=True):
             minutes[day] += m
-            authorized[day] = authorized.get(day, True) and ok
+            authorized[day] = authorized.get(day, True) and grant is not None
+            if day not in number:
+                # The day's authorization; a day outside every grant's dates names the
+                # current one.
+                named = grant or grant_covering(track_grants, day) or current_grant(track_grants)
+                number[day] = named.authorization_number if named else None
         code = policy.billing.get(level)
         decided: list[BillableDecision] = decide_days(
             [DayAttendance(d, minutes[d], authorized[d]) for d in sorted(minutes)], code
@@ -119,7 +135,7 @@ async def billable_days(
                     hcpcs=code.hcpcs if code else None,
                     revenue_code=code.revenue_code if code else None,
                     units=1 if decision.billable else 0,
-                    authorization_number=grant.authorization_number if grant else None,
+                    authorization_number=number[decision.day],
                     hours=decision.hours,
                     billable=decision.billable,
                     reason=decision.reason,

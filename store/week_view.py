@@ -11,17 +11,43 @@ from rules.attendance_policy import AttendancePolicy
 from rules.attendance_week import (
     PRESENT,
     SessionSlot,
-    authorized_flags,
+    local_day,
     projected_exhaustion,
+    units_used,
     week_progress,
     week_start,
 )
 from rules.levels import AgeGroup, LevelOfCare
 from schemas.week import UnitsView, WeekSession, WeekView
-from store.billing import billable_days, grants_for
+from store.billing import billable_days, current_grant, grants_for
 from store.dbtypes import Db
 
-__all__ = ["UnitsView", "WeekSession", "WeekView", "week_session_rows", "week_view"]
+__all__ = [
+    "UnitsView",
+    "WeekSession",
+    "WeekView",
+    "local_today",
+    "seated_zone",
+    "week_session_rows",
+    "week_view",
+]
+
+
+async def seated_zone(db: Db, episode_id: str) -> str | None:
+    """The time zone of the episode's latest group (seated or waiting, then or now);
+    None if it was never assigned to a group."""
+    zone: str | None = await db.fetchval(
+        """SELECT g.time_zone FROM group_assignments ga
+             JOIN care_groups g ON g.group_id = ga.group_id
+            WHERE ga.episode_id = $1 ORDER BY ga.requested_at DESC, ga.id DESC LIMIT 1""",
+        episode_id,
+    )
+    return zone
+
+
+async def local_today(db: Db, episode_id: str, now: datetime) -> date:
+    """Today in the zone of the episode's groups: 'this week' is their local week."""
+    return local_day(now, await seated_zone(db, episode_id))
 
 
 async def week_view(
@@ -81,7 +107,8 @@ async def _billable(
 
 
 async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> UnitsView | None:
-    grant = (await grants_for(db, [episode_id])).get((episode_id, level.value))
+    grants = (await grants_for(db, [episode_id])).get((episode_id, level.value), [])
+    grant = current_grant(grants)
     if grant is None:
         return None
     attended = await db.fetch(
@@ -96,10 +123,7 @@ async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> 
     )
     days = [r["session_date"] for r in attended]
     new_day = [i == 0 or days[i - 1] != d for i, d in enumerate(days)]
-    flags = authorized_flags(list(zip(days, new_day, strict=True)), grant)
-    used = sum(
-        1 for (ok, n) in zip(flags, new_day, strict=True) if ok and (n or not grant.counts_days)
-    )
+    used = units_used(list(zip(days, new_day, strict=True)), grants, grant)
     upcoming = [
         r["session_date"]
         for r in await db.fetch(

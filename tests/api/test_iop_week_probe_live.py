@@ -1,0 +1,295 @@
+"""Issue 10 probed where the engine is involved: an authorization extended while the
+patient attends (the earlier days stay billed on the earlier authorization), and a
+step-down to OP that ends the IOP groups while today's roster is being recorded. Real
+PostgreSQL, the real worker on the time-skipping server; the API's clock follows the
+server's (as tests/api/test_api_iop_week.py does)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiSettings
+from tests.api import bodies
+from tests.api.conftest import PROGRAM, bearer
+
+ADMIN = bearer("tok-admin")
+CLINIC = bearer("tok-clinic")
+CARE = bearer("tok-care")
+UR = bearer("tok-ur")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+async def clock(api_env: WorkflowEnvironment) -> Clock:
+    return Clock(await api_env.get_current_time())
+
+
+@pytest.fixture(scope="module")
+async def live(
+    api_env: WorkflowEnvironment,
+    api_pool: asyncpg.Pool,
+    api_settings: ApiSettings,
+    # requested for its side effect: the episode worker runs
+    api_worker: None,  # noqa: ARG001
+    clock: Clock,
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, clock=clock)
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+        yield client
+
+
+async def new_group(api: httpx.AsyncClient, **changes: Any) -> str:
+    body = {
+        "group_id": f"prl-{uuid.uuid4().hex[:10]}",
+        "program_id": PROGRAM,
+        "name": "Probe live",
+        "level": "iop",
+        "weekdays": [1, 2, 3, 4],
+        "start_time": "09:00",
+        "duration_minutes": 180,
+        "capacity": 12,
+        "facilitator_ref": "fac-1",
+        **changes,
+    }
+    answer = await api.post("/v1/groups", json=body, headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return str(body["group_id"])
+
+
+async def until(env: WorkflowEnvironment, probe: Any, what: str) -> Any:
+    for _ in range(100):
+        found = await probe()
+        if found:
+            return found
+        await env.sleep(timedelta(seconds=5))
+    raise AssertionError(f"never: {what}")
+
+
+async def phase_is(
+    api: httpx.AsyncClient, env: WorkflowEnvironment, episode: str, phase: str
+) -> None:
+    for _ in range(40):
+        state = (await api.get(f"/v1/episodes/{episode}", headers=CARE)).json()
+        if state["phase"] == phase:
+            return
+        await env.sleep(timedelta(minutes=10))
+    raise AssertionError(f"never reached {phase}: {state}")
+
+
+async def start_episode(api: httpx.AsyncClient, member: str) -> str:
+    body = bodies.episode(member_id=member)
+    assert (await api.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
+    episode = str(body["episode_id"])
+    answer = await api.post(
+        f"/v1/episodes/{episode}/assessment", json=bodies.assessment(), headers=CARE
+    )
+    assert answer.status_code == 200, answer.text
+    return episode
+
+
+def approval(units: int, first: date, last: date, number: str) -> dict[str, Any]:
+    return {
+        "decision_id": bodies.new_id("auth"),
+        "recorded_by": "ur-3",
+        "kind": "approved",
+        "level": "iop",
+        "units": units,
+        "unit_type": "days",
+        "start_date": first.isoformat(),
+        "end_date": last.isoformat(),
+        "authorization_number": number,
+    }
+
+
+async def attend(
+    api: httpx.AsyncClient, clock: Clock, session: dict[str, Any], episode: str
+) -> dict[str, Any]:
+    clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
+    answer = await api.post(
+        f"/v1/sessions/{session['session_id']}/roster",
+        json={"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "attended"}]},
+        headers=CARE,
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_probe_days_of_an_earlier_authorization_stay_billed_after_an_extension(
+    live: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock, api_pool: asyncpg.Pool
+) -> None:
+    """AUTH-A covers Monday and Tuesday (2 days); the extension AUTH-B is approved from
+    Wednesday. Monday and Tuesday were billable on AUTH-A, and stay so: the extension
+    must not turn them into `not_authorized`, nor Wednesday into unauthorized service."""
+    today = max(clock.now, await api_env.get_current_time()).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    gid = await new_group(live)
+    episode = await start_episode(live, "M-WAITS-FOR-UR")
+    await phase_is(live, api_env, episode, "authorization")
+    first, second = f"AUTH-A-{uuid.uuid4().hex[:6]}", f"AUTH-B-{uuid.uuid4().hex[:6]}"
+    answer = await live.post(
+        f"/v1/episodes/{episode}/authorizations",
+        json=approval(2, monday, monday + timedelta(days=1), first),
+        headers=UR,
+    )
+    assert answer.status_code == 200, answer.text
+    await phase_is(live, api_env, episode, "in_treatment")
+
+    async def recorded(number: str) -> bool:
+        return bool(
+            await api_pool.fetchval(
+                "SELECT count(*) FROM authorizations WHERE episode_id = $1"
+                " AND authorization_number = $2",
+                episode,
+                number,
+            )
+        )
+
+    await until(api_env, lambda: recorded(first), first)
+    seated = await live.post(
+        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
+    )
+    assert seated.status_code == 201, seated.text
+    listed = await live.get(
+        f"/v1/groups/{gid}/sessions",
+        params={"from": monday.isoformat(), "to": (monday + timedelta(days=3)).isoformat()},
+        headers=CARE,
+    )
+    mon, tue, wed, _thu = listed.json()
+    await attend(live, clock, mon, episode)
+    await attend(live, clock, tue, episode)
+    wednesday = monday + timedelta(days=2)
+    extension = await live.post(
+        f"/v1/episodes/{episode}/authorizations",
+        json=approval(8, wednesday, wednesday + timedelta(days=60), second),
+        headers=UR,
+    )
+    assert extension.status_code == 200, extension.text
+    await until(api_env, lambda: recorded(second), second)
+    await attend(live, clock, wed, episode)
+
+    lines = (
+        await live.get(
+            f"/v1/programs/{PROGRAM}/billable-days",
+            params={"from": monday.isoformat(), "to": wednesday.isoformat()},
+            headers=UR,
+        )
+    ).json()
+    mine = {x["day"]: x for x in lines if x["episode_id"] == episode}
+    got = [
+        (mine[s["session_date"]]["billable"], mine[s["session_date"]]["authorization_number"])
+        for s in (mon, tue, wed)
+    ]
+    assert got == [(True, first), (True, first), (True, second)], mine
+    unauthorized = await api_pool.fetchval(
+        "SELECT count(*) FROM attendance_notices WHERE episode_id = $1"
+        " AND kind = 'unauthorized_service'",
+        episode,
+    )
+    assert unauthorized == 0
+    week = (
+        await live.get(
+            f"/v1/episodes/{episode}/week", params={"day": wednesday.isoformat()}, headers=CARE
+        )
+    ).json()
+    units = week["units"]
+    assert (units["authorization_number"], units["units_used"], units["units_left"]) == (
+        second,
+        1,
+        7,
+    )
+    assert week["billable_days"] == 3 and week["days_not_billable"] == 0
+
+
+async def test_probe_a_step_down_while_todays_roster_is_recorded_keeps_the_roster(
+    live: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock, api_pool: asyncpg.Pool
+) -> None:
+    """The patient was in the IOP group when today's session began; the step-down to OP
+    is decided while the roster is sent. Either order, the roster is recorded (today's
+    session was the patient's), and the IOP group is ended; a session after the
+    step-down takes no roster line for the patient."""
+    episode = await start_episode(live, "NOAUTH-1")
+    await phase_is(live, api_env, episode, "in_treatment")
+    now = await api_env.get_current_time()
+    clock.now = now - timedelta(hours=2)
+    gid = await new_group(live, weekdays=[7], start_time="23:59")  # no scheduled clash
+    today = {
+        "session_id": f"prl-today-{uuid.uuid4().hex[:8]}",
+        "starts_at": (now - timedelta(minutes=30)).isoformat(),
+        "duration_minutes": 180,
+    }
+    added = await live.post(f"/v1/groups/{gid}/sessions", json=today, headers=ADMIN)
+    assert added.status_code == 201, added.text
+    clock.now = now - timedelta(hours=1)
+    seated = await live.post(
+        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
+    )
+    assert seated.status_code == 201, seated.text
+    clock.now = now + timedelta(minutes=5)
+    decision = {
+        "decision_id": bodies.new_id("dec"),
+        "clinician_id": "clin-7",
+        "action": "step_down",
+        "target_level": "op",
+        "reason": "stable",
+    }
+    line = {"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "attended"}]}
+    stepped, recorded = await asyncio.gather(
+        live.post(f"/v1/episodes/{episode}/decisions", json=decision, headers=CARE),
+        live.post(f"/v1/sessions/{today['session_id']}/roster", json=line, headers=CARE),
+    )
+    assert stepped.status_code == 200, stepped.text
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["lines"][0]["outcome"] == "recorded"
+
+    async def ended() -> dict[str, Any] | None:
+        groups = (await live.get(f"/v1/episodes/{episode}/groups", headers=CARE)).json()
+        mine = [g for g in groups if g["group_id"] == gid]
+        return mine[0] if mine and mine[0]["status"] == "ended" else None
+
+    assignment = await until(api_env, ended, "the IOP group ended")
+    assert assignment["end_reason"] == "level_changed"
+    history = (await live.get(f"/v1/episodes/{episode}/attendance", headers=CARE)).json()
+    assert [(h["session_id"], h["status"]) for h in history] == [(today["session_id"], "attended")]
+    # The same roster again, after the step-down, changes nothing and is not refused.
+    again = await live.post(f"/v1/sessions/{today['session_id']}/roster", json=line, headers=CARE)
+    assert again.status_code == 200, again.text
+    assert again.json()["lines"][0]["outcome"] == "unchanged"
+    later_start = datetime.fromisoformat(assignment["ended_at"]) + timedelta(days=1)
+    later = {
+        "session_id": f"prl-later-{uuid.uuid4().hex[:8]}",
+        "starts_at": later_start.isoformat(),
+        "duration_minutes": 180,
+    }
+    assert (
+        await live.post(f"/v1/groups/{gid}/sessions", json=later, headers=ADMIN)
+    ).status_code == 201
+    clock.now = later_start + timedelta(hours=4)
+    refused = await live.post(f"/v1/sessions/{later['session_id']}/roster", json=line, headers=CARE)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "body.entries.0.episode_id"
+    kept = await api_pool.fetchval(
+        "SELECT count(*) FROM attendance WHERE session_id = $1", later["session_id"]
+    )
+    assert kept == 0
