@@ -34,6 +34,10 @@ class Operation(StrEnum):
     READ_BILLABLE_DAYS = "read_billable_days"
     LIST_OUTBOX = "list_outbox"
     RESEND_MESSAGE = "resend_message"
+    # The care team's follow-through after urgent messages (api/channels.py).
+    LIST_CARE_TEAM_TASKS = "list_care_team_tasks"
+    COMPLETE_CALLBACK = "complete_callback"
+    ACKNOWLEDGE_MESSAGE = "acknowledge_message"
 
 
 # What a route is guarded by, and what the audit row records (its value).
@@ -66,6 +70,10 @@ PERMISSIONS: Final[Mapping[Guarded, frozenset[Role]]] = {
     ),
     Operation.LIST_OUTBOX: frozenset({R.OPERATOR}),
     Operation.RESEND_MESSAGE: frozenset({R.OPERATOR}),
+    # The care team does them; operators see them beside the timeline.
+    Operation.LIST_CARE_TEAM_TASKS: frozenset({R.CARE_TEAM, R.OPERATOR}),
+    Operation.COMPLETE_CALLBACK: frozenset({R.CARE_TEAM}),
+    Operation.ACKNOWLEDGE_MESSAGE: frozenset({R.CARE_TEAM}),
 }
 
 

@@ -5,15 +5,18 @@
   `X-Twilio-Signature` over our public URL (403 and nothing changed when it does not match).
 - `GET /v1/outbox/messages` and `POST /v1/outbox/messages/{message_id}/resend`: the failed
   and undeliverable messages an operator sees, and a resend that keeps the message ID.
+- `GET /v1/episodes/{id}/care-team-tasks`, `POST .../callback-tasks/{task_id}/completion` and
+  `POST .../urgent-messages/{message_id}/acknowledgement`: what the care team owes after an
+  urgent message (store/channels/care_tasks.py), and doing it (who, when, what).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.auth import Operation, Principal, require
 from api.deps import Services
@@ -21,6 +24,11 @@ from api.mutations import records_call
 from api.problems import ApiProblem
 from api.routes import problems
 from api.settings import ALL_PROGRAMS, ApiKey
+from rules.messaging import CallbackOutcome, TaskKind
+from schemas.episode import OpaqueId
+from schemas.submissions import AlertResponse
+from store.channels import care_tasks
+from store.channels.care_tasks import CareTeamTask, TaskDone
 from store.channels.sms import INBOUND_PATH, STATUS_CALLBACK_PATH
 from store.channels.sms_events import record_delivery_status, record_reply
 from store.channels.twilio_signature import SIGNATURE_HEADER, valid_signature
@@ -35,6 +43,10 @@ from store.outbox_admin import (
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MessageId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+EpisodeId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+TaskId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 def _keys(request: Request) -> dict[str, ApiKey]:
@@ -44,6 +56,29 @@ def _keys(request: Request) -> dict[str, ApiKey]:
 
 OutboxReader = Annotated[Principal, Depends(require(Operation.LIST_OUTBOX, _keys))]
 Resender = Annotated[Principal, Depends(require(Operation.RESEND_MESSAGE, _keys))]
+TaskReader = Annotated[Principal, Depends(require(Operation.LIST_CARE_TEAM_TASKS, _keys))]
+CallbackCompleter = Annotated[Principal, Depends(require(Operation.COMPLETE_CALLBACK, _keys))]
+MessageAcknowledger = Annotated[Principal, Depends(require(Operation.ACKNOWLEDGE_MESSAGE, _keys))]
+
+
+class CareTeamTaskList(BaseModel):
+    items: list[CareTeamTask]
+
+
+class CallbackCompletion(BaseModel):
+    """Who called the patient back, and how it went (when: as the API records it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    completed_by: OpaqueId
+    outcome: CallbackOutcome
+
+
+class MessageAcknowledgement(BaseModel):
+    """A care-team member saw the urgent message, and says what was done."""
+
+    model_config = ConfigDict(extra="forbid")
+    acknowledged_by: OpaqueId
+    response: AlertResponse
 
 
 class OutboxList(BaseModel):
@@ -73,8 +108,127 @@ async def _verified_form(services: Services, request: Request) -> dict[str, str]
     return dict(params)
 
 
+async def _episode_seen(services: Services, principal: Principal, episode_id: str) -> None:
+    """404 for an unknown episode or one of a program the key may not see."""
+    program = await services.programs.program_of(episode_id)
+    principal.require_episode(episode_id, program)
+
+
+def _acting_as(principal: Principal, actor: str) -> None:
+    if actor != principal.actor and not principal.key.acts_for_others:
+        raise ApiProblem(
+            403,
+            "actor-forbidden",
+            f"this key acts as '{principal.actor}' and may not act for another actor",
+        )
+
+
+async def _complete(
+    services: Services,
+    principal: Principal,
+    episode_id: str,
+    task_id: str,
+    kind: TaskKind,
+    by: str,
+    *,
+    callback_outcome: CallbackOutcome | None = None,
+    ack_response: AlertResponse | None = None,
+) -> CareTeamTask:
+    await _episode_seen(services, principal, episode_id)
+    _acting_as(principal, by)
+    pool = services.deps.pool
+    current = await records_call(care_tasks.get(pool, task_id))
+    what = "call-back task" if kind is TaskKind.CALLBACK else "urgent message to acknowledge"
+    if current is None or current.episode_id != episode_id or current.kind is not kind:
+        raise ApiProblem(404, "task-not-found", f"no open or done {what} '{task_id}'")
+    try:
+        done = await records_call(
+            care_tasks.complete(
+                pool,
+                task_id,
+                by=by,
+                at=services.deps.clock(),
+                callback_outcome=callback_outcome,
+                ack_response=ack_response,
+            )
+        )
+    except TaskDone as already:
+        row = already.task
+        raise ApiProblem(
+            409,
+            "task-done",
+            f"the {what} was done by '{row.done_by}' at "
+            f"{row.done_at.isoformat() if row.done_at else '?'}",
+            allowed_actions=[],
+        ) from None
+    assert done is not None
+    return done
+
+
 def build_channels_router(services: Services) -> APIRouter:
     router = APIRouter()
+
+    @router.get(
+        "/v1/episodes/{episode_id}/care-team-tasks",
+        response_model=CareTeamTaskList,
+        responses=problems(401, 403, 404, 422, 503),
+        tags=["episodes"],
+        summary="What the care team owes after urgent messages: acknowledgements and call-backs",
+    )
+    async def list_care_team_tasks(
+        principal: TaskReader,
+        episode_id: EpisodeId,
+        kind: Annotated[TaskKind | None, Query()] = None,
+    ) -> CareTeamTaskList:
+        await _episode_seen(services, principal, episode_id)
+        rows = await records_call(care_tasks.for_episode(services.deps.pool, episode_id, kind))
+        return CareTeamTaskList(items=rows)
+
+    @router.post(
+        "/v1/episodes/{episode_id}/callback-tasks/{task_id}/completion",
+        response_model=CareTeamTask,
+        responses=problems(400, 401, 403, 404, 409, 422, 503),
+        tags=["episodes"],
+        summary="The patient was called back: who, and reached / not reached / left message",
+    )
+    async def complete_callback(
+        principal: CallbackCompleter,
+        episode_id: EpisodeId,
+        task_id: TaskId,
+        body: Annotated[CallbackCompletion, Body()],
+    ) -> CareTeamTask:
+        return await _complete(
+            services,
+            principal,
+            episode_id,
+            task_id,
+            TaskKind.CALLBACK,
+            body.completed_by,
+            callback_outcome=body.outcome,
+        )
+
+    @router.post(
+        "/v1/episodes/{episode_id}/urgent-messages/{message_id}/acknowledgement",
+        response_model=CareTeamTask,
+        responses=problems(400, 401, 403, 404, 409, 422, 503),
+        tags=["episodes"],
+        summary="A care-team member saw the urgent message, and says what was done",
+    )
+    async def acknowledge_message(
+        principal: MessageAcknowledger,
+        episode_id: EpisodeId,
+        message_id: MessageId,
+        body: Annotated[MessageAcknowledgement, Body()],
+    ) -> CareTeamTask:
+        return await _complete(
+            services,
+            principal,
+            episode_id,
+            f"ack:{message_id}",
+            TaskKind.ACKNOWLEDGEMENT,
+            body.acknowledged_by,
+            ack_response=body.response,
+        )
 
     @router.post(STATUS_CALLBACK_PATH, include_in_schema=False)
     async def sms_status(request: Request) -> Response:

@@ -5,6 +5,7 @@ limit. Pure rules (no I/O); the numbers are a program's policy (`ProgramPolicy.m
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Final
@@ -124,6 +125,15 @@ class MessagingPolicy(BaseModel):
     routes: RecipientRoutes = Field(
         default_factory=RecipientRoutes, description="the route per recipient kind"
     )
+    # The care team's follow-through (store-side ladder, `task_ladder`): an urgent
+    # message unacknowledged, or a call-back task not done, this long after it opened goes
+    # to the supervisor; the repeat later, to the supervisor and the care team again.
+    urgent_ack_minutes: float = Field(default=60, ge=5, le=24 * 60)
+    urgent_ack_repeat_minutes: float = Field(default=60, ge=5, le=24 * 60)
+    callback_minutes: float = Field(
+        default=60, ge=5, le=24 * 60, description="a patient's item 9 call-back is due within"
+    )
+    callback_repeat_minutes: float = Field(default=60, ge=5, le=24 * 60)
 
     @model_validator(mode="after")
     def _reminder_inside_the_link_lifetime(self) -> MessagingPolicy:
@@ -188,3 +198,89 @@ def rate_limited_until(
     if len(inside) < policy.max_messages:
         return None
     return inside[len(inside) - policy.max_messages] + policy.rate_window
+
+
+# ------------------------------------------------------------ the care team's follow-through
+
+
+class TaskKind(StrEnum):
+    """What the care team owes after an urgent message: an acknowledgement (who saw it and
+    what was done) or, after a patient-reported PHQ-9 item 9 above zero, a call-back."""
+
+    ACKNOWLEDGEMENT = "acknowledgement"
+    CALLBACK = "callback"
+
+
+class CallbackOutcome(StrEnum):
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+    LEFT_MESSAGE = "left_message"
+
+
+class AckBy(StrEnum):
+    """Who keeps an urgent care-team message's acknowledgement."""
+
+    STORE = "store"  # an acknowledgement row and the store's ladder (`task_ladder`)
+    ENGINE = "engine"  # the workflow's `acknowledge_alert` while it waits for one
+    NONE = "none"  # a reminder of something already awaiting (an escalation step)
+
+
+@dataclass(frozen=True)
+class UrgentKind:
+    label: str
+    ack: AckBy = AckBy.STORE
+
+
+# Urgent messages to the care team by template: every one needs an acknowledgement, kept
+# where `ack` says; a template not listed is acknowledged in the store (`urgent_kind`).
+URGENT_KINDS: Final[Mapping[str, UrgentKind]] = {
+    # The risk flag's alert while the engine waits for its acknowledgement (the episode's
+    # `risk_unacknowledged`); a later one with the flag already acknowledged (a new item 9,
+    # a moderate C-SSRS) is acknowledged here.
+    "safety_alert": UrgentKind("Safety alert", AckBy.ENGINE),
+    "episode_closed": UrgentKind("Episode closed with the risk flag open"),
+    "withdrawn_with_risk_open": UrgentKind("Withdrawn with the risk flag open"),
+    "referral_needed": UrgentKind("Referral needed with the risk flag open"),
+    "referred_out": UrgentKind("Referred out to a higher level of care"),
+    "no_show_risk_open": UrgentKind("No-show with the risk flag open"),
+    "followup_due": UrgentKind("Follow-up visit due after discharge"),
+    "quality_window_closing": UrgentKind("A quality-measure window closes soon"),
+    "level_of_care_review_recommended": UrgentKind("Level-of-care review recommended"),
+    "week_below_minimum": UrgentKind("Week below the level's minimum hours"),
+    # Escalation steps: reminders of an alert, a flag or a task that is itself awaited.
+    "risk_unassessed": UrgentKind("Risk flag still unassessed", AckBy.NONE),
+    "risk_alert_unacknowledged": UrgentKind("Risk alert still unacknowledged", AckBy.NONE),
+    "urgent_message_unacknowledged": UrgentKind("Urgent message unacknowledged", AckBy.NONE),
+    "callback_overdue": UrgentKind("Call-back task overdue", AckBy.NONE),
+    "urgent_message_undeliverable": UrgentKind("Urgent message undeliverable", AckBy.NONE),
+}
+# The escalation templates the store's ladder sends, per task kind.
+ESCALATION_TEMPLATES: Final[Mapping[TaskKind, str]] = {
+    TaskKind.ACKNOWLEDGEMENT: "urgent_message_unacknowledged",
+    TaskKind.CALLBACK: "callback_overdue",
+}
+
+
+def urgent_kind(template: str) -> UrgentKind:
+    return URGENT_KINDS.get(template) or UrgentKind(template.replace("_", " ").capitalize())
+
+
+# One step: when, and who is told.
+TaskRung = tuple[datetime, tuple[RecipientKind, ...]]
+
+
+def task_minutes(policy: MessagingPolicy, kind: TaskKind) -> tuple[float, float]:
+    if kind is TaskKind.CALLBACK:
+        return policy.callback_minutes, policy.callback_repeat_minutes
+    return policy.urgent_ack_minutes, policy.urgent_ack_repeat_minutes
+
+
+def task_ladder(opened_at: datetime, first_minutes: float, repeat_minutes: float) -> list[TaskRung]:
+    """The engine's risk-alert ladder, store-side: the supervisor after `first_minutes`,
+    then the supervisor and the care team `repeat_minutes` later."""
+    first = opened_at + timedelta(minutes=first_minutes)
+    again = first + timedelta(minutes=repeat_minutes)
+    return [
+        (first, (RecipientKind.SUPERVISOR,)),
+        (again, (RecipientKind.SUPERVISOR, RecipientKind.CARE_TEAM)),
+    ]

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rules.levels import LevelOfCare
+from rules.messaging import CallbackOutcome, TaskKind
 from rules.transitions import CarePhase, Event
 from schemas.quality import ClockStatus, QualityMeasure
 from schemas.records import Recipient, Urgency
+from schemas.submissions import AlertResponse
 from store.dbtypes import Conn
 
 
@@ -57,6 +59,9 @@ ENUM_CHECKS: tuple[EnumCheck, ...] = (
     EnumCheck("notification_outbox", "urgency", Urgency),
     EnumCheck("quality_clocks", "measure", QualityMeasure),
     EnumCheck("quality_clocks", "status", ClockStatus),
+    EnumCheck("care_team_tasks", "kind", TaskKind),
+    EnumCheck("care_team_tasks", "callback_outcome", CallbackOutcome),
+    EnumCheck("care_team_tasks", "ack_response", AlertResponse),
 )
 
 

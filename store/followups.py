@@ -48,6 +48,7 @@ from rules.outcomes import Score, index_score
 from rules.recommendation import risk_reasons
 from rules.transitions import CarePhase, Event
 from schemas.records import EffectBatch, Recipient, Urgency
+from store.channels import care_tasks
 from store.channels.links import Instrument
 from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Conn, Db
@@ -452,16 +453,28 @@ async def record_answer(
             now,
         )
         if urgent:
-            await _queue_safety_alert(conn, row, kind, now, care_team_route)
+            alert = await _queue_safety_alert(conn, row, kind, now, care_team_route)
+            await care_tasks.open_for_patient_alert(
+                conn,
+                alert_message_id=alert,
+                answers_id=link_id,
+                episode_id=row["episode_id"],
+                program_id=row["program_id"],
+                workflow_id=row["workflow_id"],
+                seq=row["last_seq"],
+                at=now,
+            )
     return RecordedAnswer(kind, total, item9, urgent, True)
 
 
 async def _queue_safety_alert(
     conn: Conn, row: asyncpg.Record, kind: DueKind, now: datetime, route: str
-) -> None:
+) -> str:
     """The care team's urgent alert, as the engine queues it for a patient's item 9 > 0
-    (template `safety_alert`, the same reasons), naming the follow-up it came from."""
+    (template `safety_alert`, the same reasons), naming the follow-up it came from; returns
+    its message ID."""
     reasons = risk_reasons(self_harm=True, cssrs_risk=None)
+    message_id = f"{followup_message_id(row['workflow_id'], kind)}.safety"
     await conn.execute(
         """
         INSERT INTO notification_outbox (message_id, episode_id, program_id, workflow_id,
@@ -469,7 +482,7 @@ async def _queue_safety_alert(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
         ON CONFLICT (message_id) DO NOTHING
         """,
-        f"{followup_message_id(row['workflow_id'], kind)}.safety",
+        message_id,
         row["episode_id"],
         row["program_id"],
         row["workflow_id"],
@@ -489,6 +502,7 @@ async def _queue_safety_alert(
         ),
         now,
     )
+    return message_id
 
 
 async def run_followups(

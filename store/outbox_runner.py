@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import asyncpg
 
+from store.channels.escalation import run_escalations
 from store.outbox import Channel, Dispatcher, LogChannel, RetryPolicy
 from store.outbox_wake import outbox_wakeups
 from store.supervise import Backoff, supervise
@@ -21,13 +22,15 @@ async def run_dispatcher(
     backoff: Backoff | None = None,
     retry: RetryPolicy | None = None,
     listen: bool = False,
+    escalate_every_s: float | None = None,
 ) -> None:
     """Deliver outbox messages until `stop` is set (default channel: `LogChannel`).
 
     With `listen`, the dispatcher wakes on the outbox's NOTIFY and `poll_interval` is only
     the safety net. Supervised: an unexpected error is logged with its traceback and the
     dispatcher starts again (listening afresh) after a backoff; `SupervisedTaskFailed`
-    when it keeps failing.
+    when it keeps failing. With `escalate_every_s`, the care team's follow-through ladder
+    (`store.channels.escalation`) runs beside it, supervised on its own.
     """
     dispatcher = Dispatcher(
         pool, channel if channel is not None else LogChannel(), retry=retry or RetryPolicy()
@@ -40,4 +43,15 @@ async def run_dispatcher(
         async with outbox_wakeups(pool) as wake:
             await dispatcher.run(stop, poll_interval=poll_interval, wake=wake)
 
-    await supervise("outbox dispatcher", one_run, stop=stop, backoff=backoff)
+    dispatching = supervise("outbox dispatcher", one_run, stop=stop, backoff=backoff)
+    if escalate_every_s is None:
+        await dispatching
+        return
+
+    async def escalating() -> None:
+        await run_escalations(pool, stop, interval_s=escalate_every_s)
+
+    await asyncio.gather(
+        dispatching,
+        supervise("task escalation", escalating, stop=stop, backoff=backoff),
+    )

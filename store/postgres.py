@@ -30,6 +30,7 @@ from schemas.records import (
     TransitionRecord,
 )
 from store import review_packets
+from store.channels import care_tasks
 from store.dbtypes import Conn
 from store.followups import schedule_at_closure
 from store.quality_clocks import upsert_clocks
@@ -121,6 +122,7 @@ class PostgresRecordStore:
                 clocks=batch.quality_clocks,
             )
             await self._enqueue(conn, batch, batch.notifications)
+            await care_tasks.open_for_batch(conn, batch)
 
     async def _park(self, batch: EffectBatch, error: BaseException) -> None:
         """Keep the refused batch whole, claim its seq, and still queue its messages (a risk
@@ -156,6 +158,7 @@ class PostgresRecordStore:
             try:
                 async with conn.transaction():  # a savepoint: the park stands either way
                     await self._enqueue(conn, batch, batch.notifications)
+                    await care_tasks.open_for_batch(conn, batch)
             except Exception as refused:
                 if not is_permanent(refused):
                     raise

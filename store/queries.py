@@ -15,6 +15,7 @@ from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
 from schemas.records import GRANTING_STATUSES
 from store.attendance_timeline import attendance_entries
+from store.channels.care_tasks import timeline_entries as care_task_entries
 from store.dbtypes import Db
 from store.models import (
     CensusRow,
@@ -184,8 +185,10 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
         episode_id,
     )
     entries = [TimelineEntry.model_validate(dict(r)) for r in rows]
-    # Attendance and billing at their moments (a stable sort keeps the order above).
-    return sorted(entries + await attendance_entries(db, episode_id), key=lambda e: e.at)
+    # At their moments (a stable sort keeps the order above): attendance, billing, and
+    # the care team's tasks (acknowledgements, call-back tasks).
+    later = await attendance_entries(db, episode_id) + await care_task_entries(db, episode_id)
+    return sorted(entries + later, key=lambda e: e.at)
 
 
 async def outcomes(

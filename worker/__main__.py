@@ -38,6 +38,8 @@ from worker.runtime import build_worker
 from worker.telemetry import telemetry_runtime
 
 log = logging.getLogger("carepath.worker")
+# How often the care team's follow-through ladder looks for due rungs (store-side).
+FOLLOW_UP_ESCALATION_SECONDS = 30.0
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> int:
@@ -64,6 +66,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
                 retry=RetryPolicy(lease=timedelta(seconds=settings.outbox_lease_seconds)),
                 listen=True,
                 poll_interval=settings.outbox_poll_seconds,
+                escalate_every_s=FOLLOW_UP_ESCALATION_SECONDS,
             )
         )
         retention = asyncio.create_task(

@@ -19,6 +19,7 @@ from api.mutations import records_call
 from api.problems import ApiProblem
 from api.workbench import quality_list
 from api.workbench.accounts import Account
+from api.workbench.care_tasks_page import task_answers
 from api.workbench.charts import ScorePoint, scores_svg
 from api.workbench.forms import FORMS
 from api.workbench.guard import PREFIX, live_session, signed_in_as, workbench_of
@@ -32,6 +33,7 @@ from rules.policy import ProgramPolicy
 from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
 from store import quality_clocks, worklists
+from store.channels import care_tasks
 from store.models import EpisodeFilter, EpisodeRow
 from store.patients import PatientRecord, PostgresPatients
 
@@ -408,6 +410,7 @@ def build_pages_router() -> APIRouter:
         except ApiProblem as problem:
             return problem_page(request, session, problem)
         view = await with_week(workbench.services.deps.pool, view, workbench.clock())
+        tasks = await records_call(care_tasks.for_episode(workbench.services.deps.pool, episode_id))
         today = workbench.clock().astimezone(UTC).date()
         auth = view.authorization
         exhaustion = (
@@ -435,6 +438,8 @@ def build_pages_router() -> APIRouter:
                 "view": view,
                 "patient": patient,
                 "timeline": timeline,
+                "care_tasks": tasks,
+                "task_answers": task_answers(session.account.role),
                 "scores": _scores(timeline),
                 "exhaustion": exhaustion,
                 "actions": actions,

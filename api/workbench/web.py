@@ -75,6 +75,7 @@ def build_workbench(services: Services, settings: WorkbenchSettings) -> Workbenc
 
 
 def mount_workbench(app: FastAPI, services: Services, settings: WorkbenchSettings) -> None:
+    from api.workbench.care_tasks_page import build_care_tasks_page_router
     from api.workbench.forms import build_forms_router
     from api.workbench.outcomes_page import build_outcomes_page_router
     from api.workbench.packet_page import build_packet_page_router
@@ -88,6 +89,7 @@ def mount_workbench(app: FastAPI, services: Services, settings: WorkbenchSetting
     app.include_router(build_forms_router(), include_in_schema=False)
     app.include_router(build_outcomes_page_router(), include_in_schema=False)
     app.include_router(build_packet_page_router(), include_in_schema=False)
+    app.include_router(build_care_tasks_page_router(), include_in_schema=False)
 
     async def on_sign_in_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)

@@ -7,12 +7,16 @@ from datetime import datetime
 import asyncpg
 import httpx
 
+from schemas.records import Urgency
 from store.channels.contacts import MessagingChannel
 from store.channels.patient import PATIENT_CHANNEL, PatientChannel, Sender
 from store.channels.sms import SmsSender
 from store.outbox import Dispatcher, LogChannel, OutboxMessage
-from store.postgres import DEFAULT_CHANNEL
+from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
+from tests.api import bodies
+from tests.api.conftest import PROGRAM, bearer
 from tests.channels.sms_gateway import ACCOUNT, FROM, TOKEN
+from tests.store.store_builders import T0, batch, note, review, snapshot
 
 PUBLIC_URL = "https://carepath.example"
 
@@ -62,3 +66,25 @@ def patient_message(
         params={},
         attempt=1,
     )
+
+
+async def episode_with_tasks(client: httpx.AsyncClient, pool: asyncpg.Pool) -> str:
+    """A started episode, and (as the engine's store writes them) a patient's item 9 with
+    its alert, and an urgent closure with the risk flag open."""
+    body = bodies.episode()
+    started = await client.post("/v1/episodes", json=body, headers=bearer("tok-clinic"))
+    assert started.status_code == 201, started.text
+    episode_id = str(body["episode_id"])
+    wf = f"care-episode-{episode_id}"
+    answers = review("link-9", T0, 14, kind="patient_measure", phq9_item9=1)
+    urgent = {"urgency": Urgency.URGENT, "params": {}}
+    notes = [
+        note(f"{wf}:m91", episode_id, template="safety_alert", **urgent),
+        note(f"{wf}:m92", episode_id, template="episode_closed", **urgent),
+    ]
+    # Older than what the workflow wrote: the episode's own row stays as it is.
+    episode = snapshot(episode_id, program_id=PROGRAM, risk_flag=True, risk_unacknowledged=True)
+    await PostgresRecordStore(pool).apply(
+        batch(9_000, episode, reviews=[answers], notifications=notes)
+    )
+    return episode_id

@@ -16,6 +16,7 @@ from rules.messaging import MessagingPolicy
 from rules.outcomes import Score
 from rules.transitions import CarePhase, Event
 from schemas.episode import Consents, ContactPreferences, EpisodeStart, PatientRef
+from store.channels import care_tasks
 from store.channels.contacts import PostgresContacts
 from store.channels.links import Instrument, PostgresLinks
 from store.channels.patient import PATIENT_CHANNEL
@@ -247,7 +248,7 @@ async def test_item_9_on_a_follow_up_alerts_the_care_team_once(
         )
         assert recorded is not None and recorded.urgent and recorded.item9 == 1
     alerts = await pool.fetch(
-        """SELECT channel, template, recipient_role, params FROM notification_outbox
+        """SELECT message_id, channel, template, recipient_role, params FROM notification_outbox
            WHERE urgency = 'urgent'"""
     )
     assert [(a["channel"], a["template"], a["recipient_role"]) for a in alerts] == [
@@ -255,6 +256,13 @@ async def test_item_9_on_a_follow_up_alerts_the_care_team_once(
     ]
     assert "phq9_item9_positive" in alerts[0]["params"]
     assert "6_month" in alerts[0]["params"]
+    # No workflow runs after closure: the store keeps the alert's acknowledgement and opens
+    # the call-back task, once, both chased by the store's ladder.
+    tasks = await care_tasks.for_episode(pool, "ep1")
+    assert sorted((t.kind.value, t.message_id) for t in tasks) == [
+        ("acknowledgement", alerts[0]["message_id"]),
+        ("callback", alerts[0]["message_id"]),
+    ]
 
 
 async def test_a_window_closing_unanswered_is_recorded_as_no_response(
