@@ -1,9 +1,10 @@
 """Which recorded attendance the episode's engine must hear about, derived from the rosters.
 
 Called inside the roster's transaction, after its lines are written. Only exceptions make
-a notice: a no-show, a return after one, a week that can no longer reach the minimum, units
-about to run out, a session outside the authorization, and (engine V3) a session attended
-while one of the episode's live quality clocks is open. Each notice has a stable ID and is
+a notice: a no-show, a return after one (or a no-show corrected to attended), a week that
+can no longer reach the minimum, units about to run out, a session outside the
+authorization, and (engine V3) a session attended while one of the episode's live quality
+clocks is open. Each notice has a stable ID and is
 kept in `attendance_notices` until the workflow took it (`pending_notices`, `mark_sent`).
 """
 
@@ -58,8 +59,8 @@ async def derive_notices(
     minimum = policy.minimum_hours(level, AgeGroup(group["age_group"]))
     histories: dict[str, list[asyncpg.Record]] = {e: [] for e in episode_ids}
     for row in await conn.fetch(
-        """SELECT a.episode_id, a.session_id, a.status, a.minutes, s.session_date, s.starts_at,
-                  s.duration_minutes, g.level
+        """SELECT a.episode_id, a.session_id, a.status, a.minutes, a.revision, s.session_date,
+                  s.starts_at, s.duration_minutes, g.level
              FROM attendance a
              JOIN group_sessions s ON s.session_id = a.session_id
              JOIN care_groups g ON g.group_id = s.group_id
@@ -98,7 +99,12 @@ async def derive_notices(
                     ),
                 )
             )
-        elif status in PRESENT and trailing_no_shows(statuses[:here]) > 0:
+        elif status in PRESENT and (
+            trailing_no_shows(statuses[:here]) > 0
+            or await _corrected_from_no_show(conn, sid, episode_id, history[here]["revision"])
+        ):
+            # Attending again, or a no-show corrected to attended (it was no absence):
+            # the engine clears `disengaged` and closes the open follow-up.
             found.append(
                 _for(episode_id, AttendanceNotice(notice_id=f"rs.{sid}", kind=K.RESUMED, **base))
             )
@@ -173,6 +179,23 @@ async def derive_notices(
 
 
 _PRESENT = tuple(s.value for s in PRESENT)
+
+
+async def _corrected_from_no_show(
+    conn: Conn, session_id: str, episode_id: str, revision: int
+) -> bool:
+    """Whether this line's value before the correction was a no-show (read only for a
+    corrected line: a first recording has no earlier value)."""
+    if revision <= 1:
+        return False
+    before = await conn.fetchval(
+        """SELECT status FROM attendance_audit
+           WHERE session_id = $1 AND episode_id = $2 AND revision = $3""",
+        session_id,
+        episode_id,
+        revision - 1,
+    )
+    return bool(before == AttendanceStatus.NO_SHOW.value)
 
 
 async def _week_slots(conn: Conn, episode_id: str, monday: date) -> list[SessionSlot]:

@@ -293,3 +293,54 @@ async def test_probe_a_step_down_while_todays_roster_is_recorded_keeps_the_roste
         "SELECT count(*) FROM attendance WHERE session_id = $1", later["session_id"]
     )
     assert kept == 0
+
+
+async def test_probe_a_no_show_corrected_to_attended_closes_the_follow_up(
+    live: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock, api_pool: asyncpg.Pool
+) -> None:
+    """A correction re-derives everything below it: a no-show corrected to attended (the
+    patient had signed in late) is no absence, so the care team's open follow-up closes
+    and the supervisor is not told it was missed a day later."""
+    today = max(clock.now, await api_env.get_current_time()).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    gid = await new_group(live)
+    episode = await start_episode(live, "NOAUTH-1")
+    await phase_is(live, api_env, episode, "in_treatment")
+    seated = await live.post(
+        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
+    )
+    assert seated.status_code == 201, seated.text
+    listed = await live.get(
+        f"/v1/groups/{gid}/sessions",
+        params={"from": monday.isoformat(), "to": monday.isoformat()},
+        headers=CARE,
+    )
+    session = listed.json()[0]
+    clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
+    path = f"/v1/sessions/{session['session_id']}/roster"
+    no_show = {"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "no_show"}]}
+    first = await live.post(path, json=no_show, headers=CARE)
+    assert first.status_code == 200 and first.json()["notices_sent"] == 1, first.text
+
+    async def flags() -> list[str]:
+        return list((await live.get(f"/v1/episodes/{episode}", headers=CARE)).json()["flags"])
+
+    assert "no_show_followup" in await flags()
+    fixed = {
+        "recorded_by": "clin-7",
+        "entries": [{"episode_id": episode, "status": "attended"}],
+        "correction_reason": "signed in late at the front desk",
+    }
+    answer = await live.post(path, json=fixed, headers=CARE)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["lines"][0]["outcome"] == "corrected"
+    assert answer.json()["notices_sent"] == 1, answer.text
+    assert "no_show_followup" not in await flags()
+    await api_env.sleep(timedelta(hours=25))  # past the follow-up's durable timer
+    missed = await api_pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE episode_id = $1"
+        " AND template = 'no_show_followup_missed'",
+        episode,
+    )
+    assert missed == 0
