@@ -52,6 +52,7 @@ class Services:
             timeout=timeout,
             search_attributes=deps.settings.api_start_search_attributes,
             history_event_limit=deps.settings.history_event_limit,
+            workflow_task_timeout=timedelta(seconds=deps.settings.workflow_task_timeout_seconds),
         )
         records = deps.records or PostgresEpisodeRecords(deps.pool)
         mutations = Mutations(

@@ -31,7 +31,7 @@ from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
 from schemas.view import EngineDecision, EpisodeView
-from temporal_client import start_episode
+from temporal_client import WORKFLOW_TASK_TIMEOUT, start_episode
 from workflows.care_episode import UPDATES, CareEpisode
 from workflows.engine_core import InvalidSubmission, SubmissionConflict
 from workflows.state import EpisodeInput, EpisodeResult
@@ -59,8 +59,10 @@ class EpisodeClient:
         timeout: timedelta,
         search_attributes: bool = True,
         history_event_limit: int = HISTORY_EVENT_LIMIT,
+        workflow_task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
     ) -> None:
         self._client = client
+        self._workflow_task_timeout = workflow_task_timeout
         self._task_queue = task_queue
         self._timeout = timeout
         self._search_attributes = search_attributes
@@ -88,6 +90,7 @@ class EpisodeClient:
                 task_queue=self._task_queue,
                 search_attributes=self._search_attributes,
                 history_event_limit=self._history_event_limit,
+                task_timeout=self._workflow_task_timeout,
             )
             return True
         except WorkflowAlreadyStartedError:

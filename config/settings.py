@@ -13,6 +13,8 @@ from config.secret_files import FileVariantSettings
 from config.tuning import HISTORY_EVENT_LIMIT, WorkerTuning, cache_slots
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The episode's workflow task timeout by default (Temporal's own default is 10 s too).
+WORKFLOW_TASK_TIMEOUT_SECONDS = 10.0
 
 
 class DatabaseNotConfigured(RuntimeError):
@@ -96,6 +98,14 @@ class Settings(FileVariantSettings):
     # the bound on what one cold episode replays before it answers. Set at each start (the
     # API's); a run keeps the limit it was started with.
     history_event_limit: int = Field(default=HISTORY_EVENT_LIMIT, ge=50)
+    # How long a worker may hold one workflow task before Temporal gives it to another (set
+    # at each start by the API; continue-as-new runs inherit it). Too short and a slow task
+    # under load (a cold episode's replay on a busy machine) times out and is retried as
+    # "Workflow Task in failed state"; too long and a crashed worker's in-flight tasks wait
+    # this long. Measured in README "Reliability" (temporal_client.WORKFLOW_TASK_TIMEOUT).
+    workflow_task_timeout_seconds: float = Field(
+        default=WORKFLOW_TASK_TIMEOUT_SECONDS, gt=0, le=120
+    )
     # On SIGTERM: how long running activities may finish before they are cancelled. Below
     # the orchestrator's grace period (compose stop_grace_period 60 s, k8s 60 s).
     graceful_shutdown_seconds: float = 45.0

@@ -11,7 +11,7 @@ from temporalio.runtime import Runtime
 
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
-from config.settings import Settings
+from config.settings import WORKFLOW_TASK_TIMEOUT_SECONDS, Settings
 from config.tuning import HISTORY_EVENT_LIMIT
 from observability.tracing import tracing_interceptors
 from schemas.episode import EpisodeStart, workflow_id_for
@@ -20,10 +20,11 @@ from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
 from workflows.state import EpisodeInput, EpisodeResult
 
-# How long a worker may hold one workflow task. When a worker dies mid-task, its episode
-# waits this long before another worker gets the task (Temporal's default is 10 s); an
-# episode's task takes milliseconds, so 4 s leaves ample room. Measured in tests/faults.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=4)
+# How long a worker may hold one workflow task, unless the start says otherwise (the API's
+# `CAREPATH_WORKFLOW_TASK_TIMEOUT_SECONDS`). When a worker dies mid-task, its episode waits
+# this long before another worker gets the task; a task that takes longer (a cold replay on
+# a saturated machine) times out and is retried. Measured: README "Reliability".
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=WORKFLOW_TASK_TIMEOUT_SECONDS)
 
 
 def encrypted_data_converter() -> DataConverter:
@@ -59,6 +60,7 @@ async def start_episode(
     task_queue: str,
     history_event_limit: int = HISTORY_EVENT_LIMIT,
     search_attributes: bool = True,
+    task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
 ) -> WorkflowHandle[CareEpisode, EpisodeResult]:
     """Start one episode. The workflow ID carries only the opaque episode ID."""
     return await client.start_workflow(
@@ -76,7 +78,7 @@ async def start_episode(
         )
         if search_attributes
         else None,
-        task_timeout=WORKFLOW_TASK_TIMEOUT,  # continue-as-new runs inherit it
+        task_timeout=task_timeout,  # continue-as-new runs inherit it
         static_summary=f"Care episode {start.episode_id}",
         static_details=f"Program {start.program_id}; age group {start.age_group.value}",
     )

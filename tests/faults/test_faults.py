@@ -36,8 +36,9 @@ pytestmark = pytest.mark.devserver
 EPISODES = 24
 OUTAGE_S = 10.0
 # Item 5 of issue 8: after a SIGKILL, every episode should answer within 5 s of the new
-# worker polling (measured here: 2.5-5 s, up to 7.8 s for updates at load average 10 on a
-# shared 2-core machine; 11-14 s before, with Temporal's defaults). Timings are noisy, so
+# worker polling (measured here: 4.8-5.6 s with the 10 s task timeout at load average 6-9;
+# 2.5-5 s, up to 7.8 s for updates, with a 4 s one at load average 10 on a shared 2-core
+# machine, which timed slow tasks out under load; README "Reliability"). Timings are noisy, so
 # the test asserts what causes the wait (task timeout, sticky setting), and only a sanity
 # bound on the time itself: generous (17 s was seen at load average 17), so it fails only
 # when recovery waits on something else entirely (Temporal's 10 s default task timeout
@@ -100,9 +101,12 @@ async def test_worker_killed_with_sigkill_and_restarted(
         f"after SIGKILL, from the new worker's poll: reads {reads:.1f} s, updates {updates:.1f} s"
     )
     assert max(reads, updates) < SANITY_BOUND_S, took
-    # What the wait depends on: a task the dead worker held times out after 4 s (not 10 s);
-    # its sticky queue holds tasks for 2 s (worker setting, default of Settings).
-    assert await faults.task_timeout(episodes[0].episode_id) == timedelta(seconds=4)
+    # What the wait depends on: a task the dead worker held times out after the episodes'
+    # workflow task timeout (the API's setting, set at the start); its sticky queue holds
+    # tasks for 2 s (worker setting, default of Settings).
+    assert await faults.task_timeout(episodes[0].episode_id) == timedelta(
+        seconds=Settings().workflow_task_timeout_seconds
+    )
     assert Settings().sticky_queue_schedule_to_start_seconds == 2.0
     await assert_nothing_lost(faults, http, episodes)
 
