@@ -107,7 +107,7 @@ async def today_view(
     tomorrow = _start_of_day(now) + timedelta(days=1)
     # Every list is a bounded page plus its count, so a program of 10,000 episodes costs
     # about what a page of 25 costs.
-    found, clocks = await records_call(
+    found, clocks, tasks = await records_call(
         asyncio.gather(
             worklists.today_page(
                 pool,
@@ -122,6 +122,7 @@ async def today_view(
                 program_choices=choices and account.visible_programs() is None,
             ),
             quality_clocks.open_clocks(pool, programs=programs, limit=limit),
+            care_tasks.open_tasks_page(pool, programs=programs, limit=limit),
         )
     )
     lists = found.lists
@@ -134,6 +135,7 @@ async def today_view(
         episodes("risk", "Open risk flags"),
         episodes("overdue", "Reviews overdue"),
         no_show_worklist(found.no_shows, found.no_shows_total),
+        care_tasks_worklist(*tasks, now=now),
         episodes("due-today", "Reviews due today"),
         episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
         authorization_worklist(found.authorizations, today=today),
@@ -153,7 +155,8 @@ async def today_view(
         ),
     ]
     names = dict(found.names)
-    unnamed = sorted({c.episode_id for c in clocks[0]} - names.keys())
+    listed = {c.episode_id for c in clocks[0]} | {t.episode_id for t in tasks[0]}
+    unnamed = sorted(listed - names.keys())
     if unnamed:
         patients = PostgresPatients(pool)
         names |= await records_call(patients.display_names(unnamed, programs))
@@ -190,6 +193,19 @@ def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: d
         rows,
         len(rows),
         note=f"Low means {LIST_POLICY.low_units_threshold} units or fewer left (program default).",
+    )
+
+
+def care_tasks_worklist(
+    tasks: list[care_tasks.CareTeamTask], total: int, *, now: datetime
+) -> Worklist:
+    rows = [{**t.model_dump(), "overdue": t.due_at <= now} for t in tasks]
+    return Worklist(
+        "care-tasks",
+        "Care-team tasks (call-backs, urgent messages to acknowledge)",
+        rows,
+        total,
+        note="Done on the episode's page; overdue ones have gone to the supervisor.",
     )
 
 

@@ -365,3 +365,23 @@ async def open_for_patient_alert(
         seq=seq,
         at=at,
     )
+
+
+async def open_tasks_page(
+    db: Db, *, programs: list[str] | None, limit: int
+) -> tuple[list[CareTeamTask], int]:
+    """Open tasks across episodes (the care team's Today list): the first `limit`, soonest
+    due first, and how many there are; `programs` None for every program."""
+    rows = await db.fetch(
+        f"""
+        SELECT {_COLUMNS}, count(*) OVER () AS total FROM care_team_tasks
+        WHERE done_at IS NULL AND ($1::text[] IS NULL OR program_id = ANY($1))
+        ORDER BY opened_at + make_interval(secs => first_minutes * 60), task_id
+        LIMIT $2
+        """,
+        programs,
+        limit,
+    )
+    total = rows[0]["total"] if rows else 0
+    tasks = [_task({k: v for k, v in dict(r).items() if k != "total"}) for r in rows]
+    return tasks, total

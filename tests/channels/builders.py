@@ -68,7 +68,9 @@ def patient_message(
     )
 
 
-async def episode_with_tasks(client: httpx.AsyncClient, pool: asyncpg.Pool) -> str:
+async def episode_with_tasks(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, at: datetime = T0
+) -> str:
     """A started episode, and (as the engine's store writes them) a patient's item 9 with
     its alert, and an urgent closure with the risk flag open."""
     body = bodies.episode()
@@ -76,14 +78,16 @@ async def episode_with_tasks(client: httpx.AsyncClient, pool: asyncpg.Pool) -> s
     assert started.status_code == 201, started.text
     episode_id = str(body["episode_id"])
     wf = f"care-episode-{episode_id}"
-    answers = review("link-9", T0, 14, kind="patient_measure", phq9_item9=1)
+    answers = review("link-9", at, 14, kind="patient_measure", phq9_item9=1)
     urgent = {"urgency": Urgency.URGENT, "params": {}}
     notes = [
         note(f"{wf}:m91", episode_id, template="safety_alert", **urgent),
         note(f"{wf}:m92", episode_id, template="episode_closed", **urgent),
     ]
     # Older than what the workflow wrote: the episode's own row stays as it is.
-    episode = snapshot(episode_id, program_id=PROGRAM, risk_flag=True, risk_unacknowledged=True)
+    episode = snapshot(
+        episode_id, program_id=PROGRAM, risk_flag=True, risk_unacknowledged=True, updated_at=at
+    )
     await PostgresRecordStore(pool).apply(
         batch(9_000, episode, reviews=[answers], notifications=notes)
     )

@@ -5,6 +5,7 @@ a supervisor sees them without the forms, and may not post one."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -19,6 +20,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API te
     api_worker,
 )
 from tests.channels.builders import episode_with_tasks
+from tests.store.store_builders import T0
 from tests.workbench.conftest import (  # noqa: F401  (fixtures shared with the workbench tests)
     add_account,
     browser_client,
@@ -86,3 +88,34 @@ async def test_a_supervisor_sees_the_tasks_but_may_not_do_them(
         "SELECT done_at FROM care_team_tasks WHERE task_id = $1", f"callback:{episode_id}:link-9"
     )
     assert row["done_at"] is None
+
+
+async def test_todays_list_shows_the_open_tasks_until_they_are_done(
+    wb_app: FastAPI,  # noqa: F811
+    browser_client: httpx.AsyncClient,  # noqa: F811
+    api_pool: asyncpg.Pool,  # noqa: F811
+) -> None:
+    # Opened long before the other tests' tasks: first on the list, whatever else is open.
+    episode_id = await episode_with_tasks(browser_client, api_pool, at=T0 - timedelta(days=400))
+    who = await add_account(wb_app, person(PersonRole.CARE_TEAM))
+    assert (await sign_in(browser_client, who)).status_code == 303
+    callback = f"callback:{episode_id}:link-9"
+    ack = f"ack:care-episode-{episode_id}:m92"
+
+    def listed(html: str) -> str:
+        return html.split('data-list="care-tasks"', 1)[1].split("</section>", 1)[0]
+
+    today = await browser_client.get("/app/")
+    assert today.status_code == 200
+    tasks = listed(today.text)
+    assert f'data-care-task="{callback}"' in tasks and f'data-care-task="{ack}"' in tasks
+    assert 'badge danger">overdue' in tasks and f"/app/episodes/{episode_id}" in tasks
+
+    page = await browser_client.get(f"/app/episodes/{episode_id}")
+    done = await browser_client.post(
+        f"/app/episodes/{episode_id}/care-team-tasks/{callback}",
+        data={"csrf_token": csrf_of(page.text), "answer": "reached"},
+    )
+    assert done.status_code == 303
+    after = listed((await browser_client.get("/app/")).text)
+    assert f'data-care-task="{callback}"' not in after and f'data-care-task="{ack}"' in after
