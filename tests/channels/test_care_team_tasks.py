@@ -37,6 +37,7 @@ from store.outbox import LogChannel
 from store.outbox_runner import run_dispatcher
 from store.postgres import PostgresRecordStore
 from store.queries import timeline
+from store.retention import RetentionPolicy, purge
 from tests.store.store_builders import T0, batch, note, review, snapshot
 
 
@@ -265,3 +266,19 @@ async def test_the_worker_runs_the_ladder_beside_the_dispatcher(pool: asyncpg.Po
     assert sent == 3
     [task] = await care_tasks.for_episode(pool, "ep1")
     assert (task.escalations_done, task.next_escalation_at) == (2, None)
+
+
+async def test_retention_deletes_an_old_alert_and_its_task_stays(pool: asyncpg.Pool) -> None:
+    """The outbox's sent rows go after their retention window; the task that followed one
+    keeps its message ID and its timeline, and does not block the purge."""
+    await PostgresRecordStore(pool).apply(_patient_item9(1, 1))
+    await pool.execute(
+        "UPDATE notification_outbox SET status = 'sent', sent_at = $1", T0 + timedelta(minutes=1)
+    )
+    purged = await purge(pool, RetentionPolicy(), now=T0 + timedelta(days=365))
+    assert purged["notification_outbox"] == 1
+    [task] = await care_tasks.for_episode(pool, "ep1")
+    assert task.message_id == "care-episode-ep1:m1"
+    assert [e.event for e in await timeline(pool, "ep1") if e.kind == "messaging"] == [
+        "callback_task_opened"
+    ]
