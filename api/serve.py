@@ -11,6 +11,7 @@ import uvicorn
 from api.app import create_app
 from api.deps import ApiDeps
 from api.notice_delivery import NoticeRetry
+from api.sessions_ahead import SessionsAhead
 from api.settings import ApiSettings
 from observability.tracing import trace_app
 from store.pool import open_pool
@@ -62,6 +63,10 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
         retrying = asyncio.create_task(
             supervise("attendance notice retry", lambda: retry.run(background), stop=background)
         )
+        ahead = SessionsAhead(pool, services.deps.clock)
+        generating = asyncio.create_task(
+            supervise("group sessions ahead", lambda: ahead.run(background), stop=background)
+        )
         try:
             await asyncio.wait(
                 [t for t in (serving, waiter) if t is not None],
@@ -73,6 +78,8 @@ async def serve(settings: ApiSettings, *, stop: asyncio.Event | None = None) -> 
             await serving
             with contextlib.suppress(Exception):
                 await retrying
+            with contextlib.suppress(Exception):
+                await generating
             if waiter is not None:
                 waiter.cancel()
             # Answers already sent but not yet stored: a last chance before the pool closes.

@@ -8,6 +8,7 @@ change in New York)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.deps import ApiDeps
+from api.sessions_ahead import SessionsAhead
 from api.settings import ApiSettings
+from store.attendance_schedule import sessions_ahead
 from tests.api import bodies
 from tests.api.conftest import OTHER_PROGRAM, PROGRAM, bearer
 
@@ -683,3 +686,40 @@ async def test_probe_who_may_do_what_with_groups_and_rosters(
         headers=ADMIN,
     )
     assert billing.status_code == 200
+
+
+async def test_probe_sessions_exist_ahead_for_a_group_nobody_lists(
+    papi: httpx.AsyncClient, clock: Clock, crew: list[str], api_pool: asyncpg.Pool
+) -> None:
+    """Sessions are 'generated from the schedule ahead of time', not only when someone
+    lists them: eight weeks after the group was made (28 days were generated then), the
+    API's pass makes the sessions ahead, so the clinic system's roster for today's
+    scheduled session and the episode's week find them."""
+    a = crew[0]
+    gid = await new_group(papi, clock)
+    clock.now = datetime(2026, 4, 27, 9, 30, tzinfo=UTC)  # a Monday, the session begun
+    await seat(papi, gid, a)
+    stop = asyncio.Event()
+
+    def once() -> datetime:  # the pass reads the time once; then the loop stops
+        stop.set()
+        return clock.now
+
+    await SessionsAhead(api_pool, once).run(stop)  # what api/serve.py runs hourly
+    assert await sessions_ahead(api_pool, clock.now) == 0  # once each
+    clock.now = datetime(2026, 4, 27, 13, 0, tzinfo=UTC)
+    answer = await papi.post(
+        f"/v1/sessions/{gid}.20260427/roster",
+        json=roster({"episode_id": a, "status": "attended"}),
+        headers=CLINIC,
+    )
+    assert answer.status_code == 200, answer.text
+    week = (
+        await papi.get(f"/v1/episodes/{a}/week", params={"day": "2026-04-27"}, headers=CARE)
+    ).json()
+    mine = [s for s in week["sessions"] if s["group_id"] == gid]
+    assert [s["status"] for s in mine] == ["attended", None, None, None]
+    last = await api_pool.fetchval(
+        "SELECT max(session_date) FROM group_sessions WHERE group_id = $1", gid
+    )
+    assert last == date(2026, 4, 27) + timedelta(days=28)  # generate_ahead_days on
