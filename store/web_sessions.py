@@ -70,9 +70,20 @@ _LIVE = """s.token_hash = $1 AND s.ended_at IS NULL AND a.account_id = s.account
 _RETURNED = (
     ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS) + ", s.csrf_token, s.created_at, s.last_seen_at"
 )
-_TOUCH = f"""UPDATE web_sessions s SET last_seen_at = $2 FROM web_accounts a
-    WHERE {_LIVE} RETURNING {_RETURNED}"""
-_PEEK = f"SELECT {_RETURNED} FROM web_sessions s, web_accounts a WHERE {_LIVE}"
+# The live session and its account; the idle clock moved ($5) only when it was last moved
+# at least $6 ago, so most requests write nothing (no commit to flush) and the answer is
+# the same statement either way.
+_LIVE_SESSION = f"""
+WITH live AS (SELECT {_RETURNED} FROM web_sessions s, web_accounts a WHERE {_LIVE}),
+moved AS (
+    UPDATE web_sessions s SET last_seen_at = $2
+    FROM live
+    WHERE $5::boolean AND s.token_hash = $1 AND s.ended_at IS NULL
+        AND live.last_seen_at <= $2 - $6::interval
+    RETURNING s.last_seen_at
+)
+SELECT live.*, (SELECT last_seen_at FROM moved) AS moved_to FROM live
+"""
 
 
 async def live_session(
@@ -83,18 +94,21 @@ async def live_session(
     lifetime: timedelta,
     idle: timedelta,
     move_idle_clock: bool,
+    clock_step: timedelta,
 ) -> LiveSession | None:
     """The session of `token_hash` if it is within both limits at `now` and its account is
-    enabled, with that account; `move_idle_clock`: last seen now (one statement either way)."""
-    statement = _TOUCH if move_idle_clock else _PEEK
-    row = await db.fetchrow(statement, token_hash, now, lifetime, idle)
+    enabled, with that account, in one statement. `move_idle_clock`: last seen now, when it
+    was last moved `clock_step` ago or more (so the idle clock lags by less than that)."""
+    row = await db.fetchrow(
+        _LIVE_SESSION, token_hash, now, lifetime, idle, move_idle_clock, clock_step
+    )
     if row is None:
         return None
     return LiveSession(
         account=account_row(row),
         csrf_token=row["csrf_token"],
         created_at=row["created_at"],
-        last_seen_at=row["last_seen_at"],
+        last_seen_at=row["moved_to"] or row["last_seen_at"],
     )
 
 

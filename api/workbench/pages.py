@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -81,8 +82,28 @@ def _programs(account: Account, program: str | None) -> list[str] | None:
 
 
 @dataclass(frozen=True)
+class TodayList:
+    """A worklist as the Today template reads it: rows as attribute objects (Jinja finds an
+    attribute at once, where a dict key costs it a failed attribute lookup first), each
+    with its patient's display name."""
+
+    key: str
+    title: str
+    rows: list[SimpleNamespace]
+    total: int
+    note: str | None
+
+    @classmethod
+    def of(cls, worklist: Worklist, names: dict[str, str]) -> TodayList:
+        rows = [
+            SimpleNamespace(**row, patient=names.get(row["episode_id"])) for row in worklist.rows
+        ]
+        return cls(worklist.key, worklist.title, rows, worklist.total, worklist.note)
+
+
+@dataclass(frozen=True)
 class TodayView:
-    lists: list[Worklist]
+    lists: list[TodayList]
     # The programs to choose from, for a person who sees every program (else None).
     program_choices: list[str] | None
 
@@ -160,10 +181,7 @@ async def today_view(
     if unnamed:
         patients = PostgresPatients(pool)
         names |= await records_call(patients.display_names(unnamed, programs))
-    for worklist in built:
-        for row in worklist.rows:
-            row["patient"] = names.get(row["episode_id"])
-    return TodayView(built, found.program_choices)
+    return TodayView([TodayList.of(w, names) for w in built], found.program_choices)
 
 
 def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: date) -> Worklist:

@@ -4,7 +4,8 @@ session, an idle timeout and an absolute lifetime, and the sign-in audit trail.
 `touch` is the only way a request proves a session: it ends the session when either
 limit has passed (recording why) and, for a request a person made, moves the idle clock.
 Background refreshes (the Today page polling) read without moving it, so a screen left
-alone still logs off.
+alone still logs off. The clock moves in steps of 1/60 of the idle timeout (a request
+within a step of the last move writes nothing): a session ends up to that much early.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class AuthEvent(StrEnum):
     LOCKED_OUT = "locked_out"
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_EXPIRED = "session_expired"
+
+
+# The idle clock moves at most once per this fraction of the idle timeout (15 s of 15
+# min): a session may end that much before the timeout after the last request, never after.
+IDLE_CLOCK_STEP = 1 / 60
 
 
 def token_hash(token: str) -> str:
@@ -105,7 +111,9 @@ class PostgresSessions:
         """The live session for a cookie token, or Ended (it just timed out), or None.
 
         A live session costs one statement (it and its account, the idle clock moved when
-        `active`); only a session that has just ended is looked at again, to say why.
+        `active`); only a session that has just ended is looked at again, to say why. The
+        idle clock moves when it was last moved `IDLE_CLOCK_STEP` of the idle timeout ago
+        or more, so a page view usually writes nothing.
         """
         hashed = token_hash(token)
         live = await store.live_session(
@@ -115,6 +123,7 @@ class PostgresSessions:
             lifetime=self._lifetime,
             idle=self._idle,
             move_idle_clock=active,
+            clock_step=self._idle * IDLE_CLOCK_STEP,
         )
         if live is not None:
             return Session(

@@ -21,7 +21,7 @@ from api.deps import Services
 from api.problems import ApiProblem
 from api.workbench.accounts import Account, PostgresAccounts
 from api.workbench.guard import PREFIX, Forbidden, SignInRequired, sign_in_redirect
-from api.workbench.render import GLOBALS
+from api.workbench.render import FILTERS, GLOBALS
 from api.workbench.sessions import PostgresSessions, Session
 from api.workbench.settings import WorkbenchSettings
 from schemas.view import EpisodeView
@@ -29,6 +29,7 @@ from schemas.view import EpisodeView
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.globals.update(GLOBALS)
+TEMPLATES.env.filters.update(FILTERS)
 
 # No inline script or style anywhere; SVG charts are their own documents (see charts).
 CONTENT_SECURITY_POLICY = (
