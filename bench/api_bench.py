@@ -291,6 +291,6 @@ if __name__ == "__main__":
     import json
 
     if "--app" in sys.argv[1:]:
-        print(json.dumps(asyncio.run(run_api_bench(app_only=True))))
+        print(json.dumps(asyncio.run(run_api_bench(app_only=True, state_episodes=50))))
     else:
         print(json.dumps(asyncio.run(run_api_bench(state_episodes=50, reviews=60, gets=400))))

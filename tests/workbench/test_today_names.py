@@ -3,6 +3,7 @@ from PostgreSQL's `patients`, within the person's programs, never in a URL or a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -17,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.settings import ApiSettings
 from api.workbench.accounts import PersonRole
+from store.pool import open_pool
 from tests.api import bodies
 from tests.api.conftest import OTHER_PROGRAM, PROGRAM, bearer
 from tests.workbench.conftest import add_account, make_app, person, sign_in
@@ -101,3 +103,53 @@ async def test_a_person_of_another_program_is_not_told_the_name_on_today(
         page = await client.get(path)
         assert page.status_code == 200
         assert name not in page.text
+
+
+async def test_today_is_a_few_statements_whatever_its_rows(
+    api_env: WorkflowEnvironment,
+    api_pg_dsn: str,
+    api_pool: asyncpg.Pool,
+    api_settings: ApiSettings,
+    api_worker: None,
+    client: httpx.AsyncClient,
+) -> None:
+    """A signed-in Today page: the session (one statement), every list but the quality
+    clocks with their names (one), the quality clocks (one), and at most one more for the
+    names of clock rows the first did not name; never a statement per row."""
+    assert api_worker is None
+    await _at_risk(client, api_env, f"Ottoline Todaytest{uuid.uuid4().hex[:6]}")
+    schema: str = await api_pool.fetchval("SELECT current_schema()")
+    seen: list[str] = []
+
+    async def watch(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda query: seen.append(" ".join(query.query.split())))
+
+    pool = await open_pool(
+        api_pg_dsn,
+        server_settings={"search_path": schema},
+        reset_sessions=False,
+        init=watch,
+    )
+    try:
+        app = make_app(api_env, pool, api_settings, page_size=500)
+        who = await add_account(app, person(PersonRole.CARE_TEAM))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as own:
+            assert (await sign_in(own, who)).status_code == 303
+            assert (await own.get("/app/")).status_code == 200  # prepared statements warm
+            for _ in range(5):
+                await asyncio.sleep(0)
+            seen.clear()
+            page = await own.get("/app/")
+            assert page.status_code == 200
+            for _ in range(5):
+                await asyncio.sleep(0)
+    finally:
+        await pool.close()
+    rows = page.text.count("<td data-patient>")
+    assert rows >= 2, "the page lists rows (the risk list at least)"
+    kinds = [s.split(" AS ", 1)[0][:22] for s in seen]
+    assert sum(s.startswith("WITH live AS") for s in seen) == 1, kinds
+    assert sum(s.startswith('WITH "today list:risk"') for s in seen) == 1, kinds
+    assert sum("FROM quality_clocks" in s for s in seen) == 1, kinds
+    assert len(seen) <= 4, kinds
