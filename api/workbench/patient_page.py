@@ -35,6 +35,7 @@ from api.workbench.web import page
 from rules.instruments import phq9_self_harm
 from rules.transitions import Action
 from schemas.submissions import Gad7, PatientMeasureSubmission, Phq9
+from store.channels.contacts import patient_language
 from store.channels.links import Instrument, MissLimiter, OpenLink, PostgresLinks
 from store.followups import followup_of_link, record_answer
 from store.postgres import DEFAULT_CHANNEL
@@ -163,17 +164,10 @@ class PatientPage:
         """The program's translation for the patient's language, else English."""
         if not self._translations.texts:
             return ENGLISH
-        row = await self._services.deps.pool.fetchrow(
-            """
-            SELECT c.language, e.program_id FROM patient_contacts c
-            LEFT JOIN episodes e ON e.episode_id = c.episode_id
-            WHERE c.episode_id = $1
-            """,
-            link.episode_id,
-        )
-        if row is None:
+        found = await patient_language(self._services.deps.pool, link.episode_id)
+        if found is None:
             return ENGLISH
-        return self._translations.for_patient(row["program_id"], row["language"])
+        return self._translations.for_patient(found.program_id, found.language)
 
     def birth_date_form(
         self,

@@ -163,3 +163,25 @@ class PostgresContacts:
             )
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class PatientLanguage:
+    """The language a patient's pages are shown in, and the program whose translations
+    apply (None when the episodes row is not written yet)."""
+
+    language: str | None
+    program_id: str | None
+
+
+async def patient_language(db: Db, episode_id: str) -> PatientLanguage | None:
+    """The patient's language and program for an episode; None without contact details."""
+    row = await db.fetchrow(
+        """
+        SELECT c.language, e.program_id FROM patient_contacts c
+        LEFT JOIN episodes e ON e.episode_id = c.episode_id
+        WHERE c.episode_id = $1
+        """,
+        episode_id,
+    )
+    return None if row is None else PatientLanguage(row["language"], row["program_id"])
