@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from schemas.text import PlainText
+
 DEFAULT_TIME_ZONE = "America/New_York"
 
 
@@ -59,10 +61,10 @@ class RecipientRoutes(BaseModel):
     patient: Route = ROUTES_ALLOWED[RecipientKind.PATIENT][1]
     care_team: Route = ROUTES_ALLOWED[RecipientKind.CARE_TEAM][1]
     supervisor: Route = ROUTES_ALLOWED[RecipientKind.SUPERVISOR][1]
-    care_team_email: tuple[str, ...] = Field(
+    care_team_email: tuple[PlainText, ...] = Field(
         default=(), max_length=20, validate_default=True, description="when care_team is email"
     )
-    supervisor_email: tuple[str, ...] = Field(
+    supervisor_email: tuple[PlainText, ...] = Field(
         default=(), max_length=20, validate_default=True, description="when supervisor is email"
     )
 
