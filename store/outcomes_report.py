@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from typing import Final
+
+import asyncpg
 
 from rules import localtime
 from rules.levels import INTENSITY, LevelOfCare
@@ -28,7 +31,7 @@ from rules.program_measures import ENDING_PHASES, EndKind, Spread, end_kind
 from rules.transitions import CarePhase, Event
 from schemas.outcomes_report import ProgramReport
 from schemas.quality import ClockStatus, QualityMeasure
-from store.dbtypes import Db
+from store.dbtypes import Conn, Db
 from store.outcomes_figures import (
     FUH_LONG,
     FUH_SHORT,
@@ -120,39 +123,61 @@ WITH cohort AS MATERIALIZED (
     WHERE program_id = :program::text AND started_at < :end_at::timestamptz
       AND (closed_at IS NULL OR closed_at >= :begin_at::timestamptz)
 ),
-moves AS MATERIALIZED (
-    SELECT t.episode_id, t.at, t.from_phase, t.to_phase, t.event, t.level_delivered AS level,
-        row_number() OVER w AS n, lead(t.at) OVER w AS next_at
-    FROM cohort c JOIN transitions t ON t.episode_id = c.episode_id
-    WINDOW w AS (PARTITION BY t.episode_id ORDER BY t.at, t.seq, t.ordinal)
-),
-ends AS (
-    SELECT DISTINCT ON (episode_id) episode_id, n, at, from_phase, event
-    FROM moves WHERE to_phase = ANY(:ending_phases::text[])
-    ORDER BY episode_id, n
+ends AS MATERIALIZED (
+    SELECT DISTINCT ON (t.episode_id) t.episode_id, t.at, t.seq, t.ordinal, t.from_phase,
+        t.event
+    FROM transitions t
+    WHERE t.to_phase = ANY(:ending_phases::text[])
+      AND t.episode_id IN (SELECT episode_id FROM cohort)
+    ORDER BY t.episode_id, t.at, t.seq, t.ordinal
 ),
 eps AS MATERIALIZED (
     SELECT c.episode_id, c.started_on, c.started_in_period,
-        e.n AS end_n, e.at AS ended_at, (e.at AT TIME ZONE :tz::text)::date AS ended_on,
+        e.at AS ended_at, e.seq AS end_seq, e.ordinal AS end_ordinal,
+        (e.at AT TIME ZONE :tz::text)::date AS ended_on,
         e.from_phase AS end_from, e.event AS end_event,
         coalesce(e.event = ANY(:error_events::text[]), false) AS in_error,
         coalesce(e.at >= :begin_at::timestamptz AND e.at < :end_at::timestamptz, false)
             AS ended_in_period
     FROM cohort c LEFT JOIN ends e ON e.episode_id = c.episode_id
 ),
+errors AS (
+    SELECT episode_id FROM eps WHERE in_error
+),
 scores AS MATERIALIZED (
-    SELECT episode_id, (at AT TIME ZONE :tz::text)::date AS day, total, follow_up,
-        row_number() OVER (PARTITION BY episode_id ORDER BY at, follow_up, seq, ordinal) AS n
+    -- Every PHQ-9 of the cohort in order (n), each row carrying its episode's first score
+    -- (the baseline) and its index score (the first review score above the threshold),
+    -- so the measures below aggregate per episode without joining scores to scores.
+    SELECT episode_id, day, total, n, index_n,
+        max(day) FILTER (WHERE n = index_n) OVER e AS index_day,
+        max(total) FILTER (WHERE n = index_n) OVER e AS index_total,
+        max(day) FILTER (WHERE n = 1) OVER e AS first_day,
+        max(total) FILTER (WHERE n = 1) OVER e AS first_total
     FROM (
-        SELECT r.episode_id, r.at, r.phq9_total AS total, false AS follow_up, r.seq,
-            r.ordinal
-        FROM cohort c JOIN reviews r ON r.episode_id = c.episode_id
-        WHERE r.phq9_total IS NOT NULL
-        UNION ALL
-        SELECT f.episode_id, f.answered_at, f.total, true, 0, 0
-        FROM cohort c JOIN followup_measures f ON f.episode_id = c.episode_id
-        WHERE f.status = :answered::text AND f.instrument = :phq9::text
-    ) s
+        SELECT numbered.*,
+            min(n) FILTER (WHERE total > :index_above::int AND NOT follow_up) OVER e
+                AS index_n
+        FROM (
+            SELECT episode_id, (at AT TIME ZONE :tz::text)::date AS day, total, follow_up,
+                row_number() OVER (
+                    PARTITION BY episode_id ORDER BY at, follow_up, seq, ordinal
+                ) AS n
+            FROM (
+                SELECT r.episode_id, r.at, r.phq9_total AS total, false AS follow_up,
+                    r.seq, r.ordinal
+                FROM reviews r
+                WHERE r.phq9_total IS NOT NULL
+                  AND r.episode_id IN (SELECT episode_id FROM cohort)
+                UNION ALL
+                SELECT f.episode_id, f.answered_at, f.total, true, 0, 0
+                FROM followup_measures f
+                WHERE f.status = :answered::text AND f.instrument = :phq9::text
+                  AND f.episode_id IN (SELECT episode_id FROM cohort)
+            ) u
+        ) numbered
+        WINDOW e AS (PARTITION BY episode_id)
+    ) indexed
+    WINDOW e AS (PARTITION BY episode_id)
 ),
 no_responses AS (
     SELECT DISTINCT f.episode_id, f.due_kind
@@ -160,69 +185,91 @@ no_responses AS (
     WHERE f.status = :no_response::text AND f.instrument = :phq9::text
 ),
 discharge AS (
-    SELECT b.total AS baseline,
+    SELECT s.first_total AS baseline,
         (array_agg(s.total ORDER BY s.n DESC)
-            FILTER (WHERE s.n > 1 AND s.day > b.day AND s.day <= e.ended_on))[1] AS last
-    FROM eps e
-    JOIN scores b ON b.episode_id = e.episode_id AND b.n = 1
-    LEFT JOIN scores s ON s.episode_id = e.episode_id
-    WHERE e.ended_in_period AND NOT e.in_error AND b.total > :index_above::int
-    GROUP BY e.episode_id, b.total
-),
-index_scores AS (
-    SELECT DISTINCT ON (s.episode_id) s.episode_id, s.n, s.day, s.total
-    FROM scores s JOIN eps e ON e.episode_id = s.episode_id AND NOT e.in_error
-    WHERE s.total > :index_above::int AND NOT s.follow_up
-    ORDER BY s.episode_id, s.n
+            FILTER (WHERE s.n > 1 AND s.day > s.first_day AND s.day <= e.ended_on))[1]
+            AS last
+    FROM eps e JOIN scores s ON s.episode_id = e.episode_id
+    WHERE e.ended_in_period AND NOT e.in_error AND s.first_total > :index_above::int
+    GROUP BY e.episode_id, s.first_total
 ),
 windows AS (
     SELECT * FROM unnest(:fu_kinds::text[], :fu_rules::text[], :fu_firsts::int[],
         :fu_lasts::int[], :fu_due_kinds::text[])
-        AS w(kind, rule, first_day, last_day, due_kind)
+        WITH ORDINALITY AS w(kind, rule, first_day, last_day, due_kind, position)
+),
+followup_lasts AS (
+    -- One row per index episode in the period: the last score in each follow-up window
+    -- (one FILTER per window of `windows`, in its order: `_window_lasts`).
+    SELECT s.episode_id, s.index_day AS index_on, s.index_total, ARRAY[{lasts}] AS lasts
+    FROM scores s
+    WHERE s.index_n IS NOT NULL
+      AND s.index_day BETWEEN :first_day::date AND :last_day::date
+      AND s.episode_id NOT IN (SELECT episode_id FROM errors)
+    GROUP BY s.episode_id, s.index_day, s.index_total
 ),
 followups AS (
-    SELECT w.kind, w.rule, w.last_day, i.day AS index_on, i.total AS index_total,
-        (array_agg(s.total ORDER BY s.n DESC) FILTER (WHERE s.n IS NOT NULL))[1] AS last,
-        EXISTS (
-            SELECT 1 FROM no_responses x
-            WHERE x.episode_id = i.episode_id AND x.due_kind = w.due_kind
-        ) AS no_response
-    FROM index_scores i CROSS JOIN windows w
-    LEFT JOIN scores s ON s.episode_id = i.episode_id AND s.n <> i.n
-        AND s.day - i.day BETWEEN w.first_day AND w.last_day
-    WHERE i.day BETWEEN :first_day::date AND :last_day::date
-    GROUP BY i.episode_id, i.day, i.total, w.kind, w.rule, w.last_day, w.due_kind
-),
-intensities AS (
-    SELECT * FROM unnest(:levels::text[], :ranks::int[]) AS k(level, rank)
+    SELECT w.kind, w.rule, w.last_day, f.index_on, f.index_total, f.lasts[w.position] AS last,
+        x.episode_id IS NOT NULL AS no_response
+    FROM followup_lasts f
+    CROSS JOIN windows w
+    LEFT JOIN no_responses x ON x.episode_id = f.episode_id AND x.due_kind = w.due_kind
 ),
 leveled AS (
-    SELECT m.episode_id, m.n, m.at, m.level,
-        lag(m.level) OVER (PARTITION BY m.episode_id ORDER BY m.n) AS before
-    FROM moves m JOIN eps e ON e.episode_id = m.episode_id AND NOT e.in_error
-    WHERE m.level IS NOT NULL
+    -- One pass over the moves that name a level, in the records' order: the level before
+    -- each (the previous move with a level).
+    SELECT t.episode_id, t.at, t.seq, t.ordinal, t.level_delivered AS level,
+        lag(t.level_delivered) OVER (
+            PARTITION BY t.episode_id ORDER BY t.at, t.seq, t.ordinal
+        ) AS before
+    FROM transitions t
+    WHERE t.level_delivered IS NOT NULL
+      AND t.episode_id IN (SELECT episode_id FROM cohort)
+      AND t.episode_id NOT IN (SELECT episode_id FROM errors)
 ),
-changes AS MATERIALIZED (
-    SELECT l.episode_id, l.n, l.at, k.rank,
-        lag(k.rank) OVER (PARTITION BY l.episode_id ORDER BY l.n) AS before_rank
-    FROM leveled l JOIN intensities k ON k.level = l.level
-    WHERE l.before IS DISTINCT FROM l.level
+changes AS (
+    -- Each change of level, its intensity, the one before, and the most intensive level
+    -- changed to within the step-up days after it (later moves at the same instant
+    -- included, earlier ones not): window frames in the same order, no self-join.
+    SELECT episode_id, at, rank, lag(rank) OVER w AS before_rank,
+        greatest(
+            max(rank) OVER (
+                PARTITION BY episode_id ORDER BY at
+                RANGE BETWEEN CURRENT ROW
+                    AND make_interval(secs => :step_up_s::float8) FOLLOWING
+                EXCLUDE GROUP
+            ),
+            max(rank) OVER (
+                PARTITION BY episode_id, at ORDER BY seq, ordinal
+                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+            )
+        ) AS later_max
+    FROM (
+        SELECT l.episode_id, l.at, l.seq, l.ordinal,
+            (:ranks::int[])[array_position(:levels::text[], l.level)] AS rank
+        FROM leveled l WHERE l.before IS DISTINCT FROM l.level
+    ) l
+    WINDOW w AS (PARTITION BY episode_id ORDER BY at, seq, ordinal)
 ),
 step_downs AS (
-    SELECT d.at, EXISTS (
-            SELECT 1 FROM changes u
-            WHERE u.episode_id = d.episode_id AND u.n > d.n AND u.rank > d.rank
-              AND u.at <= d.at + make_interval(secs => :step_up_s::float8)
-        ) AS stepped_up
-    FROM changes d
-    WHERE d.rank < d.before_rank AND d.at >= :begin_at::timestamptz AND d.at < :end_at::timestamptz
+    SELECT at, coalesce(later_max > rank, false) AS stepped_up
+    FROM changes
+    WHERE rank < before_rank AND at >= :begin_at::timestamptz AND at < :end_at::timestamptz
 ),
 stays AS (
     SELECT m.level, m.episode_id,
-        (sum(extract(epoch FROM least(m.next_at, e.ended_at) - m.at)) / 86400)::float8 AS days
-    FROM eps e JOIN moves m ON m.episode_id = e.episode_id AND m.n < e.end_n
-    WHERE e.ended_in_period AND NOT e.in_error AND m.to_phase = :in_treatment::text
-      AND m.level IS NOT NULL AND least(m.next_at, e.ended_at) > m.at
+        (sum(extract(epoch FROM least(m.next_at, m.ended_at) - m.at)) / 86400)::float8 AS days
+    FROM (
+        SELECT t.episode_id, t.at, t.seq, t.ordinal, t.to_phase, t.level_delivered AS level,
+            lead(t.at) OVER (PARTITION BY t.episode_id ORDER BY t.at, t.seq, t.ordinal)
+                AS next_at,
+            e.ended_at, e.end_seq, e.end_ordinal
+        FROM eps e JOIN transitions t ON t.episode_id = e.episode_id
+        WHERE e.ended_in_period AND NOT e.in_error
+    ) m
+    WHERE (m.at, m.seq, m.ordinal) < (m.ended_at, m.end_seq, m.end_ordinal)
+      AND m.to_phase = :in_treatment::text AND m.level IS NOT NULL
+      AND least(m.next_at, m.ended_at) > m.at
     GROUP BY m.level, m.episode_id
 ),
 clock_results AS (
@@ -301,6 +348,20 @@ FROM stays GROUP BY level
 UNION ALL
 SELECT 'started', NULL, NULL, count(*), NULL FROM eps WHERE started_in_period
 """
+
+
+def _window_lasts(count: int) -> str:
+    """The last score in each follow-up window, one FILTER per window (1-based, the
+    order of the `fu_*` parameters)."""
+    return ", ".join(
+        f"(array_agg(s.total ORDER BY s.n DESC) FILTER (WHERE s.n <> s.index_n"
+        f" AND s.day - s.index_day"
+        f" BETWEEN (:fu_firsts::int[])[{k}] AND (:fu_lasts::int[])[{k}]))[1]"
+        for k in range(1, count + 1)
+    )
+
+
+REPORT_SQL = REPORT_SQL.replace("{lasts}", _window_lasts(len(FollowUp)))
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
@@ -389,9 +450,30 @@ def _spread(n: int, quartiles: list[float]) -> Spread:
     return Spread(n, median, q1, q3)
 
 
+# The statement sorts and hashes a few hundred thousand narrow rows for a large program:
+# enough memory for that in its own read-only transaction (SET LOCAL ends with it), so
+# nothing spills to disk.
+REPORT_WORK_MEM: Final = "64MB"
+
+
+@asynccontextmanager
+async def _connection(db: Db) -> AsyncIterator[Conn]:
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db
+
+
 async def report_tallies(db: Db, parameters: Mapping[str, object]) -> Tallies:
     sql, args = bind(REPORT_SQL, parameters)
-    rows = await db.fetch(sql, *args)
+    async with _connection(db) as conn, conn.transaction(readonly=True):
+        await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        # Hash and merge joins only: the CTEs' row estimates are guesses, and a nested
+        # loop over a CTE the planner thinks is small is quadratic in the program's size.
+        # The price: a small program in a large database scans whole tables (linear).
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        rows = await conn.fetch(sql, *args)
     t = Tallies()
     endings: Counter[EndKind] = Counter()
     for r in rows:
