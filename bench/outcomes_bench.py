@@ -32,7 +32,13 @@ from schemas.review_packet import (
     ReviewPacket,
     ScoreLine,
 )
-from store.outcomes_report import REPORT_SQL, bind, program_report, report_parameters
+from store.outcomes_report import (
+    REPORT_SQL,
+    bind,
+    program_report,
+    report_parameters,
+    report_settings,
+)
 
 PROGRAM = "bench-outcomes"
 
@@ -153,7 +159,9 @@ async def explain_report(pool: asyncpg.Pool) -> str:
             PROGRAM, first, last, as_of=NOW, policy=OutcomePolicy(), substance_use=True
         ),
     )
-    rows = await pool.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", *args)
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await report_settings(conn)  # as the report runs it
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", *args)
     return "\n".join(r[0] for r in rows)
 
 

@@ -465,14 +465,19 @@ async def _connection(db: Db) -> AsyncIterator[Conn]:
         yield db
 
 
+async def report_settings(conn: Conn) -> None:
+    """The report statement's planner settings, for the transaction it runs in."""
+    await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+    # Hash and merge joins only: the CTEs' row estimates are guesses, and a nested loop
+    # over a CTE the planner thinks is small is quadratic in the program's size. The
+    # price: a small program in a large database scans whole tables (linear).
+    await conn.execute("SET LOCAL enable_nestloop = off")
+
+
 async def report_tallies(db: Db, parameters: Mapping[str, object]) -> Tallies:
     sql, args = bind(REPORT_SQL, parameters)
     async with _connection(db) as conn, conn.transaction(readonly=True):
-        await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
-        # Hash and merge joins only: the CTEs' row estimates are guesses, and a nested
-        # loop over a CTE the planner thinks is small is quadratic in the program's size.
-        # The price: a small program in a large database scans whole tables (linear).
-        await conn.execute("SET LOCAL enable_nestloop = off")
+        await report_settings(conn)
         rows = await conn.fetch(sql, *args)
     t = Tallies()
     endings: Counter[EndKind] = Counter()
