@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +15,8 @@ from schemas.episode import OpaqueId
 from schemas.text import PlainText
 
 GROUP_LEVELS = (LevelOfCare.OP, LevelOfCare.IOP, LevelOfCare.PHP)
+# A scheduled session's ID is `{group_id}.{YYYYMMDD}` and a session path takes 64 at most.
+GROUP_ID_MAX = 64 - len(".YYYYMMDD")
 
 
 def _local_time_schema(schema: dict[str, Any]) -> None:
@@ -27,7 +29,15 @@ class GroupSpec(BaseModel):
     """A group and its weekly schedule, as a program-admin defines it."""
 
     model_config = ConfigDict(extra="forbid")
-    group_id: OpaqueId
+    group_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=GROUP_ID_MAX,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+            description="at most 55 characters: a scheduled session's ID is this and .YYYYMMDD",
+        ),
+    ]
     program_id: OpaqueId
     name: PlainText = Field(min_length=1, max_length=200)
     level: LevelOfCare
@@ -80,6 +90,7 @@ class GroupChange(BaseModel):
 
 
 class Group(GroupSpec):
+    group_id: str  # as stored (a group made before the limit reads back unchanged)
     seats_used: int = 0
     seats_free: int = 0
     waiting: int = 0

@@ -723,3 +723,84 @@ async def test_probe_sessions_exist_ahead_for_a_group_nobody_lists(
         "SELECT max(session_date) FROM group_sessions WHERE group_id = $1", gid
     )
     assert last == date(2026, 4, 27) + timedelta(days=28)  # generate_ahead_days on
+
+
+async def test_probe_a_groups_id_leaves_room_for_its_sessions_ids(
+    papi: httpx.AsyncClient, clock: Clock, crew: list[str]
+) -> None:
+    """A scheduled session's ID is the group's and `.YYYYMMDD`: a group ID of 64
+    characters made sessions that no session path accepts (at most 64). The longest group
+    ID is 55 characters; its sessions take rosters."""
+    a = crew[0]
+    clock.now = MONDAY
+    too_long = await papi.post("/v1/groups", json=group_body(group_id="g" * 56), headers=ADMIN)
+    assert too_long.status_code == 422, too_long.text
+    assert fields(too_long) == ["body.group_id"]
+    gid = await new_group(papi, clock, group_id=f"prb{uuid.uuid4().hex}{'x' * 20}"[:55])
+    await seat(papi, gid, a)
+    session = (await sessions_of(papi, gid, "2026-03-05", "2026-03-05"))[0]
+    clock.now = after(session, hours=4)
+    answer = await papi.post(
+        f"/v1/sessions/{session['session_id']}/roster",
+        json=roster({"episode_id": a, "status": "attended"}),
+        headers=CARE,
+    )
+    assert answer.status_code == 200, answer.text
+    audit = await papi.get(
+        f"/v1/sessions/{session['session_id']}/attendance/{a}/audit", headers=CARE
+    )
+    assert audit.status_code == 200 and len(audit.json()) == 1
+
+
+async def test_probe_ad_hoc_sessions_are_idempotent_and_never_overwritten(
+    papi: httpx.AsyncClient, clock: Clock
+) -> None:
+    gid = await new_group(papi, clock)
+    body = {
+        "session_id": f"adhoc-{uuid.uuid4().hex[:8]}",
+        "starts_at": "2026-03-07T15:00:00Z",
+        "duration_minutes": 90,
+    }
+    first = await papi.post(f"/v1/groups/{gid}/sessions", json=body, headers=ADMIN)
+    assert first.status_code == 201, first.text
+    assert first.json()["kind"] == "ad_hoc" and first.json()["session_date"] == "2026-03-07"
+    again = await papi.post(f"/v1/groups/{gid}/sessions", json=body, headers=ADMIN)
+    assert again.status_code == 200, again.text
+    moved = await papi.post(
+        f"/v1/groups/{gid}/sessions",
+        json={**body, "starts_at": "2026-03-07T16:00:00Z"},
+        headers=ADMIN,
+    )
+    assert moved.status_code == 409 and moved.json()["type"].endswith("session-id-conflict")
+    clash = await papi.post(
+        f"/v1/groups/{gid}/sessions",
+        json={**body, "session_id": f"adhoc-{uuid.uuid4().hex[:8]}"},
+        headers=ADMIN,
+    )
+    assert clash.status_code == 409 and clash.json()["type"].endswith("session-exists")
+    naive = await papi.post(
+        f"/v1/groups/{gid}/sessions",
+        json={**body, "session_id": "adhoc-naive", "starts_at": "2026-03-07T15:00:00"},
+        headers=ADMIN,
+    )
+    assert naive.status_code == 422 and fields(naive) == ["body.starts_at"], naive.text
+    listed = await sessions_of(papi, gid, "2026-03-07", "2026-03-07")
+    assert [(s["session_id"], s["starts_at"]) for s in listed] == [
+        (body["session_id"], "2026-03-07T15:00:00Z")
+    ]
+
+
+async def test_probe_two_assignments_racing_for_the_last_seat_take_it_once(
+    papi: httpx.AsyncClient, clock: Clock, crew: list[str]
+) -> None:
+    a, b = crew[:2]
+    gid = await new_group(papi, clock, capacity=1)
+    answers = await asyncio.gather(
+        *(
+            papi.post(f"/v1/groups/{gid}/assignments", json={"episode_id": e}, headers=CARE)
+            for e in (a, b)
+        )
+    )
+    assert sorted(x.status_code for x in answers) == [201, 409], [x.text for x in answers]
+    group = (await papi.get(f"/v1/groups/{gid}", headers=CARE)).json()
+    assert (group["seats_used"], group["seats_free"]) == (1, 0)
