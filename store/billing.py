@@ -148,11 +148,25 @@ async def billable_days(
 COLUMNS = list(BillableDay.model_fields)
 
 
+# A cell starting so is a formula to a spreadsheet (OWASP: CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A value as a CSV cell; free text that a spreadsheet would run as a formula gets a
+    leading apostrophe (numbers are written as they are)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(lines: Sequence[BillableDay]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for line in lines:
         data = line.model_dump(mode="json")
-        writer.writerow(["" if data[c] is None else data[c] for c in COLUMNS])
+        writer.writerow([_cell(data[c]) for c in COLUMNS])
     return out.getvalue()

@@ -7,6 +7,8 @@ server's."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -77,7 +79,9 @@ class Patient:
         self.episode_id = ""
         self.sessions: list[dict[str, Any]] = []
 
-    async def start(self, program: str, *, units: int | None = None) -> Patient:
+    async def start(
+        self, program: str, *, units: int | None = None, number: str | None = None
+    ) -> Patient:
         today = max(self.clock.now, await self.env.get_current_time()).date()
         monday = today + timedelta(days=7 - today.weekday())
         self.clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
@@ -116,7 +120,7 @@ class Patient:
                 "unit_type": "days",
                 "start_date": monday.isoformat(),
                 "end_date": (monday + timedelta(days=60)).isoformat(),
-                "authorization_number": f"AUTH-P-{uuid.uuid4().hex[:6]}",
+                "authorization_number": number or f"AUTH-P-{uuid.uuid4().hex[:6]}",
             }
             answer = await self.api.post(
                 f"/v1/episodes/{self.episode_id}/authorizations", json=approval, headers=UR
@@ -277,3 +281,26 @@ async def test_probe_m_absences_recommend_a_level_review_without_disengaging(
     flags = await patient.flags()
     assert "level_review_recommended" in flags
     assert "disengaged" not in flags
+
+
+async def test_probe_the_csv_export_does_not_hand_a_spreadsheet_a_formula(
+    papi: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock
+) -> None:
+    """An authorization number is free text typed by UR staff; a biller opens the CSV in a
+    spreadsheet. A cell that would start a formula (=, +, -, @) is quoted with a leading
+    apostrophe (OWASP's CSV-injection advice); the JSON keeps the number as typed."""
+    number = '=HYPERLINK("http://x.test","AUTH")'
+    patient = await Patient(papi, api_env, clock).start(REVIEWED, units=10, number=number)
+    await patient.roster(0, "attended")
+    params = {"from": patient.day(0).isoformat(), "to": patient.day(0).isoformat()}
+    path = f"/v1/programs/{REVIEWED}/billable-days"
+    lines = (await papi.get(path, params=params, headers=UR)).json()
+    mine = [x for x in lines if x["episode_id"] == patient.episode_id]
+    assert [x["authorization_number"] for x in mine] == [number]
+    exported = await papi.get(path, params={**params, "format": "csv"}, headers=UR)
+    rows = [
+        r
+        for r in csv.DictReader(io.StringIO(exported.text))
+        if r["episode_id"] == patient.episode_id
+    ]
+    assert [r["authorization_number"] for r in rows] == ["'" + number]
