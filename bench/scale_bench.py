@@ -160,6 +160,8 @@ def describe_exit(returncode: int, pid: int | None = None) -> str:
         return f"killed by {name} from another process (no OOM kill of it in dmesg)"
     if returncode == EXIT_STOPPED_ON_ITS_OWN:
         return "stopped polling on its own (the Temporal core shut the worker down)"
+    if returncode == 0:  # it took a stop signal the bench did not send: its lines say whose
+        return "exited with status 0 after a stop signal (its last lines name the sender)"
     return f"exited with status {returncode}"
 
 

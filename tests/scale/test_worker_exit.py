@@ -50,6 +50,7 @@ async def test_a_worker_ending_unasked_reports_its_exit_and_last_words(
             await fleet.guarded(asyncio.sleep(120))
         assert ended.value.pid == hung_up.process.pid
         assert ended.value.returncode == 0
+        assert "after a stop signal" in ended.value.how
         said = f"signal SIGHUP from pid {os.getpid()} (the bench), stopping"
         assert any(said in line for line in ended.value.tail), ended.value.tail
         assert said in str(ended.value)
