@@ -9,7 +9,7 @@ tests/reports/python_report.py); the follow-up windows also count the 6- and 12-
 questionnaires answered after the episode closed (`followup_measures`, migration 0310), a
 recorded non-response as lacking. HEDIS FUH and IET are read from the engine's live
 quality clocks (`quality_clocks`, migration 0900), not recomputed. Days are the program's
-local calendar days (its IANA zone). Indexes: migrations 0700, 0900, 0310.
+local calendar days (its IANA zone). Indexes: migrations 0700, 0710, 0900, 0310.
 """
 
 from __future__ import annotations
