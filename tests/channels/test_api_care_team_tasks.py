@@ -77,6 +77,10 @@ async def test_callback_and_acknowledgement_through_the_api(
     )
     assert done.status_code == 200, done.text
     assert (done.json()["done_by"], done.json()["callback_outcome"]) == ("clin-7", "not_reached")
+    retried = await client.post(
+        task, json={"completed_by": "clin-7", "outcome": "not_reached"}, headers=bearer("tok-care")
+    )
+    assert retried.status_code == 200 and retried.json() == done.json()
     again = await client.post(
         task, json={"completed_by": "clin-7", "outcome": "reached"}, headers=bearer("tok-care")
     )
