@@ -114,8 +114,9 @@ async def test_today_is_a_few_statements_whatever_its_rows(
     client: httpx.AsyncClient,
 ) -> None:
     """A signed-in Today page: the session (one statement), every list but the quality
-    clocks with their names (one), the quality clocks (one), and at most one more for the
-    names of clock rows the first did not name; never a statement per row."""
+    clocks with their names (one), the quality clocks (one), the open care-team tasks (one),
+    and at most one more for the names of clock and task rows the first did not name; never
+    a statement per row."""
     assert api_worker is None
     await _at_risk(client, api_env, f"Ottoline Todaytest{uuid.uuid4().hex[:6]}")
     schema: str = await api_pool.fetchval("SELECT current_schema()")
@@ -152,4 +153,5 @@ async def test_today_is_a_few_statements_whatever_its_rows(
     assert sum(s.startswith("WITH live AS") for s in seen) == 1, kinds
     assert sum(s.startswith('WITH "today list:risk"') for s in seen) == 1, kinds
     assert sum("FROM quality_clocks" in s for s in seen) == 1, kinds
-    assert len(seen) <= 4, kinds
+    assert sum("FROM care_team_tasks" in s for s in seen) == 1, kinds
+    assert len(seen) <= 5, kinds
