@@ -62,4 +62,8 @@ class InMemoryPatients:
         self.kept.setdefault(start.episode_id, start)
         if start.adult_on is not None:
             self.adults.setdefault(start.episode_id, start.adult_on)
+        member_id = start.coverage.member_id if start.coverage else None
+        found = self.subscribers.get(start.episode_id) or Subscriber()
+        if member_id is not None and found.member_id is None:
+            self.subscribers[start.episode_id] = found.model_copy(update={"member_id": member_id})
         return f"pt_mem_{start.episode_id}"

@@ -153,8 +153,8 @@ class PostgresPatients:
         """Keep the patient and contact details an older run carried in its state (a start
         recorded before this table), so the run can drop them; returns the patient's key.
         What is stored already stays (no fingerprint: the body as received is not known),
-        but a row with no 18th birthday takes the carried one (an engine V4 run drops it
-        from a start that came through the API before V4)."""
+        but a row with no 18th birthday or member ID takes the carried one (an engine V4 run
+        drops them from a start that came to the workflow with them)."""
         async with self._db.acquire() as conn, conn.transaction():
             coverage = start.coverage
             await conn.execute(
@@ -163,7 +163,9 @@ class PostgresPatients:
                     birth_date, payer_id, member_id, adult_on)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (episode_id) DO UPDATE
-                    SET adult_on = COALESCE(patients.adult_on, EXCLUDED.adult_on)
+                    SET adult_on = COALESCE(patients.adult_on, EXCLUDED.adult_on),
+                        member_id = COALESCE(patients.member_id, EXCLUDED.member_id),
+                        payer_id = COALESCE(patients.payer_id, EXCLUDED.payer_id)
                 """,
                 new_patient_key(),
                 start.episode_id,

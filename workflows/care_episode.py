@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ports import PayerDataError
     from rules.transitions import Action, TransitionNotAllowed
     from schemas.attendance import AttendanceNotice
+    from schemas.episode import Coverage
     from schemas.submissions import (
         AlertAcknowledgement,
         AssessmentSubmission,
@@ -151,12 +152,17 @@ class CareEpisode:
         """Engine V3: a run whose carried start still holds the patient (recorded before the
         patients table) stores it in PostgreSQL and keeps only the opaque key, so its next
         run's input holds no patient data; engine V4 does the same for a start that still
-        names the 18th birthday (`adult_on`). Older engines keep their recorded commands."""
+        names the 18th birthday (`adult_on`) or the payer member ID, and drops that member ID
+        from the carried coverage too when it is the start's (the payer activity then reads
+        it from the records). Older engines keep their recorded commands."""
         s = self._engine.state
         if s.engine_version < ENGINE_V3:
             return
-        birthday = s.engine_version >= ENGINE_V4 and s.start.adult_on is not None
-        if not (s.start.carries_patient_data() or birthday):
+        v4 = s.engine_version >= ENGINE_V4
+        birthday = v4 and s.start.adult_on is not None
+        carried = s.start.coverage
+        member = v4 and carried is not None and carried.member_id is not None
+        if not (s.start.carries_patient_data() or birthday or member):
             return
         key = await workflow.execute_activity_method(
             CareActivities.keep_patient,
@@ -167,8 +173,10 @@ class CareEpisode:
         )
         if key is not None:
             # V3 kept the birthday in its start (its timer reads it); V4 asks the records.
-            kept = s.start.adult_on if s.engine_version < ENGINE_V4 else None
+            kept = s.start.adult_on if not v4 else None
             s.start = s.start.for_engine(key).model_copy(update={"adult_on": kept})
+            if v4 and s.coverage_ref is None:
+                s.coverage = _without_start_member(s.coverage, carried)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -377,6 +385,14 @@ UPDATES: Final[Mapping[Action, EpisodeUpdate]] = {
     Action.SUBMIT_PATIENT_MEASURE: CareEpisode.submit_patient_measure,
     Action.ACKNOWLEDGE_ALERT: CareEpisode.acknowledge_alert,
 }
+
+
+def _without_start_member(coverage: Coverage | None, start: Coverage | None) -> Coverage | None:
+    """The carried coverage without its member ID when that is the start's (the records hold
+    it); a member ID from a later change the records may not hold stays."""
+    if coverage is None or start is None or start.member_id is None:
+        return coverage
+    return coverage.without_member() if coverage.member_id == start.member_id else coverage
 
 
 def _payer_rejected_data(failed: ActivityError) -> bool:

@@ -9,7 +9,7 @@ from datetime import date
 import asyncpg
 
 from rules.levels import AgeGroup
-from schemas.episode import EpisodeStart, PatientRef
+from schemas.episode import Coverage, EpisodeStart, PatientRef
 from store.patients import PostgresPatients
 
 
@@ -59,3 +59,19 @@ async def test_a_carried_start_gives_its_birthday_to_a_row_without_one(
     assert await patients.adult_from("ep-carried") == date(2026, 9, 1), "a stored one stays"
     record = await patients.get("ep-carried")
     assert record is not None and record.mrn == "MRN-ep-carried", "the rest stays as stored"
+
+
+async def test_a_carried_member_id_fills_a_row_without_one(pool: asyncpg.Pool) -> None:
+    patients = PostgresPatients(pool)
+    through_api = _teen("ep-member")  # no coverage in the row
+    registered = await patients.register_start(through_api, through_api.fingerprint())
+    carried = through_api.for_engine(registered.patient_key).model_copy(
+        update={"coverage": Coverage(payer_id="SANDBOX", member_id="M-CARRIED-1")}
+    )
+    await patients.keep_carried(carried)
+    subscriber = await patients.subscriber("ep-member")
+    assert subscriber is not None and subscriber.member_id == "M-CARRIED-1"
+    other = carried.model_copy(update={"coverage": Coverage(payer_id="X", member_id="M-2")})
+    await patients.keep_carried(other)
+    record = await patients.get("ep-member")
+    assert record is not None and (record.payer_id, record.member_id) == ("SANDBOX", "M-CARRIED-1")
