@@ -15,8 +15,9 @@ migration 0310):
   the patient channel makes the link when it delivers and queues the link's one reminder
   (the same path as every questionnaire link). Only to a patient who consented to
   messages at the start (`consents.messaging`, kept in `patient_contacts`) and has a
-  consented, addressed channel on file; otherwise nothing is sent and the window closes
-  unanswered.
+  consented, addressed channel on file; otherwise nothing is sent, the row says why
+  (`not_sent_reason`, on the timeline and the episode page) and the window closes
+  unanswered. The patient channel refuses a declined patient again at delivery.
 - **answered** when the patient submits on that link (`record_answer`, from the patient
   page): the score goes here, not to Temporal; once per link (a resubmission changes
   nothing). Item 9 > 0 queues the urgent `safety_alert` to the care team in the same
@@ -49,6 +50,7 @@ from rules.recommendation import risk_reasons
 from rules.transitions import CarePhase, Event
 from schemas.records import EffectBatch, Recipient, Urgency
 from store.channels import care_tasks
+from store.channels.contacts import DECLINED
 from store.channels.links import Instrument
 from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Conn, Db
@@ -220,11 +222,12 @@ class FollowupRow:
     sent_at: datetime | None
     reminded_at: datetime | None
     closed_at: datetime | None
+    not_sent_reason: str | None = None
 
 
 _COLUMNS = """episode_id, due_kind, program_id, instrument, index_date, index_total,
     window_opens, window_closes, due_on, status, message_id, link_id, total, item9,
-    answers, answered_at, sent_at, reminded_at, closed_at"""
+    answers, answered_at, sent_at, reminded_at, closed_at, not_sent_reason"""
 
 
 def _row(r: asyncpg.Record) -> FollowupRow:
@@ -268,10 +271,36 @@ FOR UPDATE OF f SKIP LOCKED
 """
 
 
+# Rows due today whose patient cannot be messaged: why, on the row (a reason changes only
+# when its cause does, so a pass repeated writes nothing).
+_NOT_SENT = """
+WITH unreachable AS (
+    SELECT f.episode_id, f.due_kind,
+        CASE WHEN c.episode_id IS NULL THEN $3
+             WHEN NOT c.messaging_consent THEN $4
+             ELSE $5 END AS reason
+    FROM followup_measures f
+    LEFT JOIN patient_contacts c USING (episode_id)
+    WHERE f.status = 'scheduled' AND f.due_on <= $1 AND f.window_closes >= $1
+        AND NOT coalesce(c.messaging_consent
+            AND ((c.prefers_sms AND c.sms_consent AND c.phone IS NOT NULL)
+                 OR (c.prefers_email AND c.email_consent AND c.email_address IS NOT NULL)),
+            false)
+)
+UPDATE followup_measures f SET not_sent_reason = u.reason, updated_at = $2
+FROM unreachable u
+WHERE f.episode_id = u.episode_id AND f.due_kind = u.due_kind
+    AND f.not_sent_reason IS DISTINCT FROM u.reason
+"""
+NO_CONTACT: Final = "no contact details on file"
+NO_CHANNEL: Final = "no consented channel with an address"
+
+
 @dataclass(frozen=True)
 class PassReport:
     sent: int
     closed_unanswered: int
+    not_sent: int = 0
 
 
 class FollowupJob:
@@ -296,10 +325,16 @@ class FollowupJob:
         now = self._clock()
         today = utc_day(now)
         sent = await self._send_due(now, today)
+        not_sent = await self._mark_not_sent(now, today)
         await self._follow_links()
         closed = await self._close_windows(now, today)
         await beat(self._pool, FOLLOWUP_JOB, self._instance)
-        return PassReport(sent=sent, closed_unanswered=closed)
+        return PassReport(sent=sent, closed_unanswered=closed, not_sent=not_sent)
+
+    async def _mark_not_sent(self, now: datetime, today: date) -> int:
+        """Say on each follow-up due today that cannot go why it does not (newly said)."""
+        status = await self._pool.execute(_NOT_SENT, today, now, NO_CONTACT, DECLINED, NO_CHANNEL)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def _send_due(self, now: datetime, today: date) -> int:
         sent = 0
@@ -336,7 +371,7 @@ class FollowupJob:
         await conn.execute(
             """
             UPDATE followup_measures SET status = 'sent', message_id = $3, sent_at = $4,
-                updated_at = $4
+                not_sent_reason = NULL, updated_at = $4
             WHERE episode_id = $1 AND due_kind = $2 AND status = 'scheduled'
             """,
             r["episode_id"],

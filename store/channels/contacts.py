@@ -15,6 +15,10 @@ from rules.messaging import MessagingPolicy
 from schemas.episode import ContactPreferences
 from store.dbtypes import Db
 
+# Why nothing goes to a patient who declined messages at the start (the outbox row's
+# reason, and a follow-up's `not_sent_reason`).
+DECLINED = "the patient declined messages at the start (consents.messaging)"
+
 
 class MessagingChannel(StrEnum):
     SMS = "sms"
@@ -33,6 +37,9 @@ class PatientContact:
     email_consent: bool
     messaging: MessagingPolicy
     language: str | None = None
+    # The start's `consents.messaging` (migration 0313): without it no message goes to the
+    # patient on any channel, whoever queued it (the engine, a reminder, a follow-up).
+    messaging_consent: bool = True
 
     def same_details(self, contact: ContactPreferences) -> bool:
         """Whether a start repeats what was stored (a retry) rather than changing it."""
@@ -103,7 +110,7 @@ class PostgresContacts:
         row = await self._db.fetchrow(
             """
             SELECT episode_id, prefers_sms, prefers_email, phone, email_address, time_zone,
-                sms_consent, email_consent, messaging, language
+                sms_consent, email_consent, messaging, language, messaging_consent
             FROM patient_contacts WHERE episode_id = $1
             """,
             episode_id,

@@ -2,7 +2,8 @@
 keeps to quiet hours and the rate limit, and hands the message to SMS or email.
 
 A message held by quiet hours or the rate limit is deferred to the instant it may go (no
-attempt used up); a patient with no consented, configured channel is `undeliverable`.
+attempt used up); a patient who declined messages at the start (`consents.messaging`) or
+has no consented, configured channel is `undeliverable`, the reason on the outbox row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from rules.messaging import Route, quiet_until, rate_limited_until, zone
-from store.channels.contacts import MessagingChannel, PatientContact, PostgresContacts
+from store.channels.contacts import (
+    DECLINED,
+    MessagingChannel,
+    PatientContact,
+    PostgresContacts,
+)
 from store.channels.links import REMINDER_FOR_PARAM, Instrument, PostgresLinks
 from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Db
@@ -46,6 +52,13 @@ def _reachable(
     if not (contact.sms_consent if sms else contact.email_consent):
         return f"the patient withdrew consent to {channel.value}"
     return channel, address
+
+
+def refuse_without_consent(contact: PatientContact) -> None:
+    """`Undeliverable` for a patient who declined messages at the start: whoever queued
+    the message (the engine, a link's reminder, a follow-up), nothing goes."""
+    if not contact.messaging_consent:
+        raise Undeliverable(DECLINED)
 
 
 def choose_route(
@@ -84,6 +97,7 @@ class PatientChannel:
         contact = await PostgresContacts(self.db).get(message.episode_id)
         if contact is None:
             raise Undeliverable("no contact details on file")
+        refuse_without_consent(contact)
         route = choose_route(contact, self.senders, contact.messaging.routes.patient)
         now = self.clock()
         policy = contact.messaging

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rules.messaging import MessagingPolicy, RecipientKind, Route
 from schemas.records import NotificationRequest, Recipient
 from store.channels.contacts import PostgresContacts
-from store.channels.patient import PATIENT_CHANNEL, PatientChannel
+from store.channels.patient import PATIENT_CHANNEL, PatientChannel, refuse_without_consent
 from store.channels.staff_email import StaffEmailChannel
 from store.dbtypes import Db
 from store.outbox import Channel, OutboxMessage, Undeliverable
@@ -60,13 +60,12 @@ class RecipientRouter:
     patients: PatientChannel | None = None
     staff_email: StaffEmailChannel | None = None
 
-    async def _policy(self, episode_id: str) -> MessagingPolicy:
-        contact = await PostgresContacts(self.db).get(episode_id)
-        return contact.messaging if contact is not None else MessagingPolicy()
-
     async def deliver(self, message: OutboxMessage) -> None:
-        policy = await self._policy(message.episode_id)
+        contact = await PostgresContacts(self.db).get(message.episode_id)
+        policy = contact.messaging if contact is not None else MessagingPolicy()
         route = chosen_route(policy, message.recipient_role)
+        if contact is not None and message.recipient_role == RecipientKind.PATIENT:
+            refuse_without_consent(contact)  # on every route, the clinic's webhook too
         if route is Route.WEBHOOK:
             await self.webhook.deliver(message)
             return
