@@ -111,11 +111,12 @@ class TodayView:
 async def today_view(
     workbench: Workbench, account: Account, program: str | None, *, choices: bool = False
 ) -> TodayView:
-    """Today's worklists, each row with its patient's display name, in two statements at
-    once: every list but the quality clocks in one (store.worklists.today_page, names and,
-    with `choices` and a person who sees every program, the programs to choose from), and
-    the quality clocks (store.quality_clocks). Patients of clock rows not named by the
-    first are named by one more query, only when there are some."""
+    """Today's worklists, each row with its patient's display name, in three statements
+    at once: every list but the quality clocks and the care-team tasks in one
+    (store.worklists.today_page, with the names of its rows and, with `choices` and a
+    person who sees every program, the programs to choose from), the quality clocks
+    (store.quality_clocks) and the tasks (store.channels.care_tasks). Patients of clock
+    and task rows the first did not name are named by one more query, only when any."""
     services = workbench.services
     pool = services.deps.pool
     settings = workbench.settings

@@ -154,4 +154,5 @@ async def test_today_is_a_few_statements_whatever_its_rows(
     assert sum(s.startswith('WITH "today list:risk"') for s in seen) == 1, kinds
     assert sum("FROM quality_clocks" in s for s in seen) == 1, kinds
     assert sum("FROM care_team_tasks" in s for s in seen) == 1, kinds
+    assert sum("FROM patients" in s for s in seen) <= 2, kinds  # the lists' and one more
     assert len(seen) <= 5, kinds
