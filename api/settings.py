@@ -10,10 +10,9 @@ import hashlib
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from config.settings import Settings
-from rules import localtime
 from schemas.episode import OpaqueId
 
 ALL_PROGRAMS = "*"
@@ -70,10 +69,6 @@ class ApiSettings(Settings):
     # 42 CFR Part 2 programs (program IDs, JSON list): the program's setting decides whether
     # payer disclosures need the patient's consent, whatever an episode start sends.
     part2_programs: frozenset[str] = frozenset()
-    # Each program's IANA time zone (JSON object, program ID -> zone): the outcomes report
-    # counts days on the program's local calendar (the same zone as its episodes' policy
-    # `time_zone`); a program not named here reports on UTC days.
-    program_time_zones: dict[str, str] = Field(default_factory=dict)
     # Signs the episode list's cursors (api/paging.py). Unset: derived from the API keys,
     # which every API process shares (a random key per process when there are none; set
     # it when several API processes page for workbench users only).
@@ -81,16 +76,6 @@ class ApiSettings(Settings):
     # Program-provided translations of the patient's pages, one JSON file per language
     # (api/workbench/patient_text.py); unset: English only.
     patient_translations_dir: Path | None = None
-
-    @field_validator("program_time_zones")
-    @classmethod
-    def _known_zones(cls, zones: dict[str, str]) -> dict[str, str]:
-        for name in zones.values():
-            localtime.zone(name)  # ValueError names an unknown zone
-        return zones
-
-    def program_time_zone(self, program_id: str) -> str:
-        return self.program_time_zones.get(program_id, "UTC")
 
 
 def load_api_settings() -> ApiSettings:

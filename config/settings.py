@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from config.secret_files import FileVariantSettings
 from config.tuning import HISTORY_EVENT_LIMIT, WorkerTuning, cache_slots
+from rules import localtime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The episode's workflow task timeout by default (Temporal's own default is 10 s too).
@@ -130,8 +131,23 @@ class Settings(FileVariantSettings):
     followup_interval_seconds: float = Field(default=900.0, gt=0)
     followup_6_month_days: int = Field(default=182, ge=62, le=242)
     followup_12_month_days: int = Field(default=365, ge=305, le=425)
+    # Each program's IANA time zone (JSON object, program ID -> zone): the outcomes report
+    # counts days on the program's local calendar (the same zone as its episodes' policy
+    # `time_zone`), and the follow-ups are dated and sent on it; a program not named here
+    # counts UTC days. Read by the API and the worker alike.
+    program_time_zones: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
+
+    @field_validator("program_time_zones")
+    @classmethod
+    def _known_zones(cls, zones: dict[str, str]) -> dict[str, str]:
+        for name in zones.values():
+            localtime.zone(name)  # ValueError names an unknown zone
+        return zones
+
+    def program_time_zone(self, program_id: str) -> str:
+        return self.program_time_zones.get(program_id, "UTC")
 
     @model_validator(mode="after")
     def _password_into_url(self) -> Settings:

@@ -6,13 +6,15 @@ migration 0310):
 - **scheduled** by the records writer in the transaction that records the closure
   (`schedule_at_closure`, called from `store.postgres`): one row per follow-up of the
   table `FOLLOW_UPS`, from the index PHQ-9 (the first one above the measures' threshold,
-  `rules.outcomes.index_score`, on its UTC day as the outcomes report counts days), with
+  `rules.outcomes.index_score`, on the program's local day as the outcomes report counts
+  days: `CAREPATH_PROGRAM_TIME_ZONES`, UTC for a program not named), with
   the policy's windows (CMS159 / MIPS 370 remission at 12 months +/- 60 days, MIPS 411 at
   6 months). Not for an episode entered in error, nor without an index PHQ-9 (outside the
   measures' denominators), nor when the window has already closed.
 - **sent** by the follow-up job (`FollowupJob.run_once`, supervised by `run_followups`)
-  on its due day: a content-free patient message in the outbox that asks for the PHQ-9;
-  the patient channel makes the link when it delivers and queues the link's one reminder
+  on its due day (the program's local day, as every day here): a content-free patient
+  message in the outbox that asks for the PHQ-9; the patient channel makes the link when
+  it delivers and queues the link's one reminder
   (the same path as every questionnaire link). Only to a patient who consented to
   messages at the start (`consents.messaging`, kept in `patient_contacts`) and has a
   consented, addressed channel on file; otherwise nothing is sent, the row says why
@@ -35,7 +37,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -44,6 +46,7 @@ from typing import Final
 import asyncpg
 
 from rules.instruments import gad7_total, phq9_self_harm, phq9_total
+from rules.localtime import local_date
 from rules.outcome_policy import OutcomePolicy, Window
 from rules.outcomes import Score, index_score
 from rules.recommendation import risk_reasons
@@ -98,6 +101,16 @@ class FollowupPolicy:
     twelve_month_due_days: int = 365
     instrument: Instrument = Instrument.PHQ9
     batch_rows: int = 500
+    # Each program's IANA zone (`Settings.program_time_zones`): its follow-ups' days are
+    # its local days; UTC for a program not named.
+    time_zones: Mapping[str, str] = field(default_factory=dict)
+
+    def zone_of(self, program_id: str) -> str:
+        return self.time_zones.get(program_id, "UTC")
+
+    def zone_arrays(self) -> tuple[list[str], list[str]]:
+        """The zones as two parallel arrays for SQL (`unnest($programs, $zones)`)."""
+        return list(self.time_zones), list(self.time_zones.values())
 
     def plans(self) -> dict[DueKind, FollowupPlan]:
         return {
@@ -108,10 +121,6 @@ class FollowupPolicy:
                 self.twelve_month_due_days, self.outcomes.remission_12_months
             ),
         }
-
-
-def utc_day(at: datetime) -> date:
-    return at.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -169,9 +178,10 @@ async def schedule_at_closure(
         """,
         episode.episode_id,
     )
-    scores = [Score(on=utc_day(r["at"]), total=r["phq9_total"]) for r in rows]
+    tz = policy.zone_of(episode.program_id)
+    scores = [Score(on=local_date(r["at"], tz), total=r["phq9_total"]) for r in rows]
     closed_at = episode.closed_at or episode.updated_at
-    planned = plan_followups(scores, utc_day(closed_at), policy)
+    planned = plan_followups(scores, local_date(closed_at, tz), policy)
     if not planned:
         return 0
     await conn.executemany(
@@ -253,6 +263,19 @@ def followup_message_id(workflow_id: str, kind: DueKind) -> str:
     return f"{workflow_id}:followup-{kind.value}"
 
 
+# The row's program's local day at $1 (an instant), from the zones passed as two arrays.
+def _local_today(programs: str, zones: str) -> str:
+    return f"""(($1::timestamptz AT TIME ZONE coalesce(
+        (SELECT z.zone FROM unnest({programs}::text[], {zones}::text[]) AS z(program_id, zone)
+         WHERE z.program_id = f.program_id), 'UTC'))::date)"""
+
+
+# No zone is more than 14 hours ahead of UTC: a bound on every program's local day, so
+# the index on due_on still narrows the rows before each row's own day is computed.
+def _latest_local_day(now: datetime) -> date:
+    return (now.astimezone(UTC) + timedelta(hours=14)).date()
+
+
 # Rows due today or earlier whose window is open, and whose patient consented to messages
 # at the start and has a consented, addressed channel on file (the patient channel's own
 # choice; it decides again at delivery). SKIP LOCKED: two jobs share the work.
@@ -261,14 +284,15 @@ SELECT f.episode_id, f.due_kind, f.program_id, f.instrument, e.workflow_id, e.la
 FROM followup_measures f
 JOIN episodes e USING (episode_id)
 JOIN patient_contacts c USING (episode_id)
-WHERE f.status = 'scheduled' AND f.due_on <= $1 AND f.window_closes >= $1
+WHERE f.status = 'scheduled' AND f.due_on <= $5
+    AND f.due_on <= {today} AND f.window_closes >= {today}
     AND c.messaging_consent
     AND ((c.prefers_sms AND c.sms_consent AND c.phone IS NOT NULL)
          OR (c.prefers_email AND c.email_consent AND c.email_address IS NOT NULL))
 ORDER BY f.due_on
 LIMIT $2
 FOR UPDATE OF f SKIP LOCKED
-"""
+""".format(today=_local_today("$3", "$4"))
 
 
 # Rows due today whose patient cannot be messaged: why, on the row (a reason changes only
@@ -281,7 +305,8 @@ WITH unreachable AS (
              ELSE $5 END AS reason
     FROM followup_measures f
     LEFT JOIN patient_contacts c USING (episode_id)
-    WHERE f.status = 'scheduled' AND f.due_on <= $1 AND f.window_closes >= $1
+    WHERE f.status = 'scheduled' AND f.due_on <= $8
+        AND f.due_on <= {today} AND f.window_closes >= {today}
         AND NOT coalesce(c.messaging_consent
             AND ((c.prefers_sms AND c.sms_consent AND c.phone IS NOT NULL)
                  OR (c.prefers_email AND c.email_consent AND c.email_address IS NOT NULL)),
@@ -291,7 +316,7 @@ UPDATE followup_measures f SET not_sent_reason = u.reason, updated_at = $2
 FROM unreachable u
 WHERE f.episode_id = u.episode_id AND f.due_kind = u.due_kind
     AND f.not_sent_reason IS DISTINCT FROM u.reason
-"""
+""".format(today=_local_today("$6", "$7"))
 NO_CONTACT: Final = "no contact details on file"
 NO_CHANNEL: Final = "no consented channel with an address"
 
@@ -323,24 +348,37 @@ class FollowupJob:
 
     async def run_once(self) -> PassReport:
         now = self._clock()
-        today = utc_day(now)
-        sent = await self._send_due(now, today)
-        not_sent = await self._mark_not_sent(now, today)
+        sent = await self._send_due(now)
+        not_sent = await self._mark_not_sent(now)
         await self._follow_links()
-        closed = await self._close_windows(now, today)
+        closed = await self._close_windows(now)
         await beat(self._pool, FOLLOWUP_JOB, self._instance)
         return PassReport(sent=sent, closed_unanswered=closed, not_sent=not_sent)
 
-    async def _mark_not_sent(self, now: datetime, today: date) -> int:
+    async def _mark_not_sent(self, now: datetime) -> int:
         """Say on each follow-up due today that cannot go why it does not (newly said)."""
-        status = await self._pool.execute(_NOT_SENT, today, now, NO_CONTACT, DECLINED, NO_CHANNEL)
+        programs, zones = self._policy.zone_arrays()
+        status = await self._pool.execute(
+            _NOT_SENT,
+            now,
+            now,
+            NO_CONTACT,
+            DECLINED,
+            NO_CHANNEL,
+            programs,
+            zones,
+            _latest_local_day(now),
+        )
         return int(status.rsplit(" ", 1)[-1])
 
-    async def _send_due(self, now: datetime, today: date) -> int:
+    async def _send_due(self, now: datetime) -> int:
         sent = 0
+        programs, zones = self._policy.zone_arrays()
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(_DUE, today, self._policy.batch_rows)
+                rows = await conn.fetch(
+                    _DUE, now, self._policy.batch_rows, programs, zones, _latest_local_day(now)
+                )
                 for r in rows:
                     await self._queue(conn, r, now)
             sent += len(rows)
@@ -392,14 +430,20 @@ class FollowupJob:
             """
         )
 
-    async def _close_windows(self, now: datetime, today: date) -> int:
+    async def _close_windows(self, now: datetime) -> int:
+        """Record `no_response` where the window's last local day has passed."""
+        programs, zones = self._policy.zone_arrays()
         status = await self._pool.execute(
-            """
-            UPDATE followup_measures SET status = 'no_response', closed_at = $2, updated_at = $2
-            WHERE status IN ('scheduled', 'sent') AND window_closes < $1
+            f"""
+            UPDATE followup_measures f
+            SET status = 'no_response', closed_at = $1, updated_at = $1
+            WHERE f.status IN ('scheduled', 'sent') AND f.window_closes < $4
+                AND f.window_closes < {_local_today("$2", "$3")}
             """,
-            today,
             now,
+            programs,
+            zones,
+            _latest_local_day(now),
         )
         return int(status.rsplit(" ", 1)[-1])
 

@@ -32,7 +32,7 @@ from schemas.records import (
 from store import review_packets
 from store.channels import care_tasks
 from store.dbtypes import Conn
-from store.followups import schedule_at_closure
+from store.followups import FollowupPolicy, schedule_at_closure
 from store.quality_clocks import upsert_clocks
 
 DEFAULT_CHANNEL = "default"
@@ -79,9 +79,11 @@ class PostgresRecordStore:
         pool: asyncpg.Pool,
         *,
         channel_for: Callable[[NotificationRequest], str] = default_channel,
+        followups: FollowupPolicy | None = None,
     ) -> None:
         self._pool = pool
         self._channel_for = channel_for
+        self._followups = followups  # its numbers and the programs' zones
 
     async def apply(self, batch: EffectBatch) -> None:
         """Write the batch and queue its notifications in the outbox, once (or park it, see
@@ -110,7 +112,7 @@ class PostgresRecordStore:
             await _insert_transitions(conn, batch, batch.transitions)
             await _insert_reviews(conn, batch, batch.reviews)
             await _upsert_authorizations(conn, batch.episode.episode_id, batch.authorizations)
-            await schedule_at_closure(conn, batch)  # the 6- and 12-month follow-ups
+            await schedule_at_closure(conn, batch, self._followups)  # 6-/12-month follow-ups
             if review_packets.requests_concurrent_review(batch):
                 await review_packets.assemble_for_batch(conn, batch)
             await upsert_clocks(

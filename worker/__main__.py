@@ -51,7 +51,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
         pool = await open_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         stack.push_async_callback(pool.close)
         patient_channel = settings.sms_url is not None or settings.smtp_url is not None
-        records = PostgresRecordStore(pool, channel_for=route_by_recipient(patient_channel))
+        followup_policy = FollowupPolicy(
+            six_month_due_days=settings.followup_6_month_days,
+            twelve_month_due_days=settings.followup_12_month_days,
+            time_zones=settings.program_time_zones,
+        )
+        records = PostgresRecordStore(
+            pool, channel_for=route_by_recipient(patient_channel), followups=followup_policy
+        )
         payer = await build_payer(settings, stack)
         activities = CareActivities(records, payer, PostgresPatients(pool))
         routes = await build_routes(settings, pool, stack, webhook=build_channel(settings))
@@ -86,10 +93,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> int:
                 FollowupJob(
                     pool,
                     patient_route=PATIENT_CHANNEL if patient_channel else DEFAULT_CHANNEL,
-                    policy=FollowupPolicy(
-                        six_month_due_days=settings.followup_6_month_days,
-                        twelve_month_due_days=settings.followup_12_month_days,
-                    ),
+                    policy=followup_policy,
                 ),
                 stop=stop,
                 interval_s=settings.followup_interval_seconds,
