@@ -72,7 +72,9 @@ async def test_reviews_on_evicted_episodes_are_not_refused_on_a_stale_phase(
     patients = InMemoryPatients()
     activities = CareActivities(InMemoryRecordStore(), SandboxPayer(), patients)
     tuning = WorkerTuning(
-        max_cached_workflows=CACHE, max_concurrent_workflow_tasks=CACHE, max_concurrent_activities=10
+        max_cached_workflows=CACHE,
+        max_concurrent_workflow_tasks=CACHE,
+        max_concurrent_activities=10,
     )
     episodes = EpisodeClient(dev_env.client, task_queue=queue, timeout=timedelta(seconds=30))
     async with build_worker(dev_env.client, task_queue=queue, activities=activities, tuning=tuning):
