@@ -304,3 +304,34 @@ async def test_probe_the_csv_export_does_not_hand_a_spreadsheet_a_formula(
         if r["episode_id"] == patient.episode_id
     ]
     assert [r["authorization_number"] for r in rows] == ["'" + number]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="NOT FIXED, engine side (workflows/attendance.py _no_show: absences = "
+    "max(track.absences + 1, sub.absences) never goes down): a no-show corrected to "
+    "attended still counts toward M in the workflow",
+)
+async def test_probe_a_corrected_no_show_does_not_count_toward_m_absences(
+    papi: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock
+) -> None:
+    """M is 2 in this program. A no-show corrected to attended is no absence: one real
+    no-show after it is the episode's first absence, no level review is recommended."""
+    await put_policy(
+        papi, ABSENT, {"absences_for_level_review": 2, "consecutive_no_shows_disengaged": 3}
+    )
+    patient = await Patient(papi, api_env, clock).start(ABSENT)
+    await patient.roster(0, "no_show")
+    session = patient.sessions[0]
+    fixed = await papi.post(
+        f"/v1/sessions/{session['session_id']}/roster",
+        json={
+            "recorded_by": "clin-7",
+            "entries": [{"episode_id": patient.episode_id, "status": "attended"}],
+            "correction_reason": "signed in late",
+        },
+        headers=CARE,
+    )
+    assert fixed.status_code == 200, fixed.text
+    await patient.roster(1, "no_show")
+    assert "level_review_recommended" not in await patient.flags()
