@@ -19,7 +19,6 @@ from rules.attendance_policy import AttendancePolicy
 from rules.attendance_week import (
     PRESENT,
     AttendanceStatus,
-    SessionSlot,
     authorizing_grants,
     local_day,
     projected_exhaustion,
@@ -33,7 +32,7 @@ from schemas.attendance import AttendanceNotice, AttendanceNoticeKind
 from store.billing import current_grant, grants_for
 from store.dbtypes import Conn, Db
 from store.quality_clocks import episodes_with_open_clocks
-from store.week_view import week_session_rows
+from store.week_view import week_slots_of
 
 K = AttendanceNoticeKind
 
@@ -69,6 +68,9 @@ async def derive_notices(
     ):
         histories[row["episode_id"]].append(row)
     clocked = await episodes_with_open_clocks(conn, episode_ids)
+    monday = week_start(session["session_date"])
+    # Every line's week in one statement (a level without a minimum needs none).
+    weeks = await week_slots_of(conn, episode_ids, monday) if minimum > 0 else {}
     with_grants = sorted({e for e, lv in grants if lv == level.value})
     upcoming_all = await _upcoming_sessions(conn, with_grants, now)
     for episode_id in episode_ids:
@@ -113,13 +115,10 @@ async def derive_notices(
             found.append(
                 _for(episode_id, AttendanceNotice(notice_id=f"at.{sid}", kind=K.ATTENDED, **base))
             )
-        monday = week_start(session["session_date"])
-        # A whole session attended takes nothing from what the week can still reach.
-        full = history[here]["minutes"] >= history[here]["duration_minutes"]
-        progress = (
-            None if full else week_progress(await _week_slots(conn, episode_id, monday), minimum)
-        )
-        if progress is not None and progress.below_minimum:
+        # Also after a session attended whole: a week that could not reach the minimum
+        # from its start (seated mid-week, sessions cancelled) is below it that day.
+        progress = week_progress(weeks.get(episode_id, []), minimum)
+        if progress.below_minimum:
             found.append(
                 _for(
                     episode_id,
@@ -196,12 +195,6 @@ async def _corrected_from_no_show(
         revision - 1,
     )
     return bool(before == AttendanceStatus.NO_SHOW.value)
-
-
-async def _week_slots(conn: Conn, episode_id: str, monday: date) -> list[SessionSlot]:
-    """The episode's sessions that week (its groups, not cancelled), with what was recorded."""
-    rows = await week_session_rows(conn, episode_id, monday)
-    return [SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"]) for r in rows]
 
 
 async def _upcoming_sessions(

@@ -3,6 +3,7 @@ minimum, and units used / left with the projected exhaustion day."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from asyncpg import Record
@@ -29,6 +30,7 @@ __all__ = [
     "local_today",
     "seated_zone",
     "week_session_rows",
+    "week_slots_of",
     "week_view",
 ]
 
@@ -146,6 +148,34 @@ async def _units(db: Db, episode_id: str, level: LevelOfCare, now: datetime) -> 
         end_date=grant.end_date,
         projected_exhaustion=projected_exhaustion(left, upcoming, end_date=grant.end_date),
     )
+
+
+async def week_slots_of(
+    db: Db, episode_ids: Sequence[str], monday: date
+) -> dict[str, list[SessionSlot]]:
+    """Per episode, its sessions in the week from `monday` as `week_session_rows` finds
+    them (its groups while seated, not cancelled), with what was recorded: one statement."""
+    rows = await db.fetch(
+        """SELECT DISTINCT ga.episode_id, s.session_id, s.starts_at, s.duration_minutes,
+                  a.minutes
+             FROM group_assignments ga
+             JOIN group_sessions s ON s.group_id = ga.group_id
+             LEFT JOIN attendance a ON a.session_id = s.session_id AND a.episode_id = ga.episode_id
+            WHERE ga.episode_id = ANY($1::text[]) AND ga.assigned_at IS NOT NULL
+              AND s.session_date BETWEEN $2 AND $3 AND s.cancelled_at IS NULL
+              AND ga.assigned_at <= s.starts_at + make_interval(mins => s.duration_minutes)
+              AND (ga.ended_at IS NULL OR ga.ended_at > s.starts_at)
+            ORDER BY ga.episode_id, s.starts_at""",
+        list(episode_ids),
+        monday,
+        monday + timedelta(days=6),
+    )
+    found: dict[str, list[SessionSlot]] = {}
+    for r in rows:
+        found.setdefault(r["episode_id"], []).append(
+            SessionSlot(r["starts_at"], r["duration_minutes"], r["minutes"])
+        )
+    return found
 
 
 async def week_session_rows(db: Db, episode_id: str, monday: date) -> list[Record]:

@@ -344,3 +344,35 @@ async def test_probe_a_no_show_corrected_to_attended_closes_the_follow_up(
         episode,
     )
     assert missed == 0
+
+
+async def test_probe_a_week_that_cannot_reach_the_minimum_is_flagged_though_attended_fully(
+    live: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock
+) -> None:
+    """Seated on Wednesday in a Mon-Thu group of 3 h, the week can reach 6 h of the 9:
+    the week view says `below_minimum` and so must the engine, the day of the first
+    roster, even though that session was attended whole."""
+    today = max(clock.now, await api_env.get_current_time()).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    gid = await new_group(live)
+    episode = await start_episode(live, "NOAUTH-1")
+    await phase_is(live, api_env, episode, "in_treatment")
+    clock.now = datetime.combine(monday + timedelta(days=2), time(8), tzinfo=UTC)
+    seated = await live.post(
+        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
+    )
+    assert seated.status_code == 201, seated.text
+    listed = await live.get(
+        f"/v1/groups/{gid}/sessions",
+        params={"from": monday.isoformat(), "to": (monday + timedelta(days=3)).isoformat()},
+        headers=CARE,
+    )
+    wednesday = listed.json()[2]
+    answer = await attend(live, clock, wednesday, episode)
+    week = (await live.get(f"/v1/episodes/{episode}/week", headers=CARE)).json()
+    assert (week["scheduled"], week["hours"], week["hours_still_possible"]) == (2, 3.0, 3.0)
+    assert week["below_minimum"] is True
+    assert answer["notices_sent"] == 1, answer
+    state = (await live.get(f"/v1/episodes/{episode}", headers=CARE)).json()
+    assert "below_minimum" in state["flags"]
