@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
 from schemas.quality import QualityClock
+
+# An item answer of the PHQ-9 or the GAD-7 (0-3), as the submissions and migration 0720 hold it.
+ItemAnswer = Annotated[int, Field(ge=0, le=3)]
 
 # One name for each level everywhere in Python and the HTTP API, as on the episode view:
 # `authorized_level`, `delivered_level`. Batches queued before the names were unified,
@@ -45,7 +49,13 @@ class ReviewRecord(BaseModel):
     level: LevelOfCare | None = None
     phq9_total: int | None = None
     phq9_item9: int | None = None
+    phq9_items: list[ItemAnswer] | None = Field(
+        default=None, min_length=9, max_length=9, description="the nine PHQ-9 item answers"
+    )
     gad7_total: int | None = None
+    gad7_items: list[ItemAnswer] | None = Field(
+        default=None, min_length=7, max_length=7, description="the seven GAD-7 item answers"
+    )
     cssrs_high_risk: bool | None = None
     cssrs_answers: list[bool] | None = Field(default=None, description="the six screener answers")
     cssrs_behaviour_past_3_months: bool | None = None

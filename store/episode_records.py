@@ -37,7 +37,8 @@ async def episode_records(db: Db, episode_id: str) -> EpisodeRecords | None:
         episode_id,
     )
     scores = await db.fetch(
-        """SELECT review_id, kind, at, clinician_id, phq9_total, phq9_item9, gad7_total
+        """SELECT review_id, kind, at, clinician_id, phq9_total, phq9_item9, phq9_items,
+            gad7_total, gad7_items
         FROM reviews
         WHERE episode_id = $1 AND (phq9_total IS NOT NULL OR gad7_total IS NOT NULL)
         ORDER BY at, seq, ordinal""",

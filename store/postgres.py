@@ -291,9 +291,10 @@ async def _insert_reviews(conn: Conn, batch: EffectBatch, rows: list[ReviewRecor
             clinician_id, at, level, phq9_total, phq9_item9, gad7_total, cssrs_high_risk,
             hours_attended, units_attended, recommended_action, decision, override_reason,
             reasons, cssrs_answers, cssrs_behaviour_past_3_months, cssrs_risk,
-            safety_instrument, safety_result, safety_plan, visit_date, visit_kind)
+            safety_instrument, safety_result, safety_plan, visit_date, visit_kind,
+            phq9_items, gad7_items)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+            $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
         """,
         [
             (
@@ -324,6 +325,8 @@ async def _insert_reviews(conn: Conn, batch: EffectBatch, rows: list[ReviewRecor
                 r.safety_plan,
                 r.visit_date,
                 r.visit_kind,
+                r.phq9_items,
+                r.gad7_items,
             )
             for i, r in enumerate(rows)
         ],

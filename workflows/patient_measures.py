@@ -46,7 +46,9 @@ class PatientMeasuresMixin(SafetyMixin):
                 level=s.delivered_level,
                 phq9_total=phq9,
                 phq9_item9=sub.phq9.items[8] if sub.phq9 else None,
+                phq9_items=list(sub.phq9.items) if sub.phq9 else None,
                 gad7_total=gad7,
+                gad7_items=list(sub.gad7.items) if sub.gad7 else None,
                 reasons=reasons,
             )
         )

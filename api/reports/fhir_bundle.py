@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -186,14 +187,62 @@ def _loinc(code: str, display: str) -> dict[str, Any]:
     return {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display}
 
 
+@dataclass(frozen=True)
+class Instrument:
+    """One scored questionnaire as the records hold it and LOINC codes it."""
+
+    key: str
+    panel: str
+    total_code: str
+    total_text: str
+    items: tuple[tuple[str, str], ...]
+    # Single item answers kept beside the total (PHQ-9 item 9): (LOINC, display, column).
+    kept_items: tuple[tuple[str, str, str], ...] = ()
+
+    def total(self, row: dict[str, object]) -> object:
+        return row.get(f"{self.key}_total")
+
+    def response_items(self, row: dict[str, object]) -> list[dict[str, object]]:
+        """Every item answer then the total where the row carries the answers (`phq9_items`,
+        `gad7_items`: reviews since migration 0720 and the follow-up questionnaires); else
+        the items kept on their own (PHQ-9 item 9) then the total: older rows."""
+        answers = row.get(f"{self.key}_items")
+        if isinstance(answers, list):
+            items = answered_items(self.items, answers)
+        else:
+            texts = dict(self.items)
+            items = [
+                {"linkId": code, "text": texts[code], "answer": [{"valueInteger": row[column]}]}
+                for code, _, column in self.kept_items
+                if row.get(column) is not None
+            ]
+        total = {"linkId": self.total_code, "text": self.total_text}
+        return [*items, {**total, "answer": [{"valueInteger": self.total(row)}]}]
+
+    def observations(self, row: dict[str, object]) -> list[tuple[str, str, object]]:
+        """(LOINC, display, value) per Observation: the total, then each kept item."""
+        kept = [(c, d, row[col]) for c, d, col in self.kept_items if row.get(col) is not None]
+        return [(self.total_code, self.total_text, self.total(row)), *kept]
+
+
+INSTRUMENTS: Final = (
+    Instrument(
+        "phq9",
+        PHQ9_PANEL,
+        PHQ9_TOTAL,
+        "PHQ-9 total score",
+        PHQ9_ITEMS,
+        kept_items=((PHQ9_ITEM9, "PHQ-9 item 9", "phq9_item9"),),
+    ),
+    Instrument("gad7", GAD7_PANEL, GAD7_TOTAL, "GAD-7 total score", GAD7_ITEMS),
+)
+
+
 def add_scores(
     b: BundleBuilder, rows: Iterable[dict[str, object]], patient: str, episode: str
 ) -> None:
-    """A QuestionnaireResponse per PHQ-9 / GAD-7 and an Observation per total and item 9.
-
-    The response holds every item where the row carries the item answers (`phq9_items`,
-    `gad7_items`: the follow-up questionnaires), else the total and item 9 (the reviews
-    keep only those)."""
+    """A QuestionnaireResponse per PHQ-9 / GAD-7 (every item where the row has them, see
+    `Instrument.response_items`) and an Observation per total and for PHQ-9 item 9."""
     survey = [{"coding": [{"system": OBS_CATEGORY, "code": "survey"}]}]
     for row in rows:
         at = row["at"]
@@ -204,41 +253,20 @@ def add_scores(
             common["author"] = {
                 "identifier": {"system": CLINICIAN_SYSTEM, "value": str(row["clinician_id"])}
             }
-        if row["phq9_total"] is not None:
-            items: list[dict[str, object]] = [
-                {
-                    "linkId": PHQ9_TOTAL,
-                    "text": "PHQ-9 total score",
-                    "answer": [{"valueInteger": row["phq9_total"]}],
-                }
-            ]
-            phq9_items = row.get("phq9_items")
-            if isinstance(phq9_items, list):
-                items[:0] = answered_items(PHQ9_ITEMS, phq9_items)
-            elif row["phq9_item9"] is not None:
-                items.insert(
-                    0,
-                    {
-                        "linkId": PHQ9_ITEM9,
-                        "text": "Thoughts that you would be better off dead, or of hurting "
-                        "yourself in some way",
-                        "answer": [{"valueInteger": row["phq9_item9"]}],
-                    },
-                )
+        for instrument in INSTRUMENTS:
+            if instrument.total(row) is None:
+                continue
             qr = b.add(
                 QuestionnaireResponse,
-                urn(b.episode_id, "phq9-qr", key),
+                urn(b.episode_id, f"{instrument.key}-qr", key),
                 {
-                    "questionnaire": f"{LOINC}/q/{PHQ9_PANEL}",
+                    "questionnaire": f"{LOINC}/q/{instrument.panel}",
                     "status": "completed",
-                    "item": items,
+                    "item": instrument.response_items(row),
                     **common,
                 },
             )
-            observations = [(PHQ9_TOTAL, "PHQ-9 total score", row["phq9_total"])]
-            if row["phq9_item9"] is not None:
-                observations.append((PHQ9_ITEM9, "PHQ-9 item 9", row["phq9_item9"]))
-            for code, display, value in observations:
+            for code, display, value in instrument.observations(row):
                 b.add(
                     Observation,
                     urn(b.episode_id, "obs", code, key),
@@ -253,43 +281,6 @@ def add_scores(
                         "focus": [{"reference": episode}],
                     },
                 )
-        if row["gad7_total"] is not None:
-            qr = b.add(
-                QuestionnaireResponse,
-                urn(b.episode_id, "gad7-qr", key),
-                {
-                    "questionnaire": f"{LOINC}/q/{GAD7_PANEL}",
-                    "status": "completed",
-                    "item": [
-                        *_gad7_items(row),
-                        {
-                            "linkId": GAD7_TOTAL,
-                            "text": "GAD-7 total score",
-                            "answer": [{"valueInteger": row["gad7_total"]}],
-                        },
-                    ],
-                    **common,
-                },
-            )
-            b.add(
-                Observation,
-                urn(b.episode_id, "obs", GAD7_TOTAL, key),
-                {
-                    "status": "final",
-                    "category": survey,
-                    "code": _loinc(GAD7_TOTAL, "GAD-7 total score"),
-                    "subject": {"reference": patient},
-                    "effectiveDateTime": _iso(at),
-                    "valueInteger": row["gad7_total"],
-                    "derivedFrom": [{"reference": qr}],
-                    "focus": [{"reference": episode}],
-                },
-            )
-
-
-def _gad7_items(row: dict[str, object]) -> list[dict[str, object]]:
-    answers = row.get("gad7_items")
-    return answered_items(GAD7_ITEMS, answers) if isinstance(answers, list) else []
 
 
 def add_coverage(

@@ -1,7 +1,7 @@
 """A follow-up questionnaire answered after the close (followup_measures) reaches the
 episode's Bundle as a QuestionnaireResponse with every item (PHQ-9: nine, GAD-7: seven),
-each with its LOINC code, and validates with fhir.resources; reviews keep the total and
-item 9 only."""
+each with its LOINC code, and validates with fhir.resources; a review row without item
+answers (recorded before migration 0720) keeps the total and item 9."""
 
 from __future__ import annotations
 
