@@ -21,7 +21,8 @@ from schemas.records import AUTHORIZED_LEVEL, DELIVERED_LEVEL
 # (`PART2_NOTICE_SHORT`). The packet opens with Statement 1 and repeats Statement 2 at
 # the foot of every page. Checked 2026-12-02 against the rule's text as republished
 # (eCFR-verified compilations); 2.32(b) also asks for a copy of the consent or a clear
-# explanation of its scope, which the packet does not carry yet.
+# explanation of its scope, which the packet does not carry: the consent on file is a
+# yes/no with no recipient, purpose or dates (README, not built yet).
 PART2_NOTICE = (
     "This record which has been disclosed to you is protected by Federal confidentiality "
     "rules (42 CFR part 2). These rules prohibit you from using or disclosing this record, "
