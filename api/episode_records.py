@@ -23,7 +23,7 @@ class TimelineEntry(StoredTimelineEntry):
     reply, or a call made through the API."""
 
     kind: Literal[  # type: ignore[assignment]
-        "transition", "review", "messaging", "attendance", "billing", "api_call"
+        "transition", "review", "messaging", "attendance", "billing", "followup", "api_call"
     ]
     operation: str | None = None
     submission_id: str | None = None

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import asyncpg
 
@@ -52,12 +52,14 @@ from rules.outcomes import Score, index_score
 from rules.recommendation import risk_reasons
 from rules.transitions import CarePhase, Event
 from schemas.records import EffectBatch, Recipient, Urgency
+from schemas.submissions import PATIENT_ACTOR
 from store.channels import care_tasks
 from store.channels.contacts import DECLINED
 from store.channels.links import Instrument
 from store.channels.messages import QUESTIONNAIRE_PARAM
 from store.dbtypes import Conn, Db
 from store.health import FOLLOWUP_JOB, beat, instance_name
+from store.models import TimelineEntry
 from store.supervise import Backoff, supervise
 
 log = logging.getLogger(__name__)
@@ -241,7 +243,10 @@ _COLUMNS = """episode_id, due_kind, program_id, instrument, index_date, index_to
 
 
 def _row(r: asyncpg.Record) -> FollowupRow:
-    values = dict(r)
+    return _row_of(dict(r))
+
+
+def _row_of(values: dict[str, Any]) -> FollowupRow:
     values["due_kind"] = DueKind(values["due_kind"])
     values["instrument"] = Instrument(values["instrument"])
     values["status"] = FollowupStatus(values["status"])
@@ -251,11 +256,87 @@ def _row(r: asyncpg.Record) -> FollowupRow:
 
 
 async def followups_of(db: Db, episode_id: str) -> list[FollowupRow]:
+    """The episode's follow-ups, soonest due first (the episode page shows them)."""
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM followup_measures WHERE episode_id = $1 ORDER BY due_on",
         episode_id,
     )
     return [_row(r) for r in rows]
+
+
+FOLLOWUP_ACTOR: Final = "followup-job"  # the store's job, on steps nobody took by hand
+NO_ANSWER: Final = "no answer in the window"
+
+
+def _entry(
+    row: FollowupRow, at: datetime, event: str, actor: str, **fields: object
+) -> TimelineEntry:
+    return TimelineEntry.model_validate(
+        {
+            "kind": "followup",
+            "at": at,
+            "actor": actor,
+            "event": event,
+            "reason": row.due_kind.value,
+            **fields,
+        }
+    )
+
+
+def followup_entries(
+    row: FollowupRow, scheduled_at: datetime, updated_at: datetime
+) -> list[TimelineEntry]:
+    """One follow-up's steps for the timeline: scheduled (due day and window), not sent
+    (why), sent, reminded, answered (the score; item 9 beside a PHQ-9) or no response."""
+    window = f"due {row.due_on}, counts {row.window_opens} to {row.window_closes}"
+    entries = [_entry(row, scheduled_at, "followup_scheduled", FOLLOWUP_ACTOR, value=window)]
+    if row.not_sent_reason and row.status is FollowupStatus.SCHEDULED:
+        entries.append(
+            _entry(row, updated_at, "followup_not_sent", FOLLOWUP_ACTOR, value=row.not_sent_reason)
+        )
+    if row.sent_at is not None:
+        entries.append(_entry(row, row.sent_at, "followup_sent", FOLLOWUP_ACTOR))
+    if row.reminded_at is not None:
+        entries.append(_entry(row, row.reminded_at, "followup_reminded", FOLLOWUP_ACTOR))
+    if row.status is FollowupStatus.ANSWERED and row.answered_at is not None:
+        phq9 = row.instrument is Instrument.PHQ9
+        entries.append(
+            _entry(
+                row,
+                row.answered_at,
+                "followup_answered",
+                PATIENT_ACTOR,
+                phq9_total=row.total if phq9 else None,
+                gad7_total=None if phq9 else row.total,
+                value=f"item 9: {row.item9}" if row.item9 is not None else None,
+            )
+        )
+    if row.status is FollowupStatus.NO_RESPONSE and row.closed_at is not None:
+        entries.append(
+            _entry(
+                row,
+                row.closed_at,
+                "followup_no_response",
+                FOLLOWUP_ACTOR,
+                value=row.not_sent_reason or NO_ANSWER,
+            )
+        )
+    return entries
+
+
+async def timeline_entries(db: Db, episode_id: str) -> list[TimelineEntry]:
+    """Every follow-up step of the episode, for `store.queries.timeline`."""
+    rows = await db.fetch(
+        f"""SELECT {_COLUMNS}, scheduled_at, updated_at FROM followup_measures
+        WHERE episode_id = $1 ORDER BY due_on""",
+        episode_id,
+    )
+    entries: list[TimelineEntry] = []
+    for r in rows:
+        values = dict(r)
+        scheduled_at, updated_at = values.pop("scheduled_at"), values.pop("updated_at")
+        entries += followup_entries(_row_of(values), scheduled_at, updated_at)
+    return sorted(entries, key=lambda e: e.at)
 
 
 def followup_message_id(workflow_id: str, kind: DueKind) -> str:

@@ -55,10 +55,11 @@ class ExpiringAuthorization(_Row):
 
 
 class TimelineEntry(_Row):
-    """One line of an episode's audit trail: a transition, a review or a messaging-consent
-    change the patient made, in time order."""
+    """One line of an episode's audit trail: a transition, a review, a messaging-consent
+    change the patient made, attendance and billing, or a 6-/12-month follow-up's step
+    (store/followups.py), in time order."""
 
-    kind: Literal["transition", "review", "messaging", "attendance", "billing"]
+    kind: Literal["transition", "review", "messaging", "attendance", "billing", "followup"]
     at: datetime
     actor: str
     from_phase: CarePhase | None = None

@@ -17,6 +17,7 @@ from schemas.records import GRANTING_STATUSES
 from store.attendance_timeline import attendance_entries
 from store.channels.care_tasks import timeline_entries as care_task_entries
 from store.dbtypes import Db
+from store.followups import timeline_entries as followup_entries
 from store.models import (
     CensusRow,
     EpisodeFilter,
@@ -147,9 +148,9 @@ async def authorizations_expiring(
 
 
 async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
-    """Transitions, reviews, messaging-consent changes, no-shows and attendance corrections
-    and billable-day decisions of one episode in time order (a review before the move it
-    caused)."""
+    """Transitions, reviews, messaging-consent changes, no-shows and attendance corrections,
+    billable-day decisions and the 6-/12-month follow-ups of one episode in time order (a
+    review before the move it caused)."""
     rows = await db.fetch(
         """
         SELECT kind, at, actor, from_phase, to_phase, event, reason,
@@ -187,7 +188,11 @@ async def timeline(db: Db, episode_id: str) -> list[TimelineEntry]:
     entries = [TimelineEntry.model_validate(dict(r)) for r in rows]
     # At their moments (a stable sort keeps the order above): attendance, billing, and
     # the care team's tasks (acknowledgements, call-back tasks).
-    later = await attendance_entries(db, episode_id) + await care_task_entries(db, episode_id)
+    later = (
+        await attendance_entries(db, episode_id)
+        + await care_task_entries(db, episode_id)
+        + await followup_entries(db, episode_id)
+    )
     return sorted(entries + later, key=lambda e: e.at)
 
 

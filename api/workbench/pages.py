@@ -35,6 +35,7 @@ from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
 from store import quality_clocks, worklists
 from store.channels import care_tasks
+from store.followups import followups_of
 from store.models import EpisodeFilter, EpisodeRow
 from store.patients import PatientRecord, PostgresPatients
 
@@ -446,6 +447,7 @@ def build_pages_router() -> APIRouter:
             return problem_page(request, session, problem)
         view = await with_week(workbench.services.deps.pool, view, workbench.clock())
         tasks = await records_call(care_tasks.for_episode(workbench.services.deps.pool, episode_id))
+        followups = await records_call(followups_of(workbench.services.deps.pool, episode_id))
         today = workbench.clock().astimezone(UTC).date()
         auth = view.authorization
         exhaustion = (
@@ -474,6 +476,7 @@ def build_pages_router() -> APIRouter:
                 "patient": patient,
                 "timeline": timeline,
                 "care_tasks": tasks,
+                "followups": followups,
                 "task_answers": task_answers(session.account.role),
                 "scores": _scores(timeline),
                 "exhaustion": exhaustion,
