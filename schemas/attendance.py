@@ -39,6 +39,9 @@ class AttendanceNotice(Submission):
     # Counts derived from the rosters when the notice was made.
     consecutive_no_shows: int = Field(default=0, ge=0, le=1000)
     absences: int = Field(default=0, ge=0, le=10_000)
+    # On a `resumed` notice: the episode's no-shows in the records when it was made (a
+    # no-show corrected to attended no longer counts). None on notices made before it.
+    absences_now: int | None = Field(default=None, ge=0, le=10_000)
     week_start: date | None = None
     week_hours: float | None = Field(default=None, ge=0, le=168)
     week_hours_possible: float | None = Field(default=None, ge=0, le=168)

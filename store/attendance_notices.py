@@ -108,7 +108,12 @@ async def derive_notices(
             # Attending again, or a no-show corrected to attended (it was no absence):
             # the engine clears `disengaged` and closes the open follow-up.
             found.append(
-                _for(episode_id, AttendanceNotice(notice_id=f"rs.{sid}", kind=K.RESUMED, **base))
+                _for(
+                    episode_id,
+                    AttendanceNotice(
+                        notice_id=f"rs.{sid}", kind=K.RESUMED, absences_now=absences, **base
+                    ),
+                )
             )
         if status in PRESENT and episode_id in clocked:
             # A live quality clock is open (FUH, IET): this session may be its visit.

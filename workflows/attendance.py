@@ -20,7 +20,7 @@ from schemas.records import Recipient
 from schemas.view import EngineDecision
 from workflows.deadlines import DeadlinesMixin
 from workflows.engine_core import PATIENT_TEMPLATE, InvalidSubmission
-from workflows.state import AttendanceTrack
+from workflows.state import ENGINE_V4, AttendanceTrack
 
 K = AttendanceNoticeKind
 EVENTS: dict[AttendanceNoticeKind, Event] = {
@@ -96,10 +96,15 @@ class AttendanceMixin(DeadlinesMixin):
                 absences=str(track.absences),
             )
 
-    def _resumed(self, _sub: AttendanceNotice, _now: datetime) -> None:
-        """Attending again clears `disengaged` and the open follow-up."""
-        self._track().no_show_followup_due = None
+    def _resumed(self, sub: AttendanceNotice, _now: datetime) -> None:
+        """Attending again clears `disengaged` and the open follow-up. Engine V4: a no-show
+        corrected to attended is no absence, so the count toward a level review follows the
+        records' (never up here: a late notice cannot add absences)."""
+        track = self._track()
+        track.no_show_followup_due = None
         self._clear(Flag.DISENGAGED, Flag.NO_SHOW_FOLLOWUP)
+        if sub.absences_now is not None and self.state.engine_version >= ENGINE_V4:
+            track.absences = min(track.absences, sub.absences_now)
 
     def _below_minimum(self, sub: AttendanceNotice, _now: datetime) -> None:
         """Flagged the day the week can no longer reach the minimum; cleared when it ends."""

@@ -306,12 +306,6 @@ async def test_probe_the_csv_export_does_not_hand_a_spreadsheet_a_formula(
     assert [r["authorization_number"] for r in rows] == ["'" + number]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NOT FIXED, engine side (workflows/attendance.py _no_show: absences = "
-    "max(track.absences + 1, sub.absences) never goes down): a no-show corrected to "
-    "attended still counts toward M in the workflow",
-)
 async def test_probe_a_corrected_no_show_does_not_count_toward_m_absences(
     papi: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock
 ) -> None:
