@@ -9,7 +9,11 @@ from datetime import timedelta
 
 import asyncpg
 
+from rules.messaging import TaskKind
+from schemas.submissions import AlertResponse
+from store.channels import care_tasks
 from store.channels.contacts import DECLINED
+from store.channels.escalation import escalate_due
 from store.channels.links import Instrument, PostgresLinks
 from store.followups import FOLLOWUP_ACTOR, NO_ANSWER, record_answer
 from store.models import TimelineEntry
@@ -87,3 +91,52 @@ async def test_a_follow_up_not_sent_and_then_unanswered_says_why(pool: asyncpg.P
     assert not any(s[0] == "followup_not_sent" for s in declined)  # now said by the close
     unanswered = _followups(await timeline(pool, "ep2"))
     assert ("followup_no_response", "6_month", FOLLOWUP_ACTOR, None, NO_ANSWER) in unanswered
+
+
+async def test_a_follow_ups_item_9_alert_climbs_the_stores_ladder_until_acknowledged(
+    pool: asyncpg.Pool, gateway: tuple[Gateway, str]
+) -> None:
+    """No workflow runs after closure: the alert's acknowledgement and the call-back task
+    are the store's, and its ladder chases them (supervisor after the policy's 60 minutes)
+    until a care-team member records them done; every step on the timeline."""
+    fake, url = gateway
+    await _closed_episode(pool)
+    clock = Clock(SIX_MONTHS)
+    await _job(pool, clock).run_once()
+    await sms_dispatcher(pool, url, clock, questionnaire_links=True).dispatch_due()
+    link = await PostgresLinks(pool).open_link(_token(fake.sent[0].body), clock.now)
+    assert link is not None
+    answered = clock.now
+    await record_answer(
+        pool,
+        link_id=link.link_id,
+        instrument=Instrument.PHQ9,
+        answers=[0, 0, 0, 0, 0, 0, 0, 0, 2],
+        now=answered,
+        care_team_route=DEFAULT_CHANNEL,
+    )
+    assert await escalate_due(pool, answered + timedelta(minutes=59)) == 0
+    assert await escalate_due(pool, answered + timedelta(minutes=60)) == 2  # ack and call-back
+    chased = await pool.fetch(
+        "SELECT template, recipient_role FROM notification_outbox "
+        "WHERE message_id LIKE '%:escalation1:%' ORDER BY template"
+    )
+    assert [(r["template"], r["recipient_role"]) for r in chased] == [
+        ("callback_overdue", "supervisor"),
+        ("urgent_message_unacknowledged", "supervisor"),
+    ]
+    ack = next(
+        t for t in await care_tasks.for_episode(pool, "ep1") if t.kind is TaskKind.ACKNOWLEDGEMENT
+    )
+    await care_tasks.complete(
+        pool,
+        ack.task_id,
+        by="clin-7",
+        at=answered + timedelta(minutes=70),
+        ack_response=AlertResponse.REACHED_PATIENT,
+    )
+    assert await escalate_due(pool, answered + timedelta(minutes=120)) == 1  # the call-back only
+    events = [e.event for e in await timeline(pool, "ep1") if e.kind == "messaging"]
+    assert "urgent_message_unacknowledged" in events
+    assert "urgent_message_acknowledged" in events
+    assert "callback_task_overdue" in events
