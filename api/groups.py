@@ -2,6 +2,11 @@
 
 Groups live in PostgreSQL only (no workflow is asked, except to check that an episode is
 enrolled at the group's level before it is seated). A roster is one transaction.
+
+Every write runs through `api.mutations.Mutations.run`, as the episode writes do: it
+honours `Idempotency-Key` (a replay gets the stored answer, a key reused with another body
+422, a request still running 409) and leaves an `api_calls` row naming the group, session
+or program it changes (`subject`), and the episode too for an assignment.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from api.auth import Operation, Principal, require
+from api.auth import Guarded, Operation, Principal, require
 from api.deps import Services
 from api.mutations import records_call
 from api.notice_delivery import deliver_pending
 from api.problems import ApiProblem, FieldError
-from api.routes import problems
+from api.routes import idempotency_doc, problems
 from api.settings import ALL_PROGRAMS, ApiKey
 from rules.attendance_policy import AttendancePolicy
 from rules.transitions import Action, CarePhase
@@ -67,6 +72,7 @@ Biller = Annotated[Principal, Depends(require(Operation.READ_BILLABLE_DAYS, _key
 
 _READ = problems(401, 403, 404, 422, 503)
 _WRITE = problems(400, 401, 403, 404, 409, 422, 503)
+_IDEMPOTENT = idempotency_doc()
 
 
 def _refused(error: GroupsRefused | RosterRefused) -> ApiProblem:
@@ -108,6 +114,26 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         except GroupsRefused as error:
             raise _refused(error) from None
 
+    async def audited(
+        request: Request,
+        principal: Principal,
+        operation: Guarded,
+        work: Callable[[], Awaitable[tuple[int, BaseModel]]],
+        *,
+        subject: str,
+        episode_id: str | None = None,
+    ) -> JSONResponse:
+        """A write through `Mutations.run`: claimed, audited, answered once per key."""
+        return await services.mutations.run(
+            request,
+            principal,
+            operation=operation,
+            episode_id=episode_id,
+            submission_id=None,
+            work=work,
+            subject=subject,
+        )
+
     async def visible_group(principal: Principal, group_id: str) -> Group:
         group = await records_call(store.get_group(pool, group_id))
         if group is None or not principal.key.sees(group.program_id):
@@ -124,16 +150,21 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         "/programs/{program_id}/attendance-policy",
         response_model=AttendancePolicy,
         responses=_WRITE,
+        openapi_extra=_IDEMPOTENT,
         summary="A program's attendance settings (source, windows, thresholds, billing codes)",
     )
     async def put_attendance_policy(
-        program_id: Id, policy: AttendancePolicy, principal: Manager
-    ) -> AttendancePolicy:
+        request: Request, program_id: Id, policy: AttendancePolicy, principal: Manager
+    ) -> JSONResponse:
         principal.require_program(program_id)
-        await records_call(
-            store.put_policy(pool, program_id, policy, by=principal.actor, now=clock())
-        )
-        return policy
+
+        async def work() -> tuple[int, BaseModel]:
+            await records_call(
+                store.put_policy(pool, program_id, policy, by=principal.actor, now=clock())
+            )
+            return 200, policy
+
+        return await audited(request, principal, Operation.MANAGE_GROUPS, work, subject=program_id)
 
     @router.get(
         "/programs/{program_id}/attendance-policy",
@@ -150,20 +181,26 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         status_code=201,
         response_model=Group,
         responses={200: {"model": Group, "description": "already defined so"}, **_WRITE},
+        openapi_extra=_IDEMPOTENT,
         summary="Define a group and its weekly schedule; sessions are generated ahead",
     )
-    async def create_group(spec: GroupSpec, principal: Manager) -> JSONResponse:
+    async def create_group(request: Request, spec: GroupSpec, principal: Manager) -> JSONResponse:
         principal.require_program(spec.program_id)
-        policy = await records_call(store.get_policy(pool, spec.program_id))
 
-        created = await write(
-            lambda conn: store.create_group(
-                conn, spec, now=clock(), ahead_days=policy.generate_ahead_days
+        async def work() -> tuple[int, BaseModel]:
+            policy = await records_call(store.get_policy(pool, spec.program_id))
+            created = await write(
+                lambda conn: store.create_group(
+                    conn, spec, now=clock(), ahead_days=policy.generate_ahead_days
+                )
             )
+            group = await records_call(store.get_group(pool, spec.group_id))
+            assert group is not None
+            return (201 if created else 200), group
+
+        return await audited(
+            request, principal, Operation.MANAGE_GROUPS, work, subject=spec.group_id
         )
-        group = await records_call(store.get_group(pool, spec.group_id))
-        assert group is not None
-        return _json(201 if created else 200, group)
 
     @router.get(
         "/groups",
@@ -192,12 +229,21 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         "/groups/{group_id}",
         response_model=Group,
         responses=_WRITE,
+        openapi_extra=_IDEMPOTENT,
         summary="Change capacity, facilitator or name (capacity never below the seats taken)",
     )
-    async def change_group(group_id: Id, change: GroupChange, principal: Manager) -> Group:
+    async def change_group(
+        request: Request, group_id: Id, change: GroupChange, principal: Manager
+    ) -> JSONResponse:
         await visible_group(principal, group_id)
 
-        return await write(lambda conn: store.change_group(conn, group_id, change, now=clock()))
+        async def work() -> tuple[int, BaseModel]:
+            changed: Group = await write(
+                lambda conn: store.change_group(conn, group_id, change, now=clock())
+            )
+            return 200, changed
+
+        return await audited(request, principal, Operation.MANAGE_GROUPS, work, subject=group_id)
 
     @router.get(
         "/groups/{group_id}/sessions",
@@ -239,28 +285,41 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         status_code=201,
         response_model=Session,
         responses={200: {"model": Session, "description": "already added so"}, **_WRITE},
+        openapi_extra=_IDEMPOTENT,
         summary="An ad-hoc session",
     )
-    async def add_session(group_id: Id, body: AdHocSession, principal: Manager) -> JSONResponse:
+    async def add_session(
+        request: Request, group_id: Id, body: AdHocSession, principal: Manager
+    ) -> JSONResponse:
         group = await visible_group(principal, group_id)
 
-        session, created = await write(lambda conn: store.add_session(conn, group, body))
-        return _json(201 if created else 200, session)
+        async def work() -> tuple[int, BaseModel]:
+            session, created = await write(lambda conn: store.add_session(conn, group, body))
+            return (201 if created else 200), session
+
+        return await audited(request, principal, Operation.MANAGE_GROUPS, work, subject=group_id)
 
     @router.post(
         "/sessions/{session_id}/cancel",
         response_model=Session,
         responses=_WRITE,
+        openapi_extra=_IDEMPOTENT,
         summary="The program cancels a session (a holiday): not a patient's absence",
     )
-    async def cancel_session(session_id: Id, body: Cancellation, principal: Manager) -> Session:
+    async def cancel_session(
+        request: Request, session_id: Id, body: Cancellation, principal: Manager
+    ) -> JSONResponse:
         await visible_session(principal, session_id)
 
-        return await write(
-            lambda conn: store.cancel_session(
-                conn, session_id, reason=body.reason, by=principal.actor, now=clock()
+        async def work() -> tuple[int, BaseModel]:
+            cancelled: Session = await write(
+                lambda conn: store.cancel_session(
+                    conn, session_id, reason=body.reason, by=principal.actor, now=clock()
+                )
             )
-        )
+            return 200, cancelled
+
+        return await audited(request, principal, Operation.MANAGE_GROUPS, work, subject=session_id)
 
     @router.get(
         "/groups/{group_id}/members",
@@ -280,12 +339,16 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
             200: {"model": Assignment, "description": "already assigned or waiting"},
             **_WRITE,
         },
+        openapi_extra=_IDEMPOTENT,
         summary="Seat an enrolled episode in a group of its delivered level (or wait for a seat)",
     )
-    async def assign(group_id: Id, body: AssignmentRequest, principal: Assigner) -> JSONResponse:
+    async def assign(
+        request: Request, group_id: Id, body: AssignmentRequest, principal: Assigner
+    ) -> JSONResponse:
         group = await visible_group(principal, group_id)
         view = await services.episodes.state(body.episode_id)
         principal.require_episode(body.episode_id, view.program_id)
+
         if view.program_id != group.program_id:
             raise ApiProblem(
                 422,
@@ -303,31 +366,55 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
                 allowed_actions=[],
             )
 
-        assignment, created = await write(
-            lambda conn: store.assign(
-                conn,
-                group_id,
-                body.episode_id,
-                group.level,
-                wait_if_full=body.wait_if_full,
-                now=clock(),
+        async def work() -> tuple[int, BaseModel]:
+            assignment, created = await write(
+                lambda conn: store.assign(
+                    conn,
+                    group_id,
+                    body.episode_id,
+                    group.level,
+                    wait_if_full=body.wait_if_full,
+                    now=clock(),
+                )
             )
+            return (201 if created else 200), assignment
+
+        return await audited(
+            request,
+            principal,
+            Operation.ASSIGN_GROUPS,
+            work,
+            subject=group_id,
+            episode_id=body.episode_id,
         )
-        return _json(201 if created else 200, assignment)
 
     @router.delete(
         "/groups/{group_id}/assignments/{episode_id}",
         response_model=Assignment,
         responses=_WRITE,
+        openapi_extra=_IDEMPOTENT,
         summary="End an episode's place in a group (its seat goes to the waiting list)",
     )
-    async def unassign(group_id: Id, episode_id: Id, principal: Assigner) -> Assignment:
+    async def unassign(
+        request: Request, group_id: Id, episode_id: Id, principal: Assigner
+    ) -> JSONResponse:
         await visible_group(principal, group_id)
 
-        return await write(
-            lambda conn: store.end_assignment(
-                conn, group_id, episode_id, reason="unassigned", now=clock()
+        async def work() -> tuple[int, BaseModel]:
+            ended: Assignment = await write(
+                lambda conn: store.end_assignment(
+                    conn, group_id, episode_id, reason="unassigned", now=clock()
+                )
             )
+            return 200, ended
+
+        return await audited(
+            request,
+            principal,
+            Operation.ASSIGN_GROUPS,
+            work,
+            subject=group_id,
+            episode_id=episode_id,
         )
 
     @router.get(
@@ -344,9 +431,12 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
         "/sessions/{session_id}/roster",
         response_model=RosterResult,
         responses=_WRITE,
+        openapi_extra=_IDEMPOTENT,
         summary="A whole session's attendance, all or nothing; the same line again changes nothing",
     )
-    async def record_roster(session_id: Id, roster: Roster, principal: Recorder) -> RosterResult:
+    async def record_roster(
+        request: Request, session_id: Id, roster: Roster, principal: Recorder
+    ) -> JSONResponse:
         if roster.recorded_by != principal.actor and not principal.key.acts_for_others:
             raise ApiProblem(
                 403,
@@ -354,9 +444,9 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
                 f"this key acts as '{principal.actor}' and may not record for another actor",
             )
         session = await visible_session(principal, session_id)
-        policy = await records_call(store.get_policy(pool, session.program_id))
 
-        async def work() -> RosterResult:
+        async def record() -> RosterResult:
+            policy = await store.get_policy(pool, session.program_id)
             now = clock()
             async with pool.acquire() as conn, conn.transaction():
                 result = await attendance_store.record_roster(
@@ -370,12 +460,15 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
                 )
             return result
 
-        try:
-            result = await records_call(work())
-        except RosterRefused as error:
-            raise _refused(error) from None
-        sent, pending = await deliver([e.episode_id for e in roster.entries])
-        return result.model_copy(update={"notices_sent": sent, "notices_pending": pending})
+        async def work() -> tuple[int, BaseModel]:
+            try:
+                result = await records_call(record())
+            except RosterRefused as error:
+                raise _refused(error) from None
+            sent, pending = await deliver([e.episode_id for e in roster.entries])
+            return 200, result.model_copy(update={"notices_sent": sent, "notices_pending": pending})
+
+        return await audited(request, principal, Action.RECORD_ATTENDANCE, work, subject=session_id)
 
     async def deliver(episode_ids: list[str]) -> tuple[int, int]:
         """Hand the pending notices to the episodes' engines (api/notice_delivery.py); an

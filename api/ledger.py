@@ -30,13 +30,15 @@ from store.call_ledger import CallAudit, ClaimRow, KeyClaim
 
 @dataclass(frozen=True)
 class CallStart:
-    """What the audit row records about a call before it runs."""
+    """What the audit row records about a call before it runs: the episode it changes
+    and/or the group, session or program (`subject`) it changes."""
 
-    episode_id: str
+    episode_id: str | None
     operation: Guarded
     submission_id: str | None
     principal: Principal
     at: datetime
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class PostgresCallLedger:
     async def open(self, call: CallStart, key: KeyRequest | None) -> Opened:
         audit = CallAudit(
             episode_id=call.episode_id,
+            subject=call.subject,
             operation=call.operation.value,
             submission_id=call.submission_id,
             actor=call.principal.actor,

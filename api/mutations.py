@@ -154,12 +154,19 @@ class Mutations:
         principal: Principal,
         *,
         operation: Guarded,
-        episode_id: str,
+        episode_id: str | None,
         submission_id: str | None,
         work: Work,
+        subject: str | None = None,
     ) -> JSONResponse:
+        """Run `work` once per Idempotency-Key, audited. The audit row names the episode
+        changed, or (a group, session or program write) the `subject` changed, or both."""
+        if episode_id is None and subject is None:
+            raise ValueError("a mutating call names an episode or a subject")
         key = await self._key_request(request, principal)
-        call = CallStart(episode_id, operation, submission_id, principal, self._clock())
+        call = CallStart(
+            episode_id, operation, submission_id, principal, self._clock(), subject=subject
+        )
         opened = await records_call(self._ledger.open(call, key), timeout_s=self._timeout_s)
         claim = opened.claim
         if claim.outcome is ClaimOutcome.REPLAY:

@@ -104,7 +104,7 @@ _READ = problems(401, 403, 404, 422, 503)
 _WRITE = problems(400, 401, 403, 404, 409, 422, 503)
 
 
-def _idempotency_doc() -> dict[str, Any]:
+def idempotency_doc() -> dict[str, Any]:
     return {
         "parameters": [
             {
@@ -139,7 +139,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
             200: {"model": EpisodeView, "description": "already started with this same body"},
             **problems(400, 401, 403, 409, 422, 503),
         },
-        openapi_extra=_idempotency_doc(),
+        openapi_extra=idempotency_doc(),
         summary="Start an episode (idempotent on episode_id)",
     )
     async def start_episode(
@@ -309,7 +309,7 @@ def build_router(services: Services) -> APIRouter:  # noqa: C901
             summary=summary,
             response_model=EngineDecision,
             responses=_WRITE,
-            openapi_extra=_idempotency_doc(),
+            openapi_extra=idempotency_doc(),
         )
 
     @submission("/episodes/{episode_id}/assessment", "Assessment results")

@@ -1,6 +1,7 @@
-"""The HTTP API's own tables (migrations 0100, 0101): its audit rows and Idempotency-Key claims.
+"""The HTTP API's own tables (migrations 0100, 0101, 0220): audit rows, Idempotency-Key claims.
 
-`api_calls` records every mutating call (who, what, when, with which status);
+`api_calls` records every mutating call (who, what, when, with which status, on which
+episode and/or which group, session or program: `subject`);
 `api_idempotency` keeps, per (key owner, Idempotency-Key), the claim of the request that
 runs and then its stored answer. Each function is one statement, so one round trip: the
 API opens a call with `begin_call` or `claim_and_begin`, and closes it with `finish_call`,
@@ -22,19 +23,22 @@ import asyncpg
 
 @dataclass(frozen=True)
 class CallAudit:
-    """What an audit row records about a call before it runs."""
+    """What an audit row records about a call before it runs: the episode it changes, or
+    (a group, session or program write) the `subject` it changes, or both."""
 
-    episode_id: str
+    episode_id: str | None
     operation: str
     submission_id: str | None
     actor: str
     role: str
     key_owner: str
     at: datetime
+    subject: str | None = None
 
     def values(self) -> tuple[object, ...]:
         return (
             self.episode_id,
+            self.subject,
             self.operation,
             self.submission_id,
             self.actor,
@@ -71,8 +75,8 @@ class ClaimRow:
 
 
 _BEGIN = """
-INSERT INTO api_calls (episode_id, operation, submission_id, actor, role, key_owner, at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO api_calls (episode_id, subject, operation, submission_id, actor, role, key_owner, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id
 """
 
@@ -83,21 +87,22 @@ _CLAIM_AND_BEGIN = """
 WITH claimed AS (
     INSERT INTO api_idempotency AS k (key_owner, idempotency_key, method, path, request_hash,
         claim_token, lease_expires_at)
-    VALUES ($6, $8, $9, $10, $11, $12, now() + make_interval(secs => $13))
+    VALUES ($7, $9, $10, $11, $12, $13, now() + make_interval(secs => $14))
     ON CONFLICT (key_owner, idempotency_key) DO UPDATE
         SET claim_token = EXCLUDED.claim_token, lease_expires_at = EXCLUDED.lease_expires_at
         WHERE k.status_code IS NULL AND k.lease_expires_at <= now()
             AND k.request_hash = EXCLUDED.request_hash
     RETURNING k.claim_token
 ), began AS (
-    INSERT INTO api_calls (episode_id, operation, submission_id, actor, role, key_owner, at)
-    SELECT $1, $2, $3, $4, $5, $6, $7 FROM claimed
+    INSERT INTO api_calls (episode_id, subject, operation, submission_id, actor, role,
+        key_owner, at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM claimed
     RETURNING id
 )
 SELECT (SELECT id FROM began) AS call_id, k.request_hash, k.status_code, k.response_body,
     greatest(0, extract(epoch FROM k.lease_expires_at - now()))::float8 AS lease_left_s
 FROM (SELECT 1) AS one
-LEFT JOIN api_idempotency AS k ON k.key_owner = $6 AND k.idempotency_key = $8
+LEFT JOIN api_idempotency AS k ON k.key_owner = $7 AND k.idempotency_key = $9
 """
 
 _FINISH = "UPDATE api_calls SET status_code = $2, finished_at = $3 WHERE id = $1"

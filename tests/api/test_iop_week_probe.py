@@ -155,12 +155,6 @@ def fields(answer: httpx.Response) -> list[str]:
     return [e["field"] for e in answer.json().get("errors") or []]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NOT FIXED: the groups router (api/groups.py, apistore's) does not go through "
-    "api.mutations: Idempotency-Key is ignored on every /v1/groups, /v1/sessions and "
-    "attendance-policy write, and those writes leave no api_calls row",
-)
 async def test_probe_an_idempotency_key_reused_for_another_roster_is_refused(
     papi: httpx.AsyncClient, clock: Clock, crew: list[str], api_pool: asyncpg.Pool
 ) -> None:
@@ -182,6 +176,123 @@ async def test_probe_an_idempotency_key_reused_for_another_roster_is_refused(
     assert reused.status_code == 422, reused.text
     assert reused.json()["type"].endswith("idempotency-key-reused")
     assert set(await recorded(api_pool, sid)) == {a}
+
+
+async def calls_on(pool: asyncpg.Pool, subject: str) -> list[tuple[str | None, str, str, int]]:
+    rows = await pool.fetch(
+        "SELECT episode_id, operation, actor, status_code FROM api_calls WHERE subject = $1 "
+        "ORDER BY id",
+        subject,
+    )
+    return [(r["episode_id"], r["operation"], r["actor"], r["status_code"]) for r in rows]
+
+
+async def test_a_roster_sent_again_with_its_key_gets_the_stored_answer_and_records_nothing_twice(
+    papi: httpx.AsyncClient, clock: Clock, crew: list[str], api_pool: asyncpg.Pool
+) -> None:
+    a, b = crew[2:4]
+    gid = await new_group(papi, clock)
+    for e in (a, b):
+        await seat(papi, gid, e)
+    session = (await sessions_of(papi, gid, "2026-03-04", "2026-03-04"))[0]
+    sid = session["session_id"]
+    clock.now = after(session, hours=4)
+    key = {"Idempotency-Key": f"roster-{uuid.uuid4().hex}"}
+    body = roster({"episode_id": a, "status": "attended"}, {"episode_id": b, "status": "no_show"})
+    first = await papi.post(f"/v1/sessions/{sid}/roster", json=body, headers={**CARE, **key})
+    assert first.status_code == 200, first.text
+    assert "Idempotent-Replayed" not in first.headers
+    recorded_once = await recorded(api_pool, sid)
+    assert set(recorded_once) == {a, b}
+
+    again = await papi.post(f"/v1/sessions/{sid}/roster", json=body, headers={**CARE, **key})
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()  # the stored answer, lines' outcomes as first given
+    assert await recorded(api_pool, sid) == recorded_once  # no second revision
+    audit = (await papi.get(f"/v1/sessions/{sid}/attendance/{a}/audit", headers=CARE)).json()
+    assert [x["revision"] for x in audit] == [1]
+    assert await calls_on(api_pool, sid) == [(None, "record_attendance", "clin-7", 200)]
+
+
+async def test_every_groups_write_leaves_an_audit_row_naming_what_it_changed(
+    papi: httpx.AsyncClient, clock: Clock, crew: list[str], api_pool: asyncpg.Pool
+) -> None:
+    """Group, assignment, session, cancellation, roster and policy writes each leave one
+    api_calls row (who, which operation, the answer's status) on the group, session or
+    program; an assignment names its episode too, so the episode's timeline shows it."""
+    a, b = crew[:2]
+    key = {"Idempotency-Key": f"group-{uuid.uuid4().hex}"}
+    clock.now = MONDAY
+    spec = group_body()
+    gid = spec["group_id"]
+    made = await papi.post("/v1/groups", json=spec, headers={**ADMIN, **key})
+    assert made.status_code == 201, made.text
+    replayed = await papi.post("/v1/groups", json=spec, headers={**ADMIN, **key})
+    assert (replayed.status_code, replayed.json()) == (201, made.json())  # not 200 "already"
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    other = await papi.post("/v1/groups", json=group_body(), headers={**ADMIN, **key})
+    assert other.status_code == 422, other.text
+    assert other.json()["type"].endswith("idempotency-key-reused")
+
+    for e in (a, b):
+        await seat(papi, gid, e)
+    extra = await papi.post(
+        f"/v1/groups/{gid}/sessions",
+        json={
+            "session_id": f"{gid}-extra",
+            "starts_at": "2026-03-07T14:00:00Z",
+            "duration_minutes": 120,
+        },
+        headers=ADMIN,
+    )
+    assert extra.status_code == 201, extra.text
+    session = (await sessions_of(papi, gid, "2026-03-05", "2026-03-05"))[0]
+    sid = session["session_id"]
+    clock.now = after(session, hours=4)
+    answer = await papi.post(
+        f"/v1/sessions/{sid}/roster",
+        json=roster({"episode_id": a, "status": "attended"}),
+        headers=CARE,
+    )
+    assert answer.status_code == 200, answer.text
+    cancelled = await papi.post(
+        f"/v1/sessions/{extra.json()['session_id']}/cancel",
+        json={"reason": "holiday"},
+        headers=ADMIN,
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    refused = await papi.patch(f"/v1/groups/{gid}", json={"capacity": 1}, headers=ADMIN)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("capacity-below-assignments")
+    unseated = await papi.delete(f"/v1/groups/{gid}/assignments/{a}", headers=CARE)
+    assert unseated.status_code == 200, unseated.text
+
+    assert await calls_on(api_pool, gid) == [
+        (None, "manage_groups", "admin-1", 201),  # the replay and the reused key: no row
+        (a, "assign_groups", "clin-7", 201),
+        (b, "assign_groups", "clin-7", 201),
+        (None, "manage_groups", "admin-1", 201),  # the ad-hoc session
+        (None, "manage_groups", "admin-1", 409),  # refused, and recorded so
+        (a, "assign_groups", "clin-7", 200),
+    ]
+    assert await calls_on(api_pool, sid) == [(None, "record_attendance", "clin-7", 200)]
+    assert await calls_on(api_pool, extra.json()["session_id"]) == [
+        (None, "manage_groups", "admin-1", 200)
+    ]
+    timeline = (await papi.get(f"/v1/episodes/{a}/timeline", headers=CARE)).json()
+    assert [x["operation"] for x in timeline if x["kind"] == "api_call"][-2:] == [
+        "assign_groups",
+        "assign_groups",
+    ]
+
+    before = await api_pool.fetchval("SELECT count(*) FROM api_calls WHERE subject = $1", PROGRAM)
+    policy = (await papi.get(f"/v1/programs/{PROGRAM}/attendance-policy", headers=ADMIN)).json()
+    put = await papi.put(f"/v1/programs/{PROGRAM}/attendance-policy", json=policy, headers=ADMIN)
+    assert put.status_code == 200, put.text
+    rows = await calls_on(api_pool, PROGRAM)
+    assert len(rows) == before + 1
+    assert rows[-1] == (None, "manage_groups", "admin-1", 200)
 
 
 async def test_probe_a_roster_with_a_bad_correction_records_none_of_its_lines(
