@@ -22,6 +22,8 @@ from activities.memory import InMemoryRecordStore
 from activities.patients import InMemoryPatients
 from activities.payer_sandbox import SandboxPayer
 from api.episodes_client import EpisodeClient
+from codec.converter import build_data_converter
+from codec.keys import KeyRing
 from config.tuning import WorkerTuning
 from rules.levels import LevelOfCare
 from rules.transitions import Action, CarePhase
@@ -29,10 +31,11 @@ from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
 from schemas.submissions import AssessmentSubmission, LevelDetermination, ReviewSubmission
 from temporal_client import start_episode
 from tests.workflows.clinic import phq9
+from worker.registration import start_dev_server
 from worker.runtime import build_worker
 
 EPISODES = 10
-CACHE = 2
+CACHE = 3
 
 
 async def _enrol_then_review(
@@ -65,9 +68,16 @@ async def _enrol_then_review(
     return (await episodes.state(start.episode_id)).phase
 
 
-async def test_reviews_on_evicted_episodes_are_not_refused_on_a_stale_phase(
-    dev_env: WorkflowEnvironment,
-) -> None:
+async def test_reviews_on_evicted_episodes_are_not_refused_on_a_stale_phase() -> None:
+    # A dev server of its own: the session's shared one carries every other test's load.
+    dev_env = await start_dev_server(build_data_converter(KeyRing.generate()))
+    try:
+        await _ten_episodes_on_a_small_cache(dev_env)
+    finally:
+        await dev_env.shutdown()
+
+
+async def _ten_episodes_on_a_small_cache(dev_env: WorkflowEnvironment) -> None:
     queue = f"stale-{uuid.uuid4().hex[:6]}"
     patients = InMemoryPatients()
     activities = CareActivities(InMemoryRecordStore(), SandboxPayer(), patients)
@@ -76,7 +86,7 @@ async def test_reviews_on_evicted_episodes_are_not_refused_on_a_stale_phase(
         max_concurrent_workflow_tasks=CACHE,
         max_concurrent_activities=10,
     )
-    episodes = EpisodeClient(dev_env.client, task_queue=queue, timeout=timedelta(seconds=30))
+    episodes = EpisodeClient(dev_env.client, task_queue=queue, timeout=timedelta(seconds=90))
     async with build_worker(dev_env.client, task_queue=queue, activities=activities, tuning=tuning):
         phases = await asyncio.gather(
             *(_enrol_then_review(episodes, dev_env, queue, patients) for _ in range(EPISODES))
