@@ -14,6 +14,8 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
+from rules import schedule
+from rules.policy import ProgramPolicy
 from tests.api import bodies
 from tests.api.conftest import bearer
 from tests.api.test_api_episodes import enrolled_episode
@@ -131,15 +133,23 @@ async def test_the_view_shows_when_the_next_aftercare_checkin_falls_due(
     discharged = _discharged_at(
         await _timeline_until(api, episode_id, lambda e: e.get("to_phase") == "aftercare")
     )
-    assert datetime.fromisoformat(view["next_aftercare_checkin_due"]) == discharged + timedelta(
-        days=7
-    )
+    # Day 7 and day 30 after the discharge, moved into the patient-message window (engine
+    # V4: 08:00-21:00 in the program's zone) when the day's hour falls outside it.
+    checkins = _checkins_after(discharged)
+    assert datetime.fromisoformat(view["next_aftercare_checkin_due"]) == checkins[0]
+    assert timedelta(days=7) <= checkins[0] - discharged < timedelta(days=7, hours=12)
     await api_env.sleep(timedelta(days=8))
     later = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
     assert later["aftercare_checkins_done"] == 1
-    assert datetime.fromisoformat(later["next_aftercare_checkin_due"]) == discharged + timedelta(
-        days=30
-    )
+    assert datetime.fromisoformat(later["next_aftercare_checkin_due"]) == checkins[1]
+    assert timedelta(days=30) <= checkins[1] - discharged < timedelta(days=30, hours=12)
+
+
+def _checkins_after(discharged: datetime) -> list[datetime]:
+    """The default program's check-in times, by the rule the engine's timers use."""
+    policy = ProgramPolicy()
+    timing = policy.model_copy(update={"patient_message_window_hours": policy.message_window()})
+    return schedule.aftercare_checkins(discharged, timing)
 
 
 async def _timeline_until(
