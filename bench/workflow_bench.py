@@ -73,6 +73,9 @@ SHORT_POLICY = ProgramPolicy(
         LevelOfCare.OP: 4 * SECOND_IN_DAYS,
     },
     aftercare_checkin_days=tuple(s * SECOND_IN_DAYS for s in (0.25, 0.5, 0.75, 1.0)),
+    # Messages at any hour: these timers run on the wall clock, and engine V4's default
+    # window (08:00-21:00 local) would hold a check-in for hours outside it.
+    patient_message_window_hours=(0.0, 24.0),
 )
 SHORT_IOP_SCORES = (16, 13, 9, 7)  # response holds on the last two: step down to OP
 SHORT_OP_SCORES = (5, 4)  # remission holds on both: discharge
