@@ -33,6 +33,7 @@ from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
+from store import groups as group_store
 from store import quality_clocks, worklists
 from store.channels import care_tasks
 from store.followups import followups_of
@@ -393,12 +394,14 @@ def build_pages_router() -> APIRouter:
             programs=programs, phase=phase, level=level, risk_flag=risk, overdue=overdue
         )
         after = None if cursor is None else services.cursors.decode(where, cursor)
-        counts, listing = await records_call(
+        counts, listing, groups = await records_call(
             asyncio.gather(
                 services.records.census(programs),
                 services.records.list_episodes(
                     where, now=workbench.clock(), limit=size, after=after
                 ),
+                # The groups' seats and waiting lists (issue 10's census), as GET /v1/groups.
+                group_store.list_groups(services.deps.pool, programs),
             )
         )
         last = listing.last_key()
@@ -425,6 +428,7 @@ def build_pages_router() -> APIRouter:
                 "levels": levels,
                 "grid": grid,
                 "total": sum(grid.values()),
+                "groups": groups,
                 "listing": listing,
                 "rows": [_episode_row(e, patient=names.get(e.episode_id)) for e in listing.items],
                 "paged": cursor is not None,

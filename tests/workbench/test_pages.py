@@ -420,3 +420,10 @@ async def test_the_episode_page_shows_this_weeks_attendance(
     assert "This week" in page.text and "data-week" in page.text
     assert "<strong>1 h</strong> of the 9 h minimum" in page.text
     assert "1 attended, 0 missed" in page.text
+    # Issue 10 item 10: the census shows the group's seats used and free and its waiting list.
+    census = await browser_client.get("/app/census")
+    assert census.status_code == 200
+    row = census.text.split(f'<tr data-group="{group_id}">', 1)[1].split("</tr>", 1)[0]
+    assert "<td data-seats-used>1</td>" in row
+    assert "<td data-seats-free>11</td>" in row
+    assert "<td data-waiting>0</td>" in row
