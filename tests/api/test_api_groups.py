@@ -17,10 +17,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.deps import ApiDeps
 from api.settings import ApiSettings
 from tests.api import bodies
+from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import PROGRAM, bearer
 
 ADMIN = bearer("tok-admin")
@@ -29,18 +28,10 @@ CARE = bearer("tok-care")
 UR = bearer("tok-ur")
 
 
-class Clock:
-    def __init__(self) -> None:
-        # A Monday at 08:00 UTC, in the past so the workflow's own time is unaffected.
-        self.now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    return Clock()
+    # A Monday at 08:00 UTC, in the past so the workflow's own time is unaffected.
+    return Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +43,7 @@ async def gapi(
     api_worker: None,  # noqa: ARG001
     clock: Clock,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, clock=clock)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+    async with clocked_client(api_env, api_pool, api_settings, clock) as client:
         yield client
 
 

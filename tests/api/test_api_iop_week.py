@@ -15,25 +15,16 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.deps import ApiDeps
 from api.settings import ApiSettings
 from schemas.episode import workflow_id_for
 from tests.api import bodies
+from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import PROGRAM, bearer
 
 ADMIN = bearer("tok-admin")
 CLINIC = bearer("tok-clinic")
 CARE = bearer("tok-care")
 UR = bearer("tok-ur")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +41,7 @@ async def iop(
     api_worker: None,  # noqa: ARG001
     clock: Clock,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, clock=clock)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+    async with clocked_client(api_env, api_pool, api_settings, clock) as client:
         yield client
 
 

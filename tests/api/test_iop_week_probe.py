@@ -19,12 +19,11 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.deps import ApiDeps
 from api.sessions_ahead import SessionsAhead
 from api.settings import ApiSettings
 from store.attendance_schedule import sessions_ahead
 from tests.api import bodies
+from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import OTHER_PROGRAM, PROGRAM, bearer
 
 ADMIN = bearer("tok-admin")
@@ -37,17 +36,9 @@ OTHER = bearer("tok-care-other")
 MONDAY = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = MONDAY
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    return Clock()
+    return Clock(MONDAY)
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +50,7 @@ async def papi(
     api_worker: None,  # noqa: ARG001
     clock: Clock,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, clock=clock)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+    async with clocked_client(api_env, api_pool, api_settings, clock) as client:
         yield client
 
 

@@ -19,10 +19,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.deps import ApiDeps
 from api.settings import ApiKey, ApiSettings, Role
 from tests.api import bodies
+from tests.api.clocked import Clock, clocked_client
 
 BILLING = "probe-h0015"
 REVIEWED = "probe-review-source"
@@ -42,14 +41,6 @@ CARE = {"Authorization": "Bearer tok-p-care"}
 UR = {"Authorization": "Bearer tok-p-ur"}
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 async def clock(api_env: WorkflowEnvironment) -> Clock:
     return Clock(await api_env.get_current_time())
@@ -65,9 +56,7 @@ async def papi(
     clock: Clock,
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = api_settings.model_copy(update={"api_keys": {**api_settings.api_keys, **KEYS}})
-    app = create_app(ApiDeps(client=api_env.client, pool=api_pool, settings=settings, clock=clock))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+    async with clocked_client(api_env, api_pool, settings, clock) as client:
         yield client
 
 

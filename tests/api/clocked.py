@@ -1,0 +1,34 @@
+"""A clock the IOP-week tests set (a session's end, a correction window's close, the next
+morning), and the API client whose app reads it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiSettings
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@asynccontextmanager
+async def clocked_client(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, settings: ApiSettings, clock: Clock
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ApiDeps(client=env.client, pool=pool, settings=settings, clock=clock))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+        yield client
