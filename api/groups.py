@@ -515,7 +515,10 @@ def build_groups_router(services: Services) -> APIRouter:  # noqa: C901
     async def attendance_audit(
         session_id: Id, episode_id: Id, principal: Reader
     ) -> list[attendance_store.AuditEntry]:
+        # Both IDs must name something the key sees: an unknown episode is a 404, not an
+        # empty trail (which says "known, nothing recorded").
         await visible_session(principal, session_id)
+        principal.require_episode(episode_id, await services.programs.program_of(episode_id))
         return await records_call(attendance_store.attendance_audit(pool, session_id, episode_id))
 
     @router.get(

@@ -356,6 +356,30 @@ async def test_a_correction_keeps_the_earlier_value_with_who_and_why_within_the_
     assert closed.json()["type"].endswith("correction-window-closed")
 
 
+async def test_an_attendance_audit_of_an_unknown_session_or_episode_is_a_404_problem(
+    gapi: httpx.AsyncClient, clock: Clock
+) -> None:
+    group = await new_group(gapi)
+    day = clock.now.date()
+    week = await sessions(gapi, group["group_id"], str(day), str(day + timedelta(days=7)))
+    sid = week[0]["session_id"]
+    body = bodies.episode()
+    assert (await gapi.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
+    known = str(body["episode_id"])
+    for path, slug in [
+        (f"/v1/sessions/{sid}/attendance/no-such-episode/audit", "episode-not-found"),
+        (f"/v1/sessions/no-such-session/attendance/{known}/audit", "session-not-found"),
+        ("/v1/sessions/no-such-session/attendance/no-such-episode/audit", "session-not-found"),
+    ]:
+        answer = await gapi.get(path, headers=CARE)
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["type"].endswith(f"/{slug}"), answer.text
+    # A known episode with nothing recorded in a known session: an empty trail, not a 404.
+    empty = await gapi.get(f"/v1/sessions/{sid}/attendance/{known}/audit", headers=CARE)
+    assert empty.status_code == 200 and empty.json() == [], empty.text
+
+
 async def test_a_cancelled_session_takes_no_roster(
     gapi: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock
 ) -> None:
