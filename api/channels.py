@@ -154,11 +154,7 @@ async def _complete(
         )
     except TaskDone as already:
         row = already.task
-        if (row.done_by, row.callback_outcome, row.ack_response) == (
-            by,
-            callback_outcome,
-            ack_response,
-        ):
+        if row.done_so(by, callback_outcome, ack_response):
             return row  # the same answer again: a retry, answered as the first time
         raise ApiProblem(
             409,

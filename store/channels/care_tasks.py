@@ -62,6 +62,21 @@ class CareTeamTask(BaseModel):
     def open(self) -> bool:
         return self.done_at is None
 
+    def done_so(
+        self,
+        by: str,
+        callback_outcome: CallbackOutcome | None = None,
+        ack_response: AlertResponse | None = None,
+    ) -> bool:
+        """Done already by `by` with this very answer: a repeat of that completion (a
+        retry, a double click, a reload) that the API and the workbench answer as the
+        first time, not as a conflict. Anyone else, or another answer, is a conflict."""
+        return not self.open and (self.done_by, self.callback_outcome, self.ack_response) == (
+            by,
+            callback_outcome,
+            ack_response,
+        )
+
 
 class TaskDone(Exception):
     """Done already: `task` is the row as it stands."""
