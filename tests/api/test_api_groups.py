@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from api.settings import ApiSettings
 from tests.api import bodies
 from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import PROGRAM, bearer
+from tests.api.iop_week import enrolled, group_body, new_group, roster, seat, sessions_of
 
 ADMIN = bearer("tok-admin")
 CLINIC = bearer("tok-clinic")
@@ -47,67 +47,6 @@ async def gapi(
         yield client
 
 
-def group_body(**changes: Any) -> dict[str, Any]:
-    return {
-        "group_id": f"grp-{uuid.uuid4().hex[:10]}",
-        "program_id": PROGRAM,
-        "name": "Skills group",
-        "level": "iop",
-        "weekdays": [1, 2, 3, 4],
-        "start_time": "09:00:00",
-        "duration_minutes": 180,
-        "modality": "in_person",
-        "capacity": 12,
-        "facilitator_ref": "fac-1",
-        **changes,
-    }
-
-
-async def new_group(gapi: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
-    answer = await gapi.post("/v1/groups", json=group_body(**changes), headers=ADMIN)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-async def enrolled(gapi: httpx.AsyncClient, api_env: WorkflowEnvironment) -> str:
-    body = bodies.episode()
-    assert (await gapi.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
-    episode_id = str(body["episode_id"])
-    answer = await gapi.post(
-        f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment(), headers=CARE
-    )
-    assert answer.status_code == 200, answer.text
-    for _ in range(20):
-        await api_env.sleep(timedelta(minutes=30))
-        state = (await gapi.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
-        if state["phase"] == "in_treatment":
-            return episode_id
-    raise AssertionError(f"never enrolled: {state}")
-
-
-async def seat(gapi: httpx.AsyncClient, group_id: str, episode_id: str) -> dict[str, Any]:
-    answer = await gapi.post(
-        f"/v1/groups/{group_id}/assignments", json={"episode_id": episode_id}, headers=CARE
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-async def sessions(gapi: httpx.AsyncClient, group_id: str, first: str, last: str) -> list[Any]:
-    answer = await gapi.get(
-        f"/v1/groups/{group_id}/sessions", params={"from": first, "to": last}, headers=CARE
-    )
-    assert answer.status_code == 200, answer.text
-    return list(answer.json())
-
-
-def roster(*entries: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"recorded_by": "clin-7", "entries": list(entries)}
-    if reason:
-        body["correction_reason"] = reason
-    return body
-
-
 async def test_a_group_is_defined_once_and_its_sessions_follow_the_schedule(
     gapi: httpx.AsyncClient,
 ) -> None:
@@ -120,7 +59,7 @@ async def test_a_group_is_defined_once_and_its_sessions_follow_the_schedule(
     changed = await gapi.post("/v1/groups", json={**body, "capacity": 8}, headers=ADMIN)
     assert changed.status_code == 409
     assert changed.json()["type"].endswith("group-id-conflict")
-    week = await sessions(gapi, body["group_id"], "2026-03-02", "2026-03-08")
+    week = await sessions_of(gapi, body["group_id"], "2026-03-02", "2026-03-08")
     assert [s["session_date"] for s in week] == [
         "2026-03-02",
         "2026-03-03",
@@ -239,7 +178,7 @@ async def week_with_three(
     for e in episodes:
         await seat(gapi, gid, e)
     day = clock.now.date()
-    week = await sessions(gapi, gid, day.isoformat(), (day + timedelta(days=14)).isoformat())
+    week = await sessions_of(gapi, gid, day.isoformat(), (day + timedelta(days=14)).isoformat())
     upcoming = [s for s in week if datetime.fromisoformat(s["starts_at"]) > clock.now]
     return gid, episodes, upcoming
 
@@ -361,7 +300,7 @@ async def test_an_attendance_audit_of_an_unknown_session_or_episode_is_a_404_pro
 ) -> None:
     group = await new_group(gapi)
     day = clock.now.date()
-    week = await sessions(gapi, group["group_id"], str(day), str(day + timedelta(days=7)))
+    week = await sessions_of(gapi, group["group_id"], str(day), str(day + timedelta(days=7)))
     sid = week[0]["session_id"]
     body = bodies.episode()
     assert (await gapi.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,16 @@ from schemas.episode import workflow_id_for
 from tests.api import bodies
 from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import PROGRAM, bearer
+from tests.api.iop_week import (
+    approval,
+    new_group,
+    next_monday,
+    record_one,
+    seat,
+    sessions_of,
+    start_episode,
+    until_phase,
+)
 
 ADMIN = bearer("tok-admin")
 CLINIC = bearer("tok-clinic")
@@ -57,46 +67,17 @@ class Week:
         self.sessions: list[dict[str, Any]] = []
 
     async def start(self, *, authorized_units: int | None = None) -> Week:
-        # Never behind the server's time (other tests move it): the engine's week is ours.
-        today = max(self.clock.now, await self.env.get_current_time()).date()
-        monday = today + timedelta(days=7 - today.weekday())
-        self.clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
-        group = {
-            "group_id": self.group_id,
-            "program_id": PROGRAM,
-            "name": "Skills",
-            "level": "iop",
-            "weekdays": [1, 2, 3, 4],
-            "start_time": "09:00",
-            "duration_minutes": 180,
-            "capacity": 12,
-            "facilitator_ref": "fac-1",
-        }
-        assert (await self.api.post("/v1/groups", json=group, headers=ADMIN)).status_code == 201
+        await next_monday(self.clock, self.env)
+        await new_group(self.api, group_id=self.group_id)
         member = "NOAUTH-1" if authorized_units is None else "M-WAITS-FOR-UR"
-        body = bodies.episode(member_id=member)
-        self.episode_id = str(body["episode_id"])
-        assert (await self.api.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
-        answer = await self.api.post(
-            f"/v1/episodes/{self.episode_id}/assessment", json=bodies.assessment(), headers=CARE
-        )
-        assert answer.status_code == 200, answer.text
+        self.episode_id = await start_episode(self.api, member_id=member)
         if authorized_units is not None:
             await self.until_phase("authorization")
             today = self.clock.now.date()
-            approval = {
-                "decision_id": bodies.new_id("auth"),
-                "recorded_by": "ur-3",
-                "kind": "approved",
-                "level": "iop",
-                "units": authorized_units,
-                "unit_type": "days",
-                "start_date": today.isoformat(),
-                "end_date": (today + timedelta(days=60)).isoformat(),
-                "authorization_number": f"AUTH-{uuid.uuid4().hex[:6]}",
-            }
             answer = await self.api.post(
-                f"/v1/episodes/{self.episode_id}/authorizations", json=approval, headers=UR
+                f"/v1/episodes/{self.episode_id}/authorizations",
+                json=approval(authorized_units, today, today + timedelta(days=60)),
+                headers=UR,
             )
             assert answer.status_code == 200, answer.text
             await self.until_recorded(
@@ -104,31 +85,19 @@ class Week:
                 authorized_units,
             )
         await self.until_phase("in_treatment")
-        seated = await self.api.post(
-            f"/v1/groups/{self.group_id}/assignments",
-            json={"episode_id": self.episode_id},
-            headers=CARE,
-        )
-        assert seated.status_code == 201, seated.text
+        await seat(self.api, self.group_id, self.episode_id)
         first = self.clock.now.date()
-        listed = await self.api.get(
-            f"/v1/groups/{self.group_id}/sessions",
-            params={"from": first.isoformat(), "to": (first + timedelta(days=13)).isoformat()},
-            headers=CARE,
+        listed = await sessions_of(
+            self.api, self.group_id, first.isoformat(), (first + timedelta(days=13)).isoformat()
         )
         self.sessions = [
-            s for s in listed.json() if datetime.fromisoformat(s["starts_at"]) > self.clock.now
+            s for s in listed if datetime.fromisoformat(s["starts_at"]) > self.clock.now
         ]
         assert len(self.sessions) == 8
         return self
 
     async def until_phase(self, phase: str) -> None:
-        for _ in range(40):
-            state = (await self.api.get(f"/v1/episodes/{self.episode_id}", headers=CARE)).json()
-            if state["phase"] == phase:
-                return
-            await self.env.sleep(timedelta(minutes=10))
-        raise AssertionError(f"never reached {phase}: {state}")
+        await until_phase(self.api, self.env, self.episode_id, phase)
 
     async def until_recorded(self, sql: str, *args: Any) -> None:
         for _ in range(100):
@@ -138,18 +107,9 @@ class Week:
         raise AssertionError(f"not recorded: {sql}")
 
     async def roster(self, index: int, status: str, minutes: int | None = None) -> dict[str, Any]:
-        session = self.sessions[index]
-        self.clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
-        entry: dict[str, Any] = {"episode_id": self.episode_id, "status": status}
-        if minutes is not None:
-            entry["minutes"] = minutes
-        answer = await self.api.post(
-            f"/v1/sessions/{session['session_id']}/roster",
-            json={"recorded_by": "clin-7", "entries": [entry]},
-            headers=CARE,
+        return await record_one(
+            self.api, self.clock, self.sessions[index], self.episode_id, status, minutes=minutes
         )
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
 
     async def flags(self) -> list[str]:
         state = (await self.api.get(f"/v1/episodes/{self.episode_id}", headers=CARE)).json()

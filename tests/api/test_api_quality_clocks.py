@@ -5,9 +5,8 @@ meets initiation and opens engagement; the episode view shows both."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,23 +14,14 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.deps import ApiDeps
 from api.settings import ApiSettings
-from tests.api import bodies
-from tests.api.conftest import PROGRAM, bearer
+from tests.api import bodies, iop_week
+from tests.api.clocked import Clock, clocked_client
+from tests.api.conftest import bearer
+from tests.api.iop_week import new_group, next_monday, seat, sessions_of, until_phase
 
-ADMIN = bearer("tok-admin")
 CLINIC = bearer("tok-clinic")
 CARE = bearer("tok-care")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -42,11 +32,7 @@ async def api(
     api_worker: None,  # noqa: ARG001
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Clock]]:
     clock = Clock(await api_env.get_current_time())
-    app = create_app(
-        ApiDeps(client=api_env.client, pool=api_pool, settings=api_settings, clock=clock)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://carepath.test") as client:
+    async with clocked_client(api_env, api_pool, api_settings, clock) as client:
         yield client, clock
 
 
@@ -63,22 +49,8 @@ async def test_an_attended_session_meets_iet_initiation_and_opens_engagement(
     api: tuple[httpx.AsyncClient, Clock], api_env: WorkflowEnvironment, api_pool: asyncpg.Pool
 ) -> None:
     client, clock = api
-    today = (await api_env.get_current_time()).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
-    group_id = f"grp-{uuid.uuid4().hex[:10]}"
-    group = {
-        "group_id": group_id,
-        "program_id": PROGRAM,
-        "name": "Recovery skills",
-        "level": "iop",
-        "weekdays": [1, 2, 3, 4],
-        "start_time": "09:00",
-        "duration_minutes": 180,
-        "capacity": 12,
-        "facilitator_ref": "fac-1",
-    }
-    assert (await client.post("/v1/groups", json=group, headers=ADMIN)).status_code == 201
+    monday = await next_monday(clock, api_env)
+    group_id = (await new_group(client, name="Recovery skills"))["group_id"]
     body = {**bodies.episode(), "policy": {"substance_use_program": True}}
     episode_id = str(body["episode_id"])
     assert (await client.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
@@ -93,31 +65,17 @@ async def test_an_attended_session_meets_iet_initiation_and_opens_engagement(
         f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment(), headers=CARE
     )
     assert answer.status_code == 200, answer.text
-    for _ in range(40):
-        state = (await client.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
-        if state["phase"] == "in_treatment":
-            break
-        await api_env.sleep(timedelta(minutes=10))
-    assert state["phase"] == "in_treatment", state
-    seated = await client.post(
-        f"/v1/groups/{group_id}/assignments", json={"episode_id": episode_id}, headers=CARE
-    )
-    assert seated.status_code == 201, seated.text
-    listed = await client.get(
-        f"/v1/groups/{group_id}/sessions",
-        params={"from": monday.isoformat(), "to": (monday + timedelta(days=6)).isoformat()},
-        headers=CARE,
-    )
-    session = next(s for s in listed.json() if datetime.fromisoformat(s["starts_at"]) > clock.now)
+    await until_phase(client, api_env, episode_id, "in_treatment")
+    await seat(client, group_id, episode_id)
+    sunday = monday + timedelta(days=6)
+    listed = await sessions_of(client, group_id, monday.isoformat(), sunday.isoformat())
+    session = next(s for s in listed if datetime.fromisoformat(s["starts_at"]) > clock.now)
     clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
     # The workflow's clock too: a session dated after its today does not count yet.
     await api_env.sleep(clock.now - await api_env.get_current_time())
     roster = await client.post(
         f"/v1/sessions/{session['session_id']}/roster",
-        json={
-            "recorded_by": "clin-7",
-            "entries": [{"episode_id": episode_id, "status": "attended"}],
-        },
+        json=iop_week.roster({"episode_id": episode_id, "status": "attended"}),
         headers=CARE,
     )
     assert roster.status_code == 200, roster.text

@@ -22,9 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 from api.sessions_ahead import SessionsAhead
 from api.settings import ApiSettings
 from store.attendance_schedule import sessions_ahead
-from tests.api import bodies
+from tests.api import iop_week
 from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import OTHER_PROGRAM, PROGRAM, bearer
+from tests.api.iop_week import enrolled, roster, seat, sessions_of
 
 ADMIN = bearer("tok-admin")
 CLINIC = bearer("tok-clinic")
@@ -55,75 +56,20 @@ async def papi(
 
 
 def group_body(**changes: Any) -> dict[str, Any]:
-    return {
-        "group_id": f"prb-{uuid.uuid4().hex[:10]}",
-        "program_id": PROGRAM,
-        "name": "Probe group",
-        "level": "iop",
-        "weekdays": [1, 2, 3, 4],
-        "start_time": "09:00:00",
-        "duration_minutes": 180,
-        "modality": "in_person",
-        "capacity": 12,
-        "facilitator_ref": "fac-1",
-        **changes,
-    }
+    """This module's groups: IDs `prb-…`."""
+    return iop_week.group_body("prb", **changes)
 
 
 async def new_group(api: httpx.AsyncClient, clock: Clock, **changes: Any) -> str:
+    """A group defined on this module's Monday."""
     clock.now = MONDAY
-    answer = await api.post("/v1/groups", json=group_body(**changes), headers=ADMIN)
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["group_id"])
-
-
-async def enrolled(api: httpx.AsyncClient, env: WorkflowEnvironment) -> str:
-    body = bodies.episode()
-    assert (await api.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
-    episode_id = str(body["episode_id"])
-    answer = await api.post(
-        f"/v1/episodes/{episode_id}/assessment", json=bodies.assessment(), headers=CARE
-    )
-    assert answer.status_code == 200, answer.text
-    for _ in range(20):
-        await env.sleep(timedelta(minutes=30))
-        state = (await api.get(f"/v1/episodes/{episode_id}", headers=CARE)).json()
-        if state["phase"] == "in_treatment":
-            return episode_id
-    raise AssertionError(f"never enrolled: {state}")
+    return str((await iop_week.new_group(api, prefix="prb", **changes))["group_id"])
 
 
 @pytest.fixture(scope="module")
 async def crew(papi: httpx.AsyncClient, api_env: WorkflowEnvironment) -> list[str]:
     """Enrolled IOP episodes shared by the tests whose counts do not depend on them."""
     return [await enrolled(papi, api_env) for _ in range(4)]
-
-
-async def seat(
-    api: httpx.AsyncClient, group_id: str, episode_id: str, *, wait: bool = False
-) -> dict[str, Any]:
-    answer = await api.post(
-        f"/v1/groups/{group_id}/assignments",
-        json={"episode_id": episode_id, "wait_if_full": wait},
-        headers=CARE,
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-async def sessions_of(api: httpx.AsyncClient, group_id: str, first: str, last: str) -> list[Any]:
-    answer = await api.get(
-        f"/v1/groups/{group_id}/sessions", params={"from": first, "to": last}, headers=CARE
-    )
-    assert answer.status_code == 200, answer.text
-    return list(answer.json())
-
-
-def roster(*entries: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"recorded_by": "clin-7", "entries": list(entries)}
-    if reason is not None:
-        body["correction_reason"] = reason
-    return body
 
 
 def after(session: dict[str, Any], **delta: float) -> datetime:
@@ -415,7 +361,7 @@ async def test_probe_a_group_name_change_with_control_characters_changes_nothing
     bad_ref = await papi.patch(f"/v1/groups/{gid}", json={"facilitator_ref": ""}, headers=ADMIN)
     assert bad_ref.status_code == 422, bad_ref.text
     group = (await papi.get(f"/v1/groups/{gid}", headers=CARE)).json()
-    assert (group["name"], group["facilitator_ref"]) == ("Probe group", "fac-1")
+    assert (group["name"], group["facilitator_ref"]) == ("Skills group", "fac-1")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,12 +18,21 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.settings import ApiSettings
-from tests.api import bodies
+from tests.api import bodies, iop_week
 from tests.api.clocked import Clock, clocked_client
 from tests.api.conftest import PROGRAM, bearer
+from tests.api.iop_week import (
+    approval,
+    next_monday,
+    record_one,
+    roster,
+    seat,
+    sessions_of,
+    start_episode,
+    until_phase,
+)
 
 ADMIN = bearer("tok-admin")
-CLINIC = bearer("tok-clinic")
 CARE = bearer("tok-care")
 UR = bearer("tok-ur")
 
@@ -47,21 +56,8 @@ async def live(
 
 
 async def new_group(api: httpx.AsyncClient, **changes: Any) -> str:
-    body = {
-        "group_id": f"prl-{uuid.uuid4().hex[:10]}",
-        "program_id": PROGRAM,
-        "name": "Probe live",
-        "level": "iop",
-        "weekdays": [1, 2, 3, 4],
-        "start_time": "09:00",
-        "duration_minutes": 180,
-        "capacity": 12,
-        "facilitator_ref": "fac-1",
-        **changes,
-    }
-    answer = await api.post("/v1/groups", json=body, headers=ADMIN)
-    assert answer.status_code == 201, answer.text
-    return str(body["group_id"])
+    """This module's groups: IDs `prl-…`."""
+    return str((await iop_week.new_group(api, prefix="prl", **changes))["group_id"])
 
 
 async def until(env: WorkflowEnvironment, probe: Any, what: str) -> Any:
@@ -73,67 +69,16 @@ async def until(env: WorkflowEnvironment, probe: Any, what: str) -> Any:
     raise AssertionError(f"never: {what}")
 
 
-async def phase_is(
-    api: httpx.AsyncClient, env: WorkflowEnvironment, episode: str, phase: str
-) -> None:
-    for _ in range(40):
-        state = (await api.get(f"/v1/episodes/{episode}", headers=CARE)).json()
-        if state["phase"] == phase:
-            return
-        await env.sleep(timedelta(minutes=10))
-    raise AssertionError(f"never reached {phase}: {state}")
-
-
-async def start_episode(api: httpx.AsyncClient, member: str) -> str:
-    body = bodies.episode(member_id=member)
-    assert (await api.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
-    episode = str(body["episode_id"])
-    answer = await api.post(
-        f"/v1/episodes/{episode}/assessment", json=bodies.assessment(), headers=CARE
-    )
-    assert answer.status_code == 200, answer.text
-    return episode
-
-
-def approval(units: int, first: date, last: date, number: str) -> dict[str, Any]:
-    return {
-        "decision_id": bodies.new_id("auth"),
-        "recorded_by": "ur-3",
-        "kind": "approved",
-        "level": "iop",
-        "units": units,
-        "unit_type": "days",
-        "start_date": first.isoformat(),
-        "end_date": last.isoformat(),
-        "authorization_number": number,
-    }
-
-
-async def attend(
-    api: httpx.AsyncClient, clock: Clock, session: dict[str, Any], episode: str
-) -> dict[str, Any]:
-    clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
-    answer = await api.post(
-        f"/v1/sessions/{session['session_id']}/roster",
-        json={"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "attended"}]},
-        headers=CARE,
-    )
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
 async def test_probe_days_of_an_earlier_authorization_stay_billed_after_an_extension(
     live: httpx.AsyncClient, api_env: WorkflowEnvironment, clock: Clock, api_pool: asyncpg.Pool
 ) -> None:
     """AUTH-A covers Monday and Tuesday (2 days); the extension AUTH-B is approved from
     Wednesday. Monday and Tuesday were billable on AUTH-A, and stay so: the extension
     must not turn them into `not_authorized`, nor Wednesday into unauthorized service."""
-    today = max(clock.now, await api_env.get_current_time()).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    monday = await next_monday(clock, api_env)
     gid = await new_group(live)
-    episode = await start_episode(live, "M-WAITS-FOR-UR")
-    await phase_is(live, api_env, episode, "authorization")
+    episode = await start_episode(live, member_id="M-WAITS-FOR-UR")
+    await until_phase(live, api_env, episode, "authorization")
     first, second = f"AUTH-A-{uuid.uuid4().hex[:6]}", f"AUTH-B-{uuid.uuid4().hex[:6]}"
     answer = await live.post(
         f"/v1/episodes/{episode}/authorizations",
@@ -141,7 +86,7 @@ async def test_probe_days_of_an_earlier_authorization_stay_billed_after_an_exten
         headers=UR,
     )
     assert answer.status_code == 200, answer.text
-    await phase_is(live, api_env, episode, "in_treatment")
+    await until_phase(live, api_env, episode, "in_treatment")
 
     async def recorded(number: str) -> bool:
         return bool(
@@ -154,18 +99,11 @@ async def test_probe_days_of_an_earlier_authorization_stay_billed_after_an_exten
         )
 
     await until(api_env, lambda: recorded(first), first)
-    seated = await live.post(
-        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
-    )
-    assert seated.status_code == 201, seated.text
-    listed = await live.get(
-        f"/v1/groups/{gid}/sessions",
-        params={"from": monday.isoformat(), "to": (monday + timedelta(days=3)).isoformat()},
-        headers=CARE,
-    )
-    mon, tue, wed, _thu = listed.json()
-    await attend(live, clock, mon, episode)
-    await attend(live, clock, tue, episode)
+    await seat(live, gid, episode)
+    thursday = monday + timedelta(days=3)
+    mon, tue, wed, _thu = await sessions_of(live, gid, monday.isoformat(), thursday.isoformat())
+    await record_one(live, clock, mon, episode)
+    await record_one(live, clock, tue, episode)
     wednesday = monday + timedelta(days=2)
     extension = await live.post(
         f"/v1/episodes/{episode}/authorizations",
@@ -174,7 +112,7 @@ async def test_probe_days_of_an_earlier_authorization_stay_billed_after_an_exten
     )
     assert extension.status_code == 200, extension.text
     await until(api_env, lambda: recorded(second), second)
-    await attend(live, clock, wed, episode)
+    await record_one(live, clock, wed, episode)
 
     lines = (
         await live.get(
@@ -216,8 +154,8 @@ async def test_probe_a_step_down_while_todays_roster_is_recorded_keeps_the_roste
     is decided while the roster is sent. Either order, the roster is recorded (today's
     session was the patient's), and the IOP group is ended; a session after the
     step-down takes no roster line for the patient."""
-    episode = await start_episode(live, "NOAUTH-1")
-    await phase_is(live, api_env, episode, "in_treatment")
+    episode = await start_episode(live)
+    await until_phase(live, api_env, episode, "in_treatment")
     now = await api_env.get_current_time()
     clock.now = now - timedelta(hours=2)
     gid = await new_group(live, weekdays=[7], start_time="23:59")  # no scheduled clash
@@ -229,10 +167,7 @@ async def test_probe_a_step_down_while_todays_roster_is_recorded_keeps_the_roste
     added = await live.post(f"/v1/groups/{gid}/sessions", json=today, headers=ADMIN)
     assert added.status_code == 201, added.text
     clock.now = now - timedelta(hours=1)
-    seated = await live.post(
-        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
-    )
-    assert seated.status_code == 201, seated.text
+    await seat(live, gid, episode)
     clock.now = now + timedelta(minutes=5)
     decision = {
         "decision_id": bodies.new_id("dec"),
@@ -241,7 +176,7 @@ async def test_probe_a_step_down_while_todays_roster_is_recorded_keeps_the_roste
         "target_level": "op",
         "reason": "stable",
     }
-    line = {"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "attended"}]}
+    line = roster({"episode_id": episode, "status": "attended"})
     stepped, recorded = await asyncio.gather(
         live.post(f"/v1/episodes/{episode}/decisions", json=decision, headers=CARE),
         live.post(f"/v1/sessions/{today['session_id']}/roster", json=line, headers=CARE),
@@ -288,25 +223,15 @@ async def test_probe_a_no_show_corrected_to_attended_closes_the_follow_up(
     """A correction re-derives everything below it: a no-show corrected to attended (the
     patient had signed in late) is no absence, so the care team's open follow-up closes
     and the supervisor is not told it was missed a day later."""
-    today = max(clock.now, await api_env.get_current_time()).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    monday = await next_monday(clock, api_env)
     gid = await new_group(live)
-    episode = await start_episode(live, "NOAUTH-1")
-    await phase_is(live, api_env, episode, "in_treatment")
-    seated = await live.post(
-        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
-    )
-    assert seated.status_code == 201, seated.text
-    listed = await live.get(
-        f"/v1/groups/{gid}/sessions",
-        params={"from": monday.isoformat(), "to": monday.isoformat()},
-        headers=CARE,
-    )
-    session = listed.json()[0]
+    episode = await start_episode(live)
+    await until_phase(live, api_env, episode, "in_treatment")
+    await seat(live, gid, episode)
+    session = (await sessions_of(live, gid, monday.isoformat(), monday.isoformat()))[0]
     clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
     path = f"/v1/sessions/{session['session_id']}/roster"
-    no_show = {"recorded_by": "clin-7", "entries": [{"episode_id": episode, "status": "no_show"}]}
+    no_show = roster({"episode_id": episode, "status": "no_show"})
     first = await live.post(path, json=no_show, headers=CARE)
     assert first.status_code == 200 and first.json()["notices_sent"] == 1, first.text
 
@@ -314,11 +239,9 @@ async def test_probe_a_no_show_corrected_to_attended_closes_the_follow_up(
         return list((await live.get(f"/v1/episodes/{episode}", headers=CARE)).json()["flags"])
 
     assert "no_show_followup" in await flags()
-    fixed = {
-        "recorded_by": "clin-7",
-        "entries": [{"episode_id": episode, "status": "attended"}],
-        "correction_reason": "signed in late at the front desk",
-    }
+    fixed = roster(
+        {"episode_id": episode, "status": "attended"}, reason="signed in late at the front desk"
+    )
     answer = await live.post(path, json=fixed, headers=CARE)
     assert answer.status_code == 200, answer.text
     assert answer.json()["lines"][0]["outcome"] == "corrected"
@@ -339,24 +262,15 @@ async def test_probe_a_week_that_cannot_reach_the_minimum_is_flagged_though_atte
     """Seated on Wednesday in a Mon-Thu group of 3 h, the week can reach 6 h of the 9:
     the week view says `below_minimum` and so must the engine, the day of the first
     roster, even though that session was attended whole."""
-    today = max(clock.now, await api_env.get_current_time()).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
+    monday = await next_monday(clock, api_env)
     gid = await new_group(live)
-    episode = await start_episode(live, "NOAUTH-1")
-    await phase_is(live, api_env, episode, "in_treatment")
+    episode = await start_episode(live)
+    await until_phase(live, api_env, episode, "in_treatment")
     clock.now = datetime.combine(monday + timedelta(days=2), time(8), tzinfo=UTC)
-    seated = await live.post(
-        f"/v1/groups/{gid}/assignments", json={"episode_id": episode}, headers=CARE
-    )
-    assert seated.status_code == 201, seated.text
-    listed = await live.get(
-        f"/v1/groups/{gid}/sessions",
-        params={"from": monday.isoformat(), "to": (monday + timedelta(days=3)).isoformat()},
-        headers=CARE,
-    )
-    wednesday = listed.json()[2]
-    answer = await attend(live, clock, wednesday, episode)
+    await seat(live, gid, episode)
+    thursday = monday + timedelta(days=3)
+    wednesday = (await sessions_of(live, gid, monday.isoformat(), thursday.isoformat()))[2]
+    answer = await record_one(live, clock, wednesday, episode)
     week = (await live.get(f"/v1/episodes/{episode}/week", headers=CARE)).json()
     assert (week["scheduled"], week["hours"], week["hours_still_possible"]) == (2, 3.0, 3.0)
     assert week["below_minimum"] is True

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +21,17 @@ from temporalio.testing import WorkflowEnvironment
 from api.settings import ApiKey, ApiSettings, Role
 from tests.api import bodies
 from tests.api.clocked import Clock, clocked_client
+from tests.api.iop_week import (
+    Keys,
+    approval,
+    new_group,
+    next_monday,
+    record_one,
+    seat,
+    sessions_of,
+    start_episode,
+    until_phase,
+)
 
 BILLING = "probe-h0015"
 REVIEWED = "probe-review-source"
@@ -39,6 +49,8 @@ ADMIN = {"Authorization": "Bearer tok-p-admin"}
 CLINIC = {"Authorization": "Bearer tok-p-clinic"}
 CARE = {"Authorization": "Bearer tok-p-care"}
 UR = {"Authorization": "Bearer tok-p-ur"}
+# What the shared IOP-week steps send: this module's own keys.
+KEYS_USED = Keys(admin=ADMIN, clinic=CLINIC, care=CARE, ur=UR)
 
 
 @pytest.fixture(scope="module")
@@ -71,87 +83,38 @@ class Patient:
     async def start(
         self, program: str, *, units: int | None = None, number: str | None = None
     ) -> Patient:
-        today = max(self.clock.now, await self.env.get_current_time()).date()
-        monday = today + timedelta(days=7 - today.weekday())
-        self.clock.now = datetime.combine(monday, time(8), tzinfo=UTC)
-        group_id = f"prp-{uuid.uuid4().hex[:10]}"
-        group = {
-            "group_id": group_id,
-            "program_id": program,
-            "name": "Probe policy",
-            "level": "iop",
-            "weekdays": [1, 2, 3, 4],
-            "start_time": "09:00",
-            "duration_minutes": 180,
-            "capacity": 12,
-            "facilitator_ref": "fac-1",
-        }
-        created = await self.api.post("/v1/groups", json=group, headers=ADMIN)
-        assert created.status_code == 201, created.text
-        body = {
-            **bodies.episode(member_id="NOAUTH-1" if units is None else "M-WAITS-FOR-UR"),
-            "program_id": program,
-        }
-        self.episode_id = str(body["episode_id"])
-        assert (await self.api.post("/v1/episodes", json=body, headers=CLINIC)).status_code == 201
-        answer = await self.api.post(
-            f"/v1/episodes/{self.episode_id}/assessment", json=bodies.assessment(), headers=CARE
+        monday = await next_monday(self.clock, self.env)
+        group = await new_group(self.api, prefix="prp", keys=KEYS_USED, program_id=program)
+        self.episode_id = await start_episode(
+            self.api,
+            member_id="NOAUTH-1" if units is None else "M-WAITS-FOR-UR",
+            keys=KEYS_USED,
+            program_id=program,
         )
-        assert answer.status_code == 200, answer.text
         if units is not None:
             await self.until_phase("authorization")
-            approval = {
-                "decision_id": bodies.new_id("auth"),
-                "recorded_by": "ur-3",
-                "kind": "approved",
-                "level": "iop",
-                "units": units,
-                "unit_type": "days",
-                "start_date": monday.isoformat(),
-                "end_date": (monday + timedelta(days=60)).isoformat(),
-                "authorization_number": number or f"AUTH-P-{uuid.uuid4().hex[:6]}",
-            }
             answer = await self.api.post(
-                f"/v1/episodes/{self.episode_id}/authorizations", json=approval, headers=UR
+                f"/v1/episodes/{self.episode_id}/authorizations",
+                json=approval(units, monday, monday + timedelta(days=60), number),
+                headers=UR,
             )
             assert answer.status_code == 200, answer.text
         await self.until_phase("in_treatment")
-        seated = await self.api.post(
-            f"/v1/groups/{group_id}/assignments",
-            json={"episode_id": self.episode_id},
-            headers=CARE,
+        await seat(self.api, group["group_id"], self.episode_id, keys=KEYS_USED)
+        last = monday + timedelta(days=13)
+        self.sessions = await sessions_of(
+            self.api, group["group_id"], monday.isoformat(), last.isoformat(), keys=KEYS_USED
         )
-        assert seated.status_code == 201, seated.text
-        listed = await self.api.get(
-            f"/v1/groups/{group_id}/sessions",
-            params={"from": monday.isoformat(), "to": (monday + timedelta(days=13)).isoformat()},
-            headers=CARE,
-        )
-        self.sessions = list(listed.json())
         assert len(self.sessions) == 8
         return self
 
     async def until_phase(self, phase: str) -> None:
-        for _ in range(40):
-            state = (await self.api.get(f"/v1/episodes/{self.episode_id}", headers=CARE)).json()
-            if state["phase"] == phase:
-                return
-            await self.env.sleep(timedelta(minutes=10))
-        raise AssertionError(f"never reached {phase}: {state}")
+        await until_phase(self.api, self.env, self.episode_id, phase, keys=KEYS_USED)
 
     async def roster(self, index: int, status: str) -> dict[str, Any]:
-        session = self.sessions[index]
-        self.clock.now = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=4)
-        answer = await self.api.post(
-            f"/v1/sessions/{session['session_id']}/roster",
-            json={
-                "recorded_by": "clin-7",
-                "entries": [{"episode_id": self.episode_id, "status": status}],
-            },
-            headers=CARE,
+        return await record_one(
+            self.api, self.clock, self.sessions[index], self.episode_id, status, keys=KEYS_USED
         )
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
 
     async def flags(self) -> list[str]:
         state = (await self.api.get(f"/v1/episodes/{self.episode_id}", headers=CARE)).json()

@@ -12,22 +12,8 @@ import httpx
 from fastapi import FastAPI
 
 from api.workbench.accounts import PersonRole
-from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API tests)
-    api_env,
-    api_pg_dsn,
-    api_pool,
-    api_settings,
-    api_worker,
-)
 from tests.channels.builders import episode_with_tasks
-from tests.workbench.conftest import (  # noqa: F401  (fixtures shared with the workbench tests)
-    add_account,
-    browser_client,
-    csrf_of,
-    person,
-    sign_in,
-    wb_app,
-)
+from tests.workbench.conftest import add_account, csrf_of, person, sign_in
 
 
 async def _done_steps(pool: asyncpg.Pool, task_id: str) -> int:
@@ -39,9 +25,9 @@ async def _done_steps(pool: asyncpg.Pool, task_id: str) -> int:
 
 
 async def test_a_repeated_task_form_lands_on_the_episode_and_records_nothing_more(
-    wb_app: FastAPI,  # noqa: F811
-    browser_client: httpx.AsyncClient,  # noqa: F811
-    api_pool: asyncpg.Pool,  # noqa: F811
+    wb_app: FastAPI,
+    browser_client: httpx.AsyncClient,
+    api_pool: asyncpg.Pool,
 ) -> None:
     episode_id = await episode_with_tasks(browser_client, api_pool)
     who = await add_account(wb_app, person(PersonRole.CARE_TEAM))
@@ -69,9 +55,9 @@ async def test_a_repeated_task_form_lands_on_the_episode_and_records_nothing_mor
 
 
 async def test_another_answer_or_another_person_on_a_done_task_is_a_409_page(
-    wb_app: FastAPI,  # noqa: F811
-    browser_client: httpx.AsyncClient,  # noqa: F811
-    api_pool: asyncpg.Pool,  # noqa: F811
+    wb_app: FastAPI,
+    browser_client: httpx.AsyncClient,
+    api_pool: asyncpg.Pool,
 ) -> None:
     episode_id = await episode_with_tasks(browser_client, api_pool)
     task_id = f"callback:{episode_id}:link-9"
