@@ -26,7 +26,7 @@ from store import queries
 from store.dbtypes import Db
 from store.migrate import migrate
 from store.models import EpisodeFilter, EpisodeKey
-from store.postgres import PostgresRecordStore
+from store.postgres import TRANSITION_COLUMNS, PostgresRecordStore
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 PROGRAMS = [f"prog-{i:03d}" for i in range(100)]
@@ -237,21 +237,7 @@ _COLUMNS = {
         "updated_at",
         "last_seq",
     ],
-    "transitions": [
-        "episode_id",
-        "workflow_id",
-        "seq",
-        "ordinal",
-        "run_id",
-        "from_phase",
-        "to_phase",
-        "event",
-        "reason",
-        "actor",
-        "at",
-        "level_delivered",
-        "level_authorized",
-    ],
+    "transitions": list(TRANSITION_COLUMNS),
     "reviews": [
         "episode_id",
         "workflow_id",

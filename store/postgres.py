@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Final
 
 import asyncpg
 
@@ -252,15 +253,34 @@ async def _upsert_episode(conn: Conn, workflow_id: str, seq: int, ep: EpisodeSna
     )
 
 
+# The transitions table's columns in the order `apply` writes a row, and the order the bulk
+# loaders (bench/store_bench.py, tests/reports/report_seed.py) COPY theirs in.
+TRANSITION_COLUMNS: Final = (
+    "episode_id",
+    "workflow_id",
+    "seq",
+    "ordinal",
+    "run_id",
+    "from_phase",
+    "to_phase",
+    "event",
+    "reason",
+    "actor",
+    "at",
+    "level_delivered",
+    "level_authorized",
+)
+_INSERT_TRANSITION: Final = (
+    f"INSERT INTO transitions ({', '.join(TRANSITION_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(TRANSITION_COLUMNS) + 1))})"
+)
+
+
 async def _insert_transitions(conn: Conn, batch: EffectBatch, rows: list[TransitionRecord]) -> None:
     if not rows:
         return
     await conn.executemany(
-        """
-        INSERT INTO transitions (episode_id, workflow_id, seq, ordinal, run_id, from_phase,
-            to_phase, event, reason, actor, at, level_delivered, level_authorized)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        """,
+        _INSERT_TRANSITION,
         [
             (
                 batch.episode.episode_id,

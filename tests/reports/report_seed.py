@@ -14,6 +14,7 @@ from rules.levels import LevelOfCare
 from rules.transitions import CarePhase, Event
 from schemas.quality import ClockStatus, QualityMeasure
 from store.dbtypes import Db
+from store.postgres import TRANSITION_COLUMNS
 
 P, E, L = CarePhase, Event, LevelOfCare
 PROGRAM = "prog-seed"
@@ -180,23 +181,7 @@ async def write(pool: asyncpg.Pool, episodes: list[Episode]) -> None:
             ],
         )
         await conn.copy_records_to_table(
-            "transitions",
-            records=tr_rows,
-            columns=[
-                "episode_id",
-                "workflow_id",
-                "seq",
-                "ordinal",
-                "run_id",
-                "from_phase",
-                "to_phase",
-                "event",
-                "reason",
-                "actor",
-                "at",
-                "level_delivered",
-                "level_authorized",
-            ],
+            "transitions", records=tr_rows, columns=list(TRANSITION_COLUMNS)
         )
         await conn.copy_records_to_table(
             "reviews",
