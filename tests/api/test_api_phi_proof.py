@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,8 +26,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from google.protobuf.message import Message
-from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -55,6 +53,7 @@ from temporal_client import episode_handle
 from tests.api.conftest import KEYS, PROGRAM, bearer
 from tests.replay.record_histories import happy_path, iop_week_attendance, safety_and_step_up
 from tests.workflows.clinic import Clinic, chain_histories
+from tests.workflows.payloads import payloads_in
 from worker.registration import register_search_attributes
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
@@ -234,24 +233,6 @@ def _api(clinic: Clinic) -> httpx.AsyncClient:
     return _API[clinic.episode_id]
 
 
-def _payloads(message: Message) -> Iterator[Payload]:
-    """Every Payload inside a protobuf message: fields, repeated fields and map values."""
-    for field, value in message.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            children = [v for v in value.values() if isinstance(v, Message)]
-        elif field.is_repeated:
-            children = list(value)
-        else:
-            children = [value]
-        for child in children:
-            if isinstance(child, Payload):
-                yield child
-            else:
-                yield from _payloads(child)
-
-
 @dataclass
 class Scan:
     decoded: bytes  # every payload's data and metadata, decoded with the codec
@@ -269,7 +250,7 @@ async def _scan(env: WorkflowEnvironment, histories: list[WorkflowHistory]) -> S
     for history in histories:
         for event in history.events:
             raw.append(event.SerializeToString())
-            found = list(_payloads(event))
+            found = list(payloads_in(event))
             payloads += len(found)
             encrypted += sum(p.metadata.get("encoding") == ENCODING for p in found)
             for plain in await codec.decode(found):

@@ -6,11 +6,8 @@ the records keep it, and the workflow only asks them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
-from google.protobuf.message import Message
-from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 from rules.levels import AgeGroup, LevelOfCare
@@ -18,24 +15,8 @@ from rules.policy import ProgramPolicy
 from schemas.episode import Consents, Coverage, EpisodeStart, PatientRef
 from temporal_client import start_episode
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
+from tests.workflows.payloads import payloads_in
 from workflows.state import EpisodeInput
-
-
-def _payloads(message: Message) -> Iterator[Payload]:
-    for field, value in message.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            children = [v for v in value.values() if isinstance(v, Message)]
-        elif field.is_repeated:
-            children = list(value)
-        else:
-            children = [value]
-        for child in children:
-            if isinstance(child, Payload):
-                yield child
-            else:
-                yield from _payloads(child)
 
 
 async def _decoded_history(clinic: Clinic) -> bytes:
@@ -44,7 +25,7 @@ async def _decoded_history(clinic: Clinic) -> bytes:
     blobs: list[bytes] = []
     for history in await chain_histories(clinic):
         for event in history.events:
-            blobs += [p.data for p in await codec.decode(list(_payloads(event)))]
+            blobs += [p.data for p in await codec.decode(list(payloads_in(event)))]
     return b"\n".join(blobs)
 
 
