@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 import asyncpg
 import httpx
@@ -14,14 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.deps import ApiDeps
 from api.settings import ApiSettings
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.clock import Clock as Clock  # re-exported: the clock the client's app reads
 
 
 @asynccontextmanager

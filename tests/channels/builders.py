@@ -16,19 +16,10 @@ from store.postgres import DEFAULT_CHANNEL, PostgresRecordStore
 from tests.api import bodies
 from tests.api.conftest import PROGRAM, bearer
 from tests.channels.sms_gateway import ACCOUNT, FROM, TOKEN
+from tests.clock import Clock as Clock  # re-exported for the channel tests
 from tests.store.store_builders import T0, batch, note, review, snapshot
 
 PUBLIC_URL = "https://carepath.example"
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def sms_dispatcher(

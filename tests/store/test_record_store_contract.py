@@ -31,19 +31,10 @@ from store.outbox import (
     RetryPolicy,
 )
 from store.postgres import PostgresRecordStore
+from tests.clock import Clock
 from tests.store.store_builders import T0, batch, move, note, snapshot
 
 RETRY = RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=30))
-
-
-class Clock:
-    """Moved by hand: backoff is checked without sleeping."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class StoreUnderTest(Protocol):

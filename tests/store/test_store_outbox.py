@@ -16,26 +16,11 @@ from store.outbox import Dispatcher, LogChannel, OutboxMessage, RetryPolicy
 from store.outbox_runner import run_dispatcher
 from store.postgres import PostgresRecordStore
 from store.webhook import WebhookChannel
+from tests.clock import Clock
 from tests.store.store_builders import batch, note, snapshot
 from tests.store.store_receiver import Receiver, serving
 
 SECRET = "test-shared-secret"
-
-
-class Clock:
-    """A clock the test moves by hand, so backoff is checked without sleeping.
-
-    It starts at the database's now(), after the messages were queued (so they are due).
-    """
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 class SimulatedCrash(Exception):

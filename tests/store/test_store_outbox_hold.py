@@ -10,15 +10,8 @@ import asyncpg
 from schemas.records import Recipient
 from store.outbox import Dispatcher, LogChannel, OutboxMessage
 from store.postgres import PostgresRecordStore
+from tests.clock import Clock
 from tests.store.store_builders import batch, note, snapshot
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_a_held_patient_message_goes_when_its_window_opens(pool: asyncpg.Pool) -> None:
