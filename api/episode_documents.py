@@ -27,7 +27,7 @@ from api.reports.pdf import PdfUnavailable
 from api.routes import problems
 from api.settings import ApiKey, Role
 from store import review_packets
-from store.episode_records import episode_records
+from store.fhir_records import fhir_records
 from store.review_packets import PacketRow
 
 FHIR_JSON: Final = "application/fhir+json"
@@ -144,7 +144,7 @@ def build_documents_router(services: Services, *, prefix: str = "/v1") -> APIRou
     )
     async def episode_fhir(episode_id: EpisodeId, principal: FhirReader) -> Response:
         await visible(principal, episode_id)
-        records = await records_call(episode_records(pool, episode_id))
+        records = await records_call(fhir_records(pool, episode_id))
         if records is None:
             raise episode_not_found(episode_id)
         identity = await records_call(

@@ -32,7 +32,7 @@ from rules.levels import LevelOfCare
 from rules.policy import ProgramPolicy
 from rules.transitions import CarePhase
 from schemas.review_packet import PatientIdentity
-from store.episode_records import EpisodeRecords
+from store.fhir_records import FhirRecords
 
 LOINC: Final = "http://loinc.org"
 PHQ9_PANEL, PHQ9_TOTAL, PHQ9_ITEM9 = "44249-1", "44261-6", "44260-8"
@@ -112,7 +112,7 @@ class BundleBuilder:
         )
 
 
-def _status_history(records: EpisodeRecords, closed_status: str) -> list[dict[str, Any]]:
+def _status_history(records: FhirRecords, closed_status: str) -> list[dict[str, Any]]:
     periods: list[dict[str, Any]] = []
     for move in records.transitions:
         phase = CarePhase(str(move["to_phase"]))
@@ -147,7 +147,7 @@ def add_patient(b: BundleBuilder, identity: PatientIdentity | None) -> str:
     return b.add(Patient, urn(b.episode_id, "patient"), body)
 
 
-def add_episode(b: BundleBuilder, records: EpisodeRecords, patient: str) -> str:
+def add_episode(b: BundleBuilder, records: FhirRecords, patient: str) -> str:
     ep = records.episode
     phase = CarePhase(str(ep["phase"]))
     closed = _closed_status(ep["outcome"])
@@ -335,9 +335,7 @@ def add_encounters(
         )
 
 
-def add_care_plan(
-    b: BundleBuilder, records: EpisodeRecords, patient: str, episode: str
-) -> str | None:
+def add_care_plan(b: BundleBuilder, records: FhirRecords, patient: str, episode: str) -> str | None:
     """The current level and its review cadence (the default policy's interval: the
     episode's own policy is in its workflow, not in the records)."""
     ep = records.episode
@@ -373,7 +371,7 @@ def add_care_plan(
 
 
 def episode_bundle(
-    records: EpisodeRecords, *, at: datetime, identity: PatientIdentity | None = None
+    records: FhirRecords, *, at: datetime, identity: PatientIdentity | None = None
 ) -> Bundle:
     b = BundleBuilder(str(records.episode["episode_id"]))
     patient = add_patient(b, identity)

@@ -10,14 +10,14 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from api.reports.fhir_bundle import episode_bundle
 from schemas.review_packet import PatientIdentity
-from store.episode_records import EpisodeRecords
+from store.fhir_records import FhirRecords
 
 
 def at(month: int, day: int, hour: int = 9) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-RECORDS = EpisodeRecords(
+RECORDS = FhirRecords(
     episode={
         "episode_id": "ep_1",  # an underscore: not a valid FHIR id, so ids are UUIDs
         "program_id": "iop-adult",
@@ -180,7 +180,7 @@ def test_patient_identity_when_known_and_closed_status() -> None:
         r for r in _resources(bundle.model_dump(mode="json")) if r["resourceType"] == "Patient"
     ]
     assert patient["identifier"][0]["value"] == "MRN-1"
-    closed = EpisodeRecords(
+    closed = FhirRecords(
         **{
             **RECORDS.__dict__,
             "episode": {

@@ -13,7 +13,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from api.reports.fhir_bundle import episode_bundle
 from api.reports.fhir_items import GAD7_ITEMS, PHQ9_ITEMS
-from store.episode_records import episode_records
+from store.fhir_records import fhir_records
 from tests.reports.report_seed import FOLLOWUP_COLUMNS
 
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -65,7 +65,7 @@ async def _seed(pool: asyncpg.Pool) -> None:
 
 async def test_follow_up_answers_give_every_item(pool: asyncpg.Pool) -> None:
     await _seed(pool)
-    records = await episode_records(pool, "ep1")
+    records = await fhir_records(pool, "ep1")
     assert records is not None
     bundle = episode_bundle(records, at=datetime(2026, 8, 1, tzinfo=UTC))
     responses: list[dict[str, Any]] = [

@@ -27,7 +27,7 @@ from schemas.submissions import (
     Phq9,
     ReviewSubmission,
 )
-from store.episode_records import episode_records
+from store.fhir_records import fhir_records
 from store.postgres import PostgresRecordStore
 from tests.store.store_builders import T0, batch, snapshot
 from tests.workflows.engine_loop import LoopCase
@@ -110,7 +110,7 @@ async def test_every_item_answer_reaches_the_records_and_the_bundle(pool: asyncp
         if r["gad7_items"] is not None:
             assert r["gad7_total"] == sum(r["gad7_items"])
 
-    records = await episode_records(pool, case.engine.episode_id)
+    records = await fhir_records(pool, case.engine.episode_id)
     assert records is not None
     bundle = episode_bundle(records, at=datetime(2026, 8, 1, tzinfo=UTC)).model_dump(mode="json")
     for entry in bundle["entry"]:  # every resource validates on its own
@@ -145,7 +145,7 @@ async def test_a_row_without_item_answers_keeps_the_total_and_item_9(pool: async
     )
     assert (old.phq9_items, old.gad7_items) == (None, None)
     await PostgresRecordStore(pool).apply(batch(1, snapshot(), reviews=[old]))
-    records = await episode_records(pool, "ep1")
+    records = await fhir_records(pool, "ep1")
     assert records is not None
     bundle = episode_bundle(records, at=T0).model_dump(mode="json")
     for r in _responses(bundle):

@@ -1,6 +1,7 @@
 """One episode's care records as the FHIR Bundle needs them: the episode row, its
 transitions, its scored reviews and C-SSRS results, its attended sessions and its payer.
-Reads PostgreSQL only (never Temporal)."""
+Reads PostgreSQL only (never Temporal). Named for its one reader, the FHIR export
+(api/reports/fhir_bundle.py); `api.episode_records` is the API's read port for episodes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from store.dbtypes import Db
 
 
 @dataclass(frozen=True)
-class EpisodeRecords:
+class FhirRecords:
     episode: dict[str, object]
     transitions: list[dict[str, object]]
     scores: list[dict[str, object]]
@@ -22,7 +23,7 @@ class EpisodeRecords:
     level_since: datetime | None
 
 
-async def episode_records(db: Db, episode_id: str) -> EpisodeRecords | None:
+async def fhir_records(db: Db, episode_id: str) -> FhirRecords | None:
     episode = await db.fetchrow(
         """SELECT episode_id, program_id, phase, outcome, level_authorized, level_delivered,
             started_at, closed_at, next_review_due, updated_at
@@ -84,7 +85,7 @@ async def episode_records(db: Db, episode_id: str) -> EpisodeRecords | None:
             episode_id,
             level,
         )
-    return EpisodeRecords(
+    return FhirRecords(
         episode=dict(episode),
         transitions=[dict(t) for t in transitions],
         scores=[dict(s) for s in scores] + [_followup_score(dict(f)) for f in followups],
