@@ -4,11 +4,10 @@ ended. The same style as the workbench's score chart."""
 from __future__ import annotations
 
 import base64
-import re
 
 import pygal
 
-from api.workbench.charts import STYLE
+from api.workbench.charts import STYLE, picture
 from schemas.outcomes_report import ProgramReport
 
 # The rates shown on the chart, in order (IET only for substance-use programs).
@@ -44,16 +43,7 @@ def rates_svg(report: ProgramReport) -> bytes:
     names = [n for n in reversed(CHARTED_RATES) if n in rates]
     chart.x_labels = [f"{rates[n].label} (n={rates[n].denominator})" for n in names]
     chart.add("rate", [_percent(rates[n].rate) for n in names])
-    return without_script(chart.render())
-
-
-_SCRIPT = re.compile(rb"<script\b.*?</script>", re.DOTALL)
-
-
-def without_script(svg: bytes) -> bytes:
-    """pygal writes its tooltip config as a script element even with `js=[]`: a report's
-    chart is a picture, in the page and in the PDF, so it goes."""
-    return _SCRIPT.sub(b"", svg)
+    return picture(chart)
 
 
 def _percent(rate: float | None) -> float | None:
@@ -75,7 +65,7 @@ def endings_svg(report: ProgramReport) -> bytes:
     counts = report.endings.counts
     chart.x_labels = [kind.replace("_", " ") for kind in counts]
     chart.add("episodes", list(counts.values()))
-    return without_script(chart.render())
+    return picture(chart)
 
 
 def data_uri(svg: bytes) -> str:

@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.observation import Observation
 
-from api.reports.charts import data_uri, without_script
+from api.reports.charts import data_uri
 from api.reports.fhir_bundle import (
     CLINICIAN_SYSTEM,
     OBS_CATEGORY,
@@ -38,7 +38,7 @@ TITLE = "Concurrent review packet"
 def packet_chart(packet: ReviewPacket) -> bytes:
     points = [ScorePoint(at=s.at, phq9=s.phq9_total, gad7=s.gad7_total) for s in packet.scores]
     baseline = next((s.phq9_total for s in packet.scores if s.phq9_total is not None), None)
-    return without_script(scores_svg(points, baseline_phq9=baseline, policy=ProgramPolicy()))
+    return scores_svg(points, baseline_phq9=baseline, policy=ProgramPolicy())
 
 
 def packet_html(packet: ReviewPacket) -> str:
