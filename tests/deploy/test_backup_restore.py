@@ -31,6 +31,7 @@ TABLES = (
     "notification_outbox",
     "applied_batches",
     "census_counts",
+    "today_counts",
 )
 DATABASES = "carepath temporal temporal_visibility"
 
