@@ -434,13 +434,25 @@ _TODAY_PLANNER = "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enab
 
 
 async def _planned_once(db: Db, sql: str, args: list[object]) -> asyncpg.Record:
-    """The Today statement's one row, read with `_TODAY_PLANNER`'s settings."""
+    """The Today statement's one row, read with `_TODAY_PLANNER`'s settings: BEGIN and the
+    settings in one message, the statement, COMMIT (three round trips). Inside a caller's
+    transaction the settings hold for the rest of it."""
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
             return await _planned_once(conn, sql, args)
-    async with db.transaction():
+    if db.is_in_transaction():
         await db.execute(_TODAY_PLANNER)
         row = await db.fetchrow(sql, *args)
+    else:
+        await db.execute(f"BEGIN; {_TODAY_PLANNER}")
+        try:
+            row = await db.fetchrow(sql, *args)
+        except Exception:
+            # (Cancelled mid-statement, the pool rolls back on release: asyncpg always does.)
+            if not db.is_closed() and db.is_in_transaction():
+                await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
     assert row is not None
     return row
 
@@ -468,8 +480,8 @@ async def today_page(
     counts as `today_lists` counts them (from `today_counts`, 0730), and the display
     names of every patient listed (within `programs`). `program_choices`: also the
     programs with open episodes (for a person who sees every program). The statement
-    runs in a transaction of its own with `_TODAY_PLANNER`'s settings (BEGIN, the
-    settings, it, COMMIT: four short round trips, cheaper than planning it each call)."""
+    runs in a transaction of its own with `_TODAY_PLANNER`'s settings (three short round
+    trips, cheaper than planning it on every call)."""
     args: list[object] = [
         now,
         tomorrow,

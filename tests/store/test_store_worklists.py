@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from store import queries, worklists
+from store.dbtypes import Conn
 from store.models import EpisodeFilter
 from store.patients import PostgresPatients
 
@@ -263,3 +264,42 @@ async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg
     assert first.lists.counts["risk"] > len(first.lists.rows["risk"]) == 3
     assert first.authorizations and first.payer_requests and first.appeals
     assert first.no_shows and first.names
+
+
+async def test_the_today_statement_runs_on_one_generic_plan_and_leaves_nothing_set(
+    pool: asyncpg.Pool,
+) -> None:
+    """Planned once per connection (no custom plan, however many calls), in a transaction
+    of its own whose settings end with it; inside a caller's transaction, it joins it."""
+    await _seed(pool)
+
+    async def read(conn: Conn) -> worklists.TodayPage:
+        return await worklists.today_page(
+            conn,
+            now=NOW,
+            tomorrow=TOMORROW,
+            horizon_end=HORIZON,
+            today=NOW.date(),
+            authorization_days=14,
+            low_units=3,
+            programs=None,
+            limit=5,
+            program_choices=False,
+        )
+
+    async with pool.acquire() as conn:
+        pages = [await read(conn) for _ in range(8)]  # PostgreSQL tries 5 custom plans first
+        assert all(page == pages[0] for page in pages) and pages[0].lists.rows["overdue"]
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+        assert await conn.fetchval("SHOW enable_bitmapscan") == "on"
+        plans = await conn.fetchrow(
+            """SELECT generic_plans, custom_plans FROM pg_prepared_statements
+            WHERE statement LIKE 'WITH "today list:risk"%'"""
+        )
+        assert plans is not None
+        assert (plans["generic_plans"], plans["custom_plans"]) == (8, 0)
+        async with conn.transaction():
+            assert await read(conn) == pages[0]
+            assert conn.is_in_transaction()
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
