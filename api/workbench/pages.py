@@ -5,6 +5,7 @@ queries and the engine facade; nothing here re-implements a rule."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from api.episode_records import TimelineEntry
 from api.episode_week import with_week
@@ -26,6 +28,7 @@ from api.workbench.forms import FORMS
 from api.workbench.guard import PREFIX, live_session, signed_in_as, workbench_of
 from api.workbench.roles import PAGE_ROLES, Page
 from api.workbench.sessions import Session
+from api.workbench.today_rows import episode_rows
 from api.workbench.web import Workbench, page, problem_page, visible_episode
 from rules.authorization import appeal_deadline, payer_decision_deadline
 from rules.burn_rate import projected_exhaustion
@@ -87,13 +90,15 @@ def _programs(account: Account, program: str | None) -> list[str] | None:
 class TodayList:
     """A worklist as the Today template reads it: rows as attribute objects (Jinja finds an
     attribute at once, where a dict key costs it a failed attribute lookup first), each
-    with its patient's display name."""
+    with its patient's display name; an episode list's rows come already written as
+    `body` (api/workbench/today_rows.py), its `rows` the episodes themselves."""
 
     key: str
     title: str
-    rows: list[SimpleNamespace]
+    rows: Sequence[SimpleNamespace | EpisodeRow]
     total: int
     note: str | None
+    body: Markup | None = None
 
     @classmethod
     def of(cls, worklist: Worklist, names: dict[str, str]) -> TodayList:
@@ -101,6 +106,18 @@ class TodayList:
             SimpleNamespace(**row, patient=names.get(row["episode_id"])) for row in worklist.rows
         ]
         return cls(worklist.key, worklist.title, rows, worklist.total, worklist.note)
+
+    @classmethod
+    def of_episodes(
+        cls,
+        key: str,
+        title: str,
+        rows: list[EpisodeRow],
+        total: int,
+        names: dict[str, str],
+        note: str | None = None,
+    ) -> TodayList:
+        return cls(key, title, rows, total, note, episode_rows(rows, names))
 
 
 @dataclass(frozen=True)
@@ -150,27 +167,39 @@ async def today_view(
         )
     )
     lists = found.lists
+    names = dict(found.names)
+    listed = {c.episode_id for c in clocks[0]} | {t.episode_id for t in tasks[0]}
+    unnamed = sorted(listed - names.keys())
+    if unnamed:
+        patients = PostgresPatients(pool)
+        names |= await records_call(patients.display_names(unnamed, programs))
 
-    def episodes(key: str, title: str, note: str | None = None) -> Worklist:
-        rows = [_episode_row(e) for e in lists.rows[key]]
-        return Worklist(key, title, rows, lists.counts[key], note=note)
+    def episodes(key: str, title: str, note: str | None = None) -> TodayList:
+        return TodayList.of_episodes(
+            key, title, lists.rows[key], lists.counts[key], names, note=note
+        )
+
+    def other(worklist: Worklist) -> TodayList:
+        return TodayList.of(worklist, names)
 
     built = [
         episodes("risk", "Open risk flags"),
         episodes("overdue", "Reviews overdue"),
-        no_show_worklist(found.no_shows, found.no_shows_total),
-        care_tasks_worklist(*tasks, now=now),
+        other(no_show_worklist(found.no_shows, found.no_shows_total)),
+        other(care_tasks_worklist(*tasks, now=now)),
         episodes("due-today", "Reviews due today"),
         episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
-        authorization_worklist(found.authorizations, today=today),
-        payer_worklist(found.payer_requests, now=now),
-        appeal_worklist(found.appeals, now=now),
-        Worklist(
-            quality_list.QUALITY_CLOCKS_KEY,
-            quality_list.QUALITY_CLOCKS_TITLE,
-            quality_list.quality_clock_rows(clocks[0], today=today),
-            clocks[1],
-            note=quality_list.NOTE,
+        other(authorization_worklist(found.authorizations, today=today)),
+        other(payer_worklist(found.payer_requests, now=now)),
+        other(appeal_worklist(found.appeals, now=now)),
+        other(
+            Worklist(
+                quality_list.QUALITY_CLOCKS_KEY,
+                quality_list.QUALITY_CLOCKS_TITLE,
+                quality_list.quality_clock_rows(clocks[0], today=today),
+                clocks[1],
+                note=quality_list.NOTE,
+            )
         ),
         episodes(
             "aftercare",
@@ -178,13 +207,7 @@ async def today_view(
             note="Each episode page shows its next check-in or follow-up date.",
         ),
     ]
-    names = dict(found.names)
-    listed = {c.episode_id for c in clocks[0]} | {t.episode_id for t in tasks[0]}
-    unnamed = sorted(listed - names.keys())
-    if unnamed:
-        patients = PostgresPatients(pool)
-        names |= await records_call(patients.display_names(unnamed, programs))
-    return TodayView([TodayList.of(w, names) for w in built], found.program_choices)
+    return TodayView(built, found.program_choices)
 
 
 def authorization_worklist(lines: list[worklists.AuthorizationLine], *, today: date) -> Worklist:

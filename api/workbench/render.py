@@ -23,7 +23,7 @@ def label(value: object) -> str:
 _DASH = Markup("—")
 _NOTHING = Markup("")
 # strftime's %b in the C locale, without strftime (these run hundreds of times a page).
-_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def when(value: datetime | None) -> Markup:
@@ -32,7 +32,7 @@ def when(value: datetime | None) -> Markup:
     if value is None:
         return _DASH
     shown = (
-        f"{value.day:02d} {_MONTHS[value.month]} {value.year} {value.hour:02d}:{value.minute:02d}"
+        f"{value.day:02d} {MONTHS[value.month]} {value.year} {value.hour:02d}:{value.minute:02d}"
     )
     return Markup(f'<time datetime="{value.isoformat()}">{shown}</time>')
 
@@ -40,7 +40,7 @@ def when(value: datetime | None) -> Markup:
 def day(value: date | None) -> Markup:
     if value is None:
         return _DASH
-    shown = f"{value.day:02d} {_MONTHS[value.month]} {value.year}"
+    shown = f"{value.day:02d} {MONTHS[value.month]} {value.year}"
     return Markup(f'<time datetime="{value.isoformat()}">{shown}</time>')
 
 
