@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
+from schemas.quality import ClockStatus
 from schemas.records import GRANTING_STATUSES, AuthorizationStatus
+from store.channels import care_tasks
 from store.dbtypes import Db
 from store.models import EpisodeRow
+from store.quality_clocks import OpenClockLine
 
 _CLOSED = CarePhase.CLOSED.value
 _GRANTING = [s.value for s in GRANTING_STATUSES]
@@ -263,10 +266,10 @@ async def today_lists(
 
 
 class TodayPage(_Row):
-    """Everything the Today page reads but the quality clocks (store/quality_clocks.py),
-    from one statement: the episode lists and their counts, the authorization, payer and
-    appeal lists, today's no-shows, the patients' display names for every row, and (for a
-    person who sees every program) the programs to choose from."""
+    """Everything the Today page reads, from one statement: the episode lists and their
+    counts, the authorization, payer and appeal lists, today's no-shows, the open quality
+    clocks and care-team tasks with their counts, the patients' display names for every
+    row, and (for a person who sees every program) the programs to choose from."""
 
     lists: TodayLists
     authorizations: list[AuthorizationLine]
@@ -274,6 +277,10 @@ class TodayPage(_Row):
     appeals: list[DenialLine]
     no_shows: list[NoShowLine]
     no_shows_total: int
+    quality_clocks: list[OpenClockLine]
+    quality_clocks_total: int
+    care_tasks: list[care_tasks.CareTeamTask]
+    care_tasks_total: int
     names: dict[str, str]
     program_choices: list[str] | None
 
@@ -294,7 +301,24 @@ _EPISODE_COLUMNS = tuple(EpisodeRow.model_fields)
 # Parameters: $1 now, $2 start of tomorrow, $3 end of the review horizon, $4 limit, $5
 # today, $6 authorization horizon in days (NULL: any end date), $7 low units, $8 granting
 # statuses, $9 request statuses, $10 denial statuses, $11 the programs when named.
-# {scope}: the open episodes (alias e) of the programs; {group_scope}: their groups.
+# {scope}: the open episodes (alias e) of the programs; {group_scope}: their groups;
+# {program_scope}: a table's own program_id in the programs.
+_TASK_FIELDS = (
+    "task_id",
+    "kind",
+    "episode_id",
+    "program_id",
+    "message_id",
+    "template",
+    "opened_at",
+    "due_at",
+    "escalations_done",
+    "next_escalation_at",
+    "done_at",
+    "done_by",
+    "callback_outcome",
+    "ack_response",
+)
 _TODAY_PAGES: dict[str, _Page] = {
     **{
         f"list:{name}": _Page(
@@ -363,6 +387,25 @@ _TODAY_PAGES: dict[str, _Page] = {
         (*NoShowLine.model_fields, "total"),
         "starts_at DESC, episode_id",
     ),
+    # As store.quality_clocks.open_clocks and store.channels.care_tasks.open_tasks_page.
+    "quality_clocks": _Page(
+        f"""SELECT episode_id, program_id, measure, index_date, last_day, services_needed,
+            cardinality(service_days) AS services_counted, alerted_at IS NOT NULL AS alerted,
+            count(*) OVER ()::int AS total, clock_id
+        FROM quality_clocks WHERE status = '{ClockStatus.OPEN.value}' {{program_scope}}
+        ORDER BY last_day, episode_id, clock_id
+        LIMIT $4""",
+        (*OpenClockLine.model_fields, "total", "clock_id"),
+        "last_day, episode_id, clock_id",
+    ),
+    "care_tasks": _Page(
+        f"""SELECT {care_tasks.TASK_COLUMNS}, count(*) OVER ()::int AS total
+        FROM care_team_tasks WHERE done_at IS NULL {{program_scope}}
+        ORDER BY opened_at + make_interval(secs => first_minutes * 60), task_id
+        LIMIT $4""",
+        (*_TASK_FIELDS, "total"),
+        "due_at, task_id",
+    ),
 }
 
 
@@ -374,6 +417,7 @@ def _today_sql(named_programs: bool, choices: bool) -> str:
     scopes = {
         "scope": f"e.phase <> '{_CLOSED}'{named}",
         "group_scope": "AND g.program_id = ANY($11::text[])" if named_programs else "",
+        "program_scope": "AND program_id = ANY($11::text[])" if named_programs else "",
     }
     # Each list's CTE is named "today <list>": never a table's name, which it would hide.
     ctes = ",\n".join(
@@ -457,6 +501,10 @@ async def _planned_once(db: Db, sql: str, args: list[object]) -> asyncpg.Record:
     return row
 
 
+# Columns a list reads for its count or its order, not part of its rows.
+_NOT_SHOWN = frozenset({"total", "clock_id"})
+
+
 def _rows(record: asyncpg.Record, name: str) -> list[dict[str, Any]]:
     columns = _TODAY_PAGES[name].columns
     return [dict(zip(columns, values, strict=True)) for values in record[name]]
@@ -475,13 +523,13 @@ async def today_page(
     limit: int,
     program_choices: bool,
 ) -> TodayPage:
-    """The Today page's reads (all but the quality clocks and care-team tasks) in one
-    statement: each list as its own function above reads it, in the same order, the
-    counts as `today_lists` counts them (from `today_counts`, 0730), and the display
-    names of every patient listed (within `programs`). `program_choices`: also the
-    programs with open episodes (for a person who sees every program). The statement
-    runs in a transaction of its own with `_TODAY_PLANNER`'s settings (three short round
-    trips, cheaper than planning it on every call)."""
+    """The Today page's reads in one statement: each list as its own function (above,
+    store.quality_clocks.open_clocks, store.channels.care_tasks.open_tasks_page) reads it,
+    in the same order, the counts as `today_lists` counts them (from `today_counts`,
+    0730), and the display names of every patient listed (within `programs`).
+    `program_choices`: also the programs with open episodes (for a person who sees every
+    program). The statement runs in a transaction of its own with `_TODAY_PLANNER`'s
+    settings (three short round trips, cheaper than planning it on every call)."""
     args: list[object] = [
         now,
         tomorrow,
@@ -498,6 +546,8 @@ async def today_page(
         args.append(programs)
     row = await _planned_once(db, _today_sql(programs is not None, program_choices), args)
     no_shows = _rows(row, "no_shows")
+    clocks = _rows(row, "quality_clocks")
+    tasks = _rows(row, "care_tasks")
     choices = row["program_choices"]
     return TodayPage(
         lists=TodayLists(
@@ -515,6 +565,15 @@ async def today_page(
             for r in no_shows
         ],
         no_shows_total=no_shows[0]["total"] if no_shows else 0,
+        quality_clocks=[
+            OpenClockLine.model_validate({k: v for k, v in r.items() if k not in _NOT_SHOWN})
+            for r in clocks
+        ],
+        quality_clocks_total=clocks[0]["total"] if clocks else 0,
+        care_tasks=[
+            care_tasks.task_from_row({k: v for k, v in r.items() if k != "total"}) for r in tasks
+        ],
+        care_tasks_total=tasks[0]["total"] if tasks else 0,
         names=dict(row["names"]),
         program_choices=None if choices is None else list(choices),
     )

@@ -37,7 +37,7 @@ from rules.policy import ProgramPolicy
 from rules.transitions import Action, CarePhase
 from schemas.view import EpisodeView
 from store import groups as group_store
-from store import quality_clocks, worklists
+from store import worklists
 from store.channels import care_tasks
 from store.followups import followups_of
 from store.models import EpisodeFilter, EpisodeRow
@@ -130,49 +130,34 @@ class TodayView:
 async def today_view(
     workbench: Workbench, account: Account, program: str | None, *, choices: bool = False
 ) -> TodayView:
-    """Today's worklists, each row with its patient's display name, in three statements
-    at once: every list but the quality clocks and the care-team tasks in one
-    (store.worklists.today_page, with the names of its rows and, with `choices` and a
-    person who sees every program, the programs to choose from), the quality clocks
-    (store.quality_clocks) and the tasks (store.channels.care_tasks). Patients of clock
-    and task rows the first did not name are named by one more query, only when any."""
-    services = workbench.services
-    pool = services.deps.pool
+    """Today's worklists, each row with its patient's display name, from one statement
+    (store.worklists.today_page: every list, its count and the names of its rows, and,
+    with `choices` and a person who sees every program, the programs to choose from)."""
     settings = workbench.settings
     now = workbench.clock()
     today = now.astimezone(UTC).date()
     programs = _programs(account, program)
-    limit = settings.page_size
     # Through the end of the horizon's last day (a weekly review due a week from now shows).
     week_end = _start_of_day(now) + timedelta(days=settings.review_horizon_days + 1)
     tomorrow = _start_of_day(now) + timedelta(days=1)
     # Every list is a bounded page plus its count, so a program of 10,000 episodes costs
     # about what a page of 25 costs.
-    found, clocks, tasks = await records_call(
-        asyncio.gather(
-            worklists.today_page(
-                pool,
-                now=now,
-                tomorrow=tomorrow,
-                horizon_end=week_end,
-                today=today,
-                authorization_days=settings.authorization_horizon_days,
-                low_units=LIST_POLICY.low_units_threshold,
-                programs=programs,
-                limit=limit,
-                program_choices=choices and account.visible_programs() is None,
-            ),
-            quality_clocks.open_clocks(pool, programs=programs, limit=limit),
-            care_tasks.open_tasks_page(pool, programs=programs, limit=limit),
+    found = await records_call(
+        worklists.today_page(
+            workbench.services.deps.pool,
+            now=now,
+            tomorrow=tomorrow,
+            horizon_end=week_end,
+            today=today,
+            authorization_days=settings.authorization_horizon_days,
+            low_units=LIST_POLICY.low_units_threshold,
+            programs=programs,
+            limit=settings.page_size,
+            program_choices=choices and account.visible_programs() is None,
         )
     )
     lists = found.lists
-    names = dict(found.names)
-    listed = {c.episode_id for c in clocks[0]} | {t.episode_id for t in tasks[0]}
-    unnamed = sorted(listed - names.keys())
-    if unnamed:
-        patients = PostgresPatients(pool)
-        names |= await records_call(patients.display_names(unnamed, programs))
+    names = found.names
 
     def episodes(key: str, title: str, note: str | None = None) -> TodayList:
         return TodayList.of_episodes(
@@ -186,7 +171,7 @@ async def today_view(
         episodes("risk", "Open risk flags"),
         episodes("overdue", "Reviews overdue"),
         other(no_show_worklist(found.no_shows, found.no_shows_total)),
-        other(care_tasks_worklist(*tasks, now=now)),
+        other(care_tasks_worklist(found.care_tasks, found.care_tasks_total, now=now)),
         episodes("due-today", "Reviews due today"),
         episodes("due-week", f"Reviews due in the next {settings.review_horizon_days} days"),
         other(authorization_worklist(found.authorizations, today=today)),
@@ -196,8 +181,8 @@ async def today_view(
             Worklist(
                 quality_list.QUALITY_CLOCKS_KEY,
                 quality_list.QUALITY_CLOCKS_TITLE,
-                quality_list.quality_clock_rows(clocks[0], today=today),
-                clocks[1],
+                quality_list.quality_clock_rows(found.quality_clocks, today=today),
+                found.quality_clocks_total,
                 note=quality_list.NOTE,
             )
         ),

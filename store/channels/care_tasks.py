@@ -235,12 +235,12 @@ async def record_event(
     )
 
 
-_COLUMNS = """task_id, kind, episode_id, program_id, message_id, template, opened_at,
+TASK_COLUMNS = """task_id, kind, episode_id, program_id, message_id, template, opened_at,
     opened_at + make_interval(secs => first_minutes * 60) AS due_at, escalations_done,
     next_escalation_at, done_at, done_by, callback_outcome, ack_response"""
 
 
-def _task(row: object) -> CareTeamTask:
+def task_from_row(row: object) -> CareTeamTask:
     values = dict(row)  # type: ignore[call-overload]
     values["label"] = urgent_kind(values["template"]).label
     if values["kind"] == TaskKind.CALLBACK:
@@ -252,19 +252,21 @@ async def for_episode(db: Db, episode_id: str, kind: TaskKind | None = None) -> 
     """The episode's tasks, open ones first, oldest first."""
     rows = await db.fetch(
         f"""
-        SELECT {_COLUMNS} FROM care_team_tasks
+        SELECT {TASK_COLUMNS} FROM care_team_tasks
         WHERE episode_id = $1 AND ($2::text IS NULL OR kind = $2)
         ORDER BY done_at IS NOT NULL, opened_at, task_id
         """,
         episode_id,
         kind.value if kind else None,
     )
-    return [_task(r) for r in rows]
+    return [task_from_row(r) for r in rows]
 
 
 async def get(db: Db, task_id: str) -> CareTeamTask | None:
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM care_team_tasks WHERE task_id = $1", task_id)
-    return _task(row) if row is not None else None
+    row = await db.fetchrow(
+        f"SELECT {TASK_COLUMNS} FROM care_team_tasks WHERE task_id = $1", task_id
+    )
+    return task_from_row(row) if row is not None else None
 
 
 async def complete(
@@ -389,7 +391,7 @@ async def open_tasks_page(
     due first, and how many there are; `programs` None for every program."""
     rows = await db.fetch(
         f"""
-        SELECT {_COLUMNS}, count(*) OVER () AS total FROM care_team_tasks
+        SELECT {TASK_COLUMNS}, count(*) OVER () AS total FROM care_team_tasks
         WHERE done_at IS NULL AND ($1::text[] IS NULL OR program_id = ANY($1))
         ORDER BY opened_at + make_interval(secs => first_minutes * 60), task_id
         LIMIT $2
@@ -398,5 +400,5 @@ async def open_tasks_page(
         limit,
     )
     total = rows[0]["total"] if rows else 0
-    tasks = [_task({k: v for k, v in dict(r).items() if k != "total"}) for r in rows]
+    tasks = [task_from_row({k: v for k, v in dict(r).items() if k != "total"}) for r in rows]
     return tasks, total

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from store import queries, worklists
+from store import quality_clocks, queries, worklists
+from store.channels import care_tasks
 from store.dbtypes import Conn
 from store.models import EpisodeFilter
 from store.patients import PostgresPatients
@@ -202,6 +203,69 @@ async def _seed_appeal_and_names(pool: asyncpg.Pool) -> None:
         )
 
 
+async def _seed_clocks_and_tasks(pool: asyncpg.Pool) -> None:
+    """Quality clocks (open and met) and care-team tasks (open and done) in both programs,
+    some for patients the episode lists do not show (one named, one not)."""
+    clocks = [
+        ("e-001", "fuh_7", "p1", "open", 3, ["2026-03-09"]),
+        ("e-001", "fuh_30", "p1", "open", 20, []),
+        ("e-clock", "fuh_7", "p1", "open", 1, []),
+        ("e-003", "iet_initiation", "p2", "open", 5, []),
+        ("e-016", "iet_engagement", "p1", "met", 2, []),
+        ("e-nameless", "fuh_7", "p2", "open", 9, []),
+    ]
+    for episode, measure, program, status, days_left, served in clocks:
+        last = date(2026, 3, 11) + timedelta(days=days_left)
+        await pool.execute(
+            """INSERT INTO quality_clocks (episode_id, clock_id, program_id, measure, status,
+                index_date, first_day, last_day, closes_at, alerted_at, services_needed,
+                service_days, opened_at, updated_at, workflow_id, seq)
+            VALUES ($1, $2, $3, $2, $4, $5, $5, $6, $7, $8, 2, $9::date[], $7, $7, 'w', 1)""",
+            episode,
+            measure,
+            program,
+            status,
+            date(2026, 3, 1),
+            last,
+            NOW,
+            NOW if days_left < 4 else None,
+            [date.fromisoformat(d) for d in served],
+        )
+    tasks = [
+        ("t1", "acknowledgement", "e-001", "p1", "safety_alert", 30, None),
+        ("t2", "callback", "e-task", "p1", "phq9_item9", 10, None),
+        ("t3", "acknowledgement", "e-003", "p2", "safety_alert", 60, None),
+        ("t4", "acknowledgement", "e-005", "p1", "safety_alert", 5, NOW),
+        ("t5", "callback", "e-010", "p1", "phq9_item9", 45, None),
+    ]
+    for task, kind, episode, program, template, minutes, done in tasks:
+        await pool.execute(
+            """INSERT INTO care_team_tasks (task_id, kind, episode_id, program_id, workflow_id,
+                seq, template, opened_at, first_minutes, repeat_minutes, done_at, done_by,
+                ack_response)
+            VALUES ($1, $2, $3, $4, 'w', 1, $5, $6, $7, 15, $8, $9, $10)""",
+            task,
+            kind,
+            episode,
+            program,
+            template,
+            NOW - timedelta(hours=1),
+            minutes,
+            done,
+            None if done is None else "clin-1",
+            None if done is None else "reached_patient",
+        )
+    for episode, program, name in (("e-clock", "p1", "Flo Clock"), ("e-task", "p1", "Gus Task")):
+        await pool.execute(
+            """INSERT INTO patients (patient_key, episode_id, program_id, mrn, display_name)
+            VALUES ($1, $2, $3, 'MRN-X', $4)""",
+            f"pk-{episode}",
+            episode,
+            program,
+            name,
+        )
+
+
 async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg.Pool) -> None:
     """`today_page` (one statement) against the lists' own functions, list by list, for
     every program, each program and none; the names are those of the listed patients
@@ -209,6 +273,7 @@ async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg
     await _seed(pool)
     await _seed_sessions(pool)
     await _seed_appeal_and_names(pool)
+    await _seed_clocks_and_tasks(pool)
     late = datetime(2026, 3, 11, 2, 0, tzinfo=UTC)
     today = date(2026, 3, 11)
     seen: list[worklists.TodayPage] = []
@@ -247,12 +312,18 @@ async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg
             assert (page.no_shows, page.no_shows_total) == await worklists.no_shows_today(
                 pool, now=late, programs=programs, limit=limit
             )
+            clocks = await quality_clocks.open_clocks(pool, programs=programs, limit=limit)
+            assert (page.quality_clocks, page.quality_clocks_total) == clocks
+            tasks = await care_tasks.open_tasks_page(pool, programs=programs, limit=limit)
+            assert (page.care_tasks, page.care_tasks_total) == tasks
             listed = {
                 *(e.episode_id for rows in lists.rows.values() for e in rows),
                 *(a.episode_id for a in page.authorizations),
                 *(r.episode_id for r in page.payer_requests),
                 *(d.episode_id for d in page.appeals),
                 *(n.episode_id for n in page.no_shows),
+                *(c.episode_id for c in page.quality_clocks),
+                *(t.episode_id for t in page.care_tasks),
             }
             named = await PostgresPatients(pool).display_names(sorted(listed), programs)
             assert page.names == named
@@ -264,6 +335,9 @@ async def test_the_today_page_statement_reads_what_each_list_reads(pool: asyncpg
     assert first.lists.counts["risk"] > len(first.lists.rows["risk"]) == 3
     assert first.authorizations and first.payer_requests and first.appeals
     assert first.no_shows and first.names
+    assert first.quality_clocks_total > len(first.quality_clocks) == 3
+    assert first.care_tasks_total > len(first.care_tasks) == 3
+    assert {"Flo Clock", "Gus Task"} <= set(seen[1].names.values())
 
 
 async def test_the_today_statement_runs_on_one_generic_plan_and_leaves_nothing_set(
