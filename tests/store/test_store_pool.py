@@ -4,7 +4,10 @@ stops with a clear error instead of starting a database of its own."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+import asyncpg
 import pytest
 
 from config.settings import DatabaseNotConfigured, Settings
@@ -22,6 +25,45 @@ async def test_open_pool_is_sized_as_asked_and_migrated(pg_dsn: str, schema: str
         assert await pool.fetchval("SELECT count(*) FROM episodes") == 1
     finally:
         await pool.close()
+
+
+async def test_pooled_connections_know_record_arrays_before_their_first_statement(
+    pg_dsn: str, schema: str
+) -> None:
+    """A bare asyncpg connection reads the catalogue (typeinfo) on its first `record[]`
+    result; a connection from open_pool learned it when it opened, so a request's
+    statement is the only one sent (and the caller's `init` still ran)."""
+    probe = "SELECT ARRAY[ROW(1, 'x'::text)] AS rows"
+
+    def watch(seen: list[str]) -> Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]:
+        async def init(conn: asyncpg.Connection) -> None:
+            conn.add_query_logger(lambda query: seen.append(query.query))
+
+        return init
+
+    bare: list[str] = []
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await watch(bare)(conn)
+        assert await conn.fetchval(probe) == [(1, "x")]
+    finally:
+        await conn.close()
+    assert any("typeinfo" in query for query in bare), bare
+
+    pooled: list[str] = []
+    pool = await open_pool(  # as the API opens its pool (no reset round trip on release)
+        pg_dsn,
+        min_size=1,
+        max_size=1,
+        server_settings={"search_path": schema},
+        reset_sessions=False,
+        init=watch(pooled),
+    )
+    try:
+        assert await pool.fetchval(probe) == [(1, "x")]
+    finally:
+        await pool.close()
+    assert pooled == [probe]
 
 
 def test_no_database_url_is_a_clear_error() -> None:
