@@ -23,7 +23,10 @@ WORKDIR /src
 # No extras: the dev server, embedded PostgreSQL and the CLI stay out of the image; the
 # versions are the ones the tests ran on (constraints.txt, written by `make lock`).
 COPY . .
-RUN pip install --no-cache-dir -c constraints.txt .
+RUN pip install --no-cache-dir -c constraints.txt . \
+ && python -m compileall -q /opt/carepath/lib
+# ^ bytecode in the image: the runtime user cannot write it, and the workflow sandbox
+# imports the workflow's module again for every cold episode (worker/runtime.py).
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM python:3.11-slim AS runtime

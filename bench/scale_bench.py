@@ -378,8 +378,10 @@ class Ward:
         await _bounded(count, concurrency, one)
         return count / (time.perf_counter() - began)
 
-    async def settle(self, sample: int = 30, timeout_s: float = 600) -> None:
-        """Wait until a sample of episodes (the newest and random ones) is in treatment."""
+    async def settle(self, sample: int = 30, timeout_s: float = 900) -> None:
+        """Wait until a sample of episodes (the newest and random ones) is in treatment and
+        at rest: its run continued as new once nothing had happened for the engine's
+        REST_SETTLE (engine V5), as every episode waiting on its review timer has."""
         picks = self.clinics[-sample:] + self._rnd.sample(
             self.clinics, min(sample, len(self.clinics))
         )
@@ -387,7 +389,7 @@ class Ward:
         for clinic in picks:
             while True:
                 view = await self.state(clinic)
-                if view.phase is CarePhase.IN_TREATMENT:
+                if view.phase is CarePhase.IN_TREATMENT and view.run_count > 1:
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{clinic.episode_id} still in {view.phase}")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import compileall
+import logging
+import sys
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -11,12 +16,39 @@ from activities.care import CareActivities
 from config.tuning import WorkerTuning
 from workflows.care_episode import CareEpisode
 
+log = logging.getLogger(__name__)
+
 # Measured in tests/faults (worker killed with SIGKILL): see the README's Reliability part.
 DEFAULT_STICKY_SCHEDULE_TO_START = timedelta(seconds=2)
 # The Temporal SDK's own defaults, used where no settings are given (tests, bench).
 SDK_DEFAULTS = WorkerTuning(
     max_cached_workflows=1000, max_concurrent_workflow_tasks=100, max_concurrent_activities=50
 )
+
+
+def write_workflow_bytecode(workflows: Sequence[type]) -> bool:
+    """Write the bytecode of each workflow's package, where it is missing or stale.
+
+    The SDK's sandbox imports a workflow's module afresh for every workflow instance it
+    builds: on every cold episode (a cache miss, a restart). Without bytecode on disk
+    (PYTHONDONTWRITEBYTECODE, as in the image, or a fresh checkout) each of those imports
+    compiles the source again, which measured ~40 ms of a 55 ms cold start
+    (BENCHMARKS.md, "Cold episodes"). False (and a warning) where it cannot be written.
+    """
+    written = True
+    for workflow_class in workflows:
+        module = sys.modules[workflow_class.__module__]
+        if module.__file__ is None:
+            continue
+        package = Path(module.__file__).parent
+        if not compileall.compile_dir(package, maxlevels=0, quiet=2):
+            written = False
+            log.warning(
+                "workflow bytecode could not be written under %s: every cold episode "
+                "compiles the workflow's source again",
+                package,
+            )
+    return written
 
 
 def build_worker(
@@ -36,6 +68,7 @@ def build_worker(
     worker picks up its sticky tasks within milliseconds, so little is lost by it.
     `tuning`: cache size and task slots (config/tuning.py; the settings choose them).
     """
+    write_workflow_bytecode([CareEpisode])
     return Worker(
         client,
         task_queue=task_queue,

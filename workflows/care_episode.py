@@ -9,13 +9,15 @@ durable timer for the next deadline, and continues as new before history grows l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, TypeAlias
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# Names from modules, never `from workflows import module`: that form imports the module
+# again inside the sandbox for every workflow instance (every cold episode).
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
@@ -35,12 +37,13 @@ with workflow.unsafe.imports_passed_through():
         ReviewSubmission,
     )
     from schemas.view import EngineDecision, EpisodeView
-    from workflows import payer_requests
     from workflows.engine import EpisodeEngine, InvalidSubmission, SubmissionConflict
+    from workflows.payer_requests import authorization_request, eligibility_request
     from workflows.search_attributes import publishable
     from workflows.state import (
         ENGINE_V3,
         ENGINE_V4,
+        ENGINE_V5,
         ENGINE_VERSIONS,
         Command,
         CommandKind,
@@ -48,6 +51,15 @@ with workflow.unsafe.imports_passed_through():
         EpisodeResult,
         EpisodeState,
     )
+
+
+# Engine V5's rest point. Each is part of the commands a V5 run issues: changing one needs
+# a new engine version. A fresh run at rest holds ~7 events and a review adds ~14, so a run
+# continues after about one review's worth of work, once REST_SETTLE has passed with
+# nothing happening: a clinic's burst of calls (a review, then its decision) lands on one
+# run, not on a run that is closing (Temporal answers those "workflow is closing").
+REST_AFTER_EVENTS: Final = 20
+REST_SETTLE: Final = timedelta(minutes=2)
 
 
 def engine_patch(version: int) -> str:
@@ -120,26 +132,27 @@ class CareEpisode:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._drain()
                 if not engine.closed:
-                    workflow.continue_as_new(
-                        EpisodeInput(
-                            start=engine.state.start,
-                            state=engine.state,
-                            history_event_limit=self._history_limit,
-                        )
-                    )
+                    self._continue_as_new()
                 continue
             now = workflow.now()
             wake = engine.next_wakeup()
             if wake is not None and wake <= now:
                 engine.on_timer(now)
                 continue
+            resting = self._at_rest(now, wake)
+            if resting:
+                timeout: timedelta | None = REST_SETTLE
+            else:
+                timeout = None if wake is None else max(wake - now, timedelta(seconds=1))
             try:
                 await workflow.wait_condition(
                     engine.has_effects,
-                    timeout=None if wake is None else max(wake - now, timedelta(seconds=1)),
-                    timeout_summary="next deadline",
+                    timeout=timeout,
+                    timeout_summary="settle, then continue as new" if resting else "next deadline",
                 )
             except TimeoutError:
+                if resting and workflow.all_handlers_finished():
+                    self._continue_as_new()
                 engine.on_timer(workflow.now())
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._drain()
@@ -178,6 +191,27 @@ class CareEpisode:
             if v4 and s.coverage_ref is None:
                 s.coverage = _without_start_member(s.coverage, carried)
 
+    def _continue_as_new(self) -> None:
+        """The next run starts from the state as it stands (raises: the run ends here)."""
+        workflow.continue_as_new(
+            EpisodeInput(
+                start=self._engine.state.start,
+                state=self._engine.state,
+                history_event_limit=self._history_limit,
+            )
+        )
+
+    def _at_rest(self, now: datetime, wake: datetime | None) -> bool:
+        """Engine V5: the run has grown past REST_AFTER_EVENTS and nothing is due before
+        REST_SETTLE has passed twice over: if nothing happens meanwhile, the run
+        continues as new. Continuing costs one small run start; not continuing costs every
+        cold replay of this episode (a cache miss, a restart) the run's whole history."""
+        return (
+            self._engine.state.engine_version >= ENGINE_V5
+            and workflow.info().get_current_history_length() >= REST_AFTER_EVENTS
+            and (wake is None or wake - now >= 2 * REST_SETTLE)
+        )
+
     def _history_is_long(self) -> bool:
         info = workflow.info()
         return (
@@ -211,7 +245,7 @@ class CareEpisode:
             try:
                 result = await workflow.execute_activity_method(
                     CareActivities.check_eligibility,
-                    payer_requests.eligibility_request(engine, command),
+                    eligibility_request(engine, command),
                     start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=PAYER_RETRY,
                     summary="eligibility check (X12 270/271)",
@@ -229,7 +263,7 @@ class CareEpisode:
         try:
             answer = await workflow.execute_activity_method(
                 CareActivities.request_authorization,
-                payer_requests.authorization_request(engine, command),
+                authorization_request(engine, command),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=PAYER_RETRY,
                 summary=f"{command.payer_kind.value} request",

@@ -43,9 +43,13 @@ ENGINE_V3 = 3
 # records by an activity (no birthday in Temporal); the payer's member ID read from the
 # records by the payer activity (not in the workflow's requests).
 ENGINE_V4 = 4
-ENGINE_LATEST = ENGINE_V4
+# Engine V5: a run continues as new when it comes to rest (nothing pending, the next
+# deadline an hour or more away) once it holds REST_AFTER_EVENTS events, so an episode
+# that is not in the worker's cache replays a few events, not weeks of them.
+ENGINE_V5 = 5
+ENGINE_LATEST = ENGINE_V5
 # Newest first: each version's patch marker, looked for in that order at a run's start.
-ENGINE_VERSIONS = (ENGINE_V4, ENGINE_V3, ENGINE_V2)
+ENGINE_VERSIONS = (ENGINE_V5, ENGINE_V4, ENGINE_V3, ENGINE_V2)
 
 
 class CommandKind(StrEnum):

@@ -213,6 +213,21 @@ async def adolescent_v4(clinic: Clinic) -> None:
     await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
 
 
+async def rest_v5(clinic: Clinic) -> None:
+    """Engine V5's rest: enrolled, the run comes to rest and continues as new; a review and
+    its decision a minute apart land on one run, which continues after it settles."""
+    await clinic.assess(LevelOfCare.IOP, total=16)
+    await clinic.wait(hours=1)
+    await clinic.approve(units=30)
+    for score in (14, 12):
+        await clinic.until_review()
+        await clinic.review(score)
+        await clinic.wait(hours=1 / 60)
+        await clinic.decide(DecisionAction.CONTINUE)
+    await clinic.wait(hours=1)
+    await clinic.event(EpisodeEventKind.ENTERED_IN_ERROR)
+
+
 SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "happy_path": ("M100", 1000, happy_path),
     "safety_and_step_up": ("M200", 1000, safety_and_step_up),
@@ -223,6 +238,7 @@ SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "quality_clocks_v3": ("M700", 1000, quality_clocks_v3),
     "message_window_v4": ("M800", 1000, message_window_v4),
     "adolescent_v4": ("M900", 1000, adolescent_v4),
+    "rest_v5": ("M1000", 1000, rest_v5),
 }
 # Scenarios that need a program policy of their own.
 POLICIES: dict[str, ProgramPolicy] = {

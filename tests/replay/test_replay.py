@@ -35,6 +35,15 @@ def test_histories_are_recorded() -> None:
     # Engine V4's age group from the records: asked at enrolment and after each review.
     teen = RECORDED["adolescent_v4.run0.json"]
     assert '"core_patch"' in teen and teen.count('"age_group_on"') == 3
+    # Engine V5's rest: enrolment, then each review with its decision a minute later, on
+    # a run of its own; every run but the last ends by continuing as new.
+    rest = sorted(name for name in RECORDED if name.startswith("rest_v5."))
+    assert len(rest) == 4
+    for name in rest[:-1]:
+        assert RECORDED[name].count("CONTINUED_AS_NEW") >= 1, name
+    for name in rest[1:3]:
+        run = RECORDED[name]
+        assert run.count('"submit_review"') == 1 and run.count('"decide"') == 1, name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
