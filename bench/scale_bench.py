@@ -50,7 +50,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -64,6 +64,7 @@ from schemas.submissions import AssessmentSubmission, LevelDetermination, Review
 from schemas.view import EpisodeView
 from worker.registration import start_dev_server
 from workflows.care_episode import CareEpisode
+from workflows.state import REST_SETTLE_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EPISODES = int(os.environ.get("CAREPATH_SCALE_EPISODES", "10000"))
@@ -339,9 +340,12 @@ async def _bounded(count: int, concurrency: int, one: Callable[[int], Awaitable[
 class Ward:
     """The open episodes, and the clinic calls the bench makes on them."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, rest_settle_seconds: float = REST_SETTLE_SECONDS
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.rest_settle_seconds = rest_settle_seconds
         self.clinics: list[Clinic] = []
         self._adapters = Adapters()
         self._rnd = random.Random(16)
@@ -360,6 +364,7 @@ class Ward:
                 self._adapters,
                 self._no_sleep,
                 member_id=f"NOAUTH-SCALE-{n}",
+                rest_settle_seconds=self.rest_settle_seconds,
             )
             assessment = AssessmentSubmission(
                 assessment_id=f"asmt-{uuid.uuid4().hex[:10]}",
@@ -378,10 +383,8 @@ class Ward:
         await _bounded(count, concurrency, one)
         return count / (time.perf_counter() - began)
 
-    async def settle(self, sample: int = 30, timeout_s: float = 900) -> None:
-        """Wait until a sample of episodes (the newest and random ones) is in treatment and
-        at rest: its run continued as new once nothing had happened for the engine's
-        REST_SETTLE (engine V5), as every episode waiting on its review timer has."""
+    async def settle(self, sample: int = 30, timeout_s: float = 600) -> None:
+        """Wait until a sample of episodes (the newest and random ones) is in treatment."""
         picks = self.clinics[-sample:] + self._rnd.sample(
             self.clinics, min(sample, len(self.clinics))
         )
@@ -389,7 +392,7 @@ class Ward:
         for clinic in picks:
             while True:
                 view = await self.state(clinic)
-                if view.phase is CarePhase.IN_TREATMENT and view.run_count > 1:
+                if view.phase is CarePhase.IN_TREATMENT:
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{clinic.episode_id} still in {view.phase}")
@@ -526,11 +529,26 @@ class Histories:
         )
 
 
+async def _chain_histories(clinic: Clinic) -> list[WorkflowHistory]:
+    """Every run's history, newest first: an update may have landed on an earlier run
+    (engine V5 continues a run as new once it has been quiet)."""
+    histories = [await clinic.handle.fetch_history()]
+    while (
+        previous := histories[-1]
+        .events[0]
+        .workflow_execution_started_event_attributes.continued_execution_run_id
+    ):
+        handle = clinic.client.get_workflow_handle(clinic.handle.id, run_id=previous)
+        histories.append(await handle.fetch_history())
+    return histories
+
+
 async def _histories_of(clinics: list[Clinic]) -> Histories:
     found = Histories()
     for clinic in {clinic.episode_id: clinic for clinic in clinics}.values():
         served: list[str] = []
-        for event in (await clinic.handle.fetch_history()).events:
+        runs = reversed(await _chain_histories(clinic))  # oldest first
+        for event in (event for run in runs for event in run.events):
             if event.HasField("workflow_execution_update_accepted_event_attributes"):
                 attributes = event.workflow_execution_update_accepted_event_attributes
                 found.accepted.append(attributes.accepted_request.meta.update_id)
@@ -567,6 +585,7 @@ async def run_scale_bench(
     baseline: int = BASELINE,
     handover_updates: int = 200,
     graceful_shutdown_seconds: float = 10.0,
+    rest_settle_seconds: float = REST_SETTLE_SECONDS,
     figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The figures; `figures`, when given, is filled as they are measured (so that a run
@@ -579,6 +598,7 @@ async def run_scale_bench(
         "scale_baseline_episodes": baseline,
         "scale_workers": workers,
         "scale_max_cached_workflows": cache,
+        "scale_rest_settle_seconds": rest_settle_seconds,
     }
     env = await start_dev_server(pydantic_data_converter)
     fleet = Fleet(
@@ -592,7 +612,7 @@ async def run_scale_bench(
         for _ in range(workers):
             await fleet.start()
         figures["scale_worker_base_rss_mib"] = round(max(w.base_rss_mib for w in fleet.workers), 1)
-        ward = Ward(env.client, fleet.task_queue)
+        ward = Ward(env.client, fleet.task_queue, rest_settle_seconds)
 
         opening = CpuMeter(server)
         _say(f"opening {baseline} episodes")
@@ -660,6 +680,7 @@ async def _collect(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         max_cached=args.max_cached,
         samples=args.samples,
         baseline=args.baseline,
+        rest_settle_seconds=args.rest_settle_seconds,
         figures=figures,
     )
     if args.records:
@@ -680,6 +701,12 @@ def main() -> int:
     parser.add_argument("--max-cached", type=int, default=None, help="default: from settings")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--baseline", type=int, default=BASELINE, help="the smaller size")
+    parser.add_argument(
+        "--rest-settle-seconds",
+        type=float,
+        default=REST_SETTLE_SECONDS,
+        help="how long an episode stays quiet before its run continues as new (engine V5)",
+    )
     parser.add_argument(
         "--records", type=int, default=int(os.environ.get("CAREPATH_SCALE_RECORDS", "0"))
     )

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from worker.registration import register_search_attributes, start_dev_server
     from worker.runtime import build_worker
     from workflows.care_episode import CareEpisode
-    from workflows.state import EpisodeResult
+    from workflows.state import REST_SETTLE_SECONDS, EpisodeResult
 
 PROGRAM = "bench-program"
 SECOND_IN_DAYS = 1 / 86_400
@@ -193,6 +193,7 @@ class Clinic:
         *,
         policy: ProgramPolicy | None = None,
         member_id: str = "APPROVE-BENCH",
+        rest_settle_seconds: float = REST_SETTLE_SECONDS,
     ) -> Clinic:
         episode_id = f"bench-{uuid.uuid4().hex[:12]}"
         start = EpisodeStart(
@@ -203,7 +204,9 @@ class Clinic:
             consents=Consents(payer_disclosure=True),
             policy=policy or ProgramPolicy(),
         )
-        handle = await start_episode(client, start, task_queue=task_queue)
+        handle = await start_episode(
+            client, start, task_queue=task_queue, rest_settle_seconds=rest_settle_seconds
+        )
         return cls(client, handle, episode_id, adapters, sleep)
 
     async def assess_and_enroll(self, total: int = 18) -> None:

@@ -18,7 +18,7 @@ from schemas.episode import EpisodeStart, workflow_id_for
 from temporal_client.tls import temporal_tls
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
-from workflows.state import EpisodeInput, EpisodeResult
+from workflows.state import REST_SETTLE_SECONDS, EpisodeInput, EpisodeResult
 
 # How long a worker may hold one workflow task, unless the start says otherwise (the API's
 # `CAREPATH_WORKFLOW_TASK_TIMEOUT_SECONDS`). When a worker dies mid-task, its episode waits
@@ -61,11 +61,16 @@ async def start_episode(
     history_event_limit: int = HISTORY_EVENT_LIMIT,
     search_attributes: bool = True,
     task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
+    rest_settle_seconds: float = REST_SETTLE_SECONDS,
 ) -> WorkflowHandle[CareEpisode, EpisodeResult]:
     """Start one episode. The workflow ID carries only the opaque episode ID."""
     return await client.start_workflow(
         CareEpisode.run,
-        EpisodeInput(start=start, history_event_limit=history_event_limit),
+        EpisodeInput(
+            start=start,
+            history_event_limit=history_event_limit,
+            rest_settle_seconds=rest_settle_seconds,
+        ),
         id=workflow_id_for(start.episode_id),
         task_queue=task_queue,
         # An episode ID names one episode forever, even after it has closed.

@@ -53,13 +53,13 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-# Engine V5's rest point. Each is part of the commands a V5 run issues: changing one needs
-# a new engine version. A fresh run at rest holds ~7 events and a review adds ~14, so a run
-# continues after about one review's worth of work, once REST_SETTLE has passed with
-# nothing happening: a clinic's burst of calls (a review, then its decision) lands on one
-# run, not on a run that is closing (Temporal answers those "workflow is closing").
+# Engine V5's rest point: a run continues as new once it holds REST_AFTER_EVENTS events
+# and nothing has happened for its input's `rest_settle_seconds` (two minutes unless the
+# start chose otherwise), so a clinic's burst of calls (a review, then its decision) lands
+# on one run, not on a run that is closing (Temporal answers those "workflow is closing").
+# A fresh run at rest holds ~7 events and a review adds ~14: a run continues after about
+# one review's worth of work. Changing REST_AFTER_EVENTS needs a new engine version.
 REST_AFTER_EVENTS: Final = 20
-REST_SETTLE: Final = timedelta(minutes=2)
 
 
 def engine_patch(version: int) -> str:
@@ -114,6 +114,7 @@ class CareEpisode:
             # Here, not in run(): an update in the first task is handled before run starts.
             self._engine.begin(now)
         self._history_limit = episode.history_event_limit
+        self._rest_settle = timedelta(seconds=episode.rest_settle_seconds)
         self._published: dict[str, object] = {}
         self._details = ""
 
@@ -141,7 +142,7 @@ class CareEpisode:
                 continue
             resting = self._at_rest(now, wake)
             if resting:
-                timeout: timedelta | None = REST_SETTLE
+                timeout: timedelta | None = self._rest_settle
             else:
                 timeout = None if wake is None else max(wake - now, timedelta(seconds=1))
             try:
@@ -198,18 +199,19 @@ class CareEpisode:
                 start=self._engine.state.start,
                 state=self._engine.state,
                 history_event_limit=self._history_limit,
+                rest_settle_seconds=self._rest_settle.total_seconds(),
             )
         )
 
     def _at_rest(self, now: datetime, wake: datetime | None) -> bool:
         """Engine V5: the run has grown past REST_AFTER_EVENTS and nothing is due before
-        REST_SETTLE has passed twice over: if nothing happens meanwhile, the run
+        its settle time has passed twice over: if nothing happens meanwhile, the run
         continues as new. Continuing costs one small run start; not continuing costs every
         cold replay of this episode (a cache miss, a restart) the run's whole history."""
         return (
             self._engine.state.engine_version >= ENGINE_V5
             and workflow.info().get_current_history_length() >= REST_AFTER_EVENTS
-            and (wake is None or wake - now >= 2 * REST_SETTLE)
+            and (wake is None or wake - now >= 2 * self._rest_settle)
         )
 
     def _history_is_long(self) -> bool:

@@ -47,6 +47,7 @@ ENGINE_V4 = 4
 # deadline an hour or more away) once it holds REST_AFTER_EVENTS events, so an episode
 # that is not in the worker's cache replays a few events, not weeks of them.
 ENGINE_V5 = 5
+REST_SETTLE_SECONDS = 120.0
 ENGINE_LATEST = ENGINE_V5
 # Newest first: each version's patch marker, looked for in that order at a run's start.
 ENGINE_VERSIONS = (ENGINE_V5, ENGINE_V4, ENGINE_V3, ENGINE_V2)
@@ -241,6 +242,9 @@ class EpisodeInput(StoredModel):
     start: EpisodeStart
     state: EpisodeState | None = None
     history_event_limit: int = Field(default=1000, ge=50)
+    # Engine V5: how long a run stays quiet before it continues as new (carried from run to
+    # run, so a start may choose it without changing a running episode's commands).
+    rest_settle_seconds: float = Field(default=REST_SETTLE_SECONDS, ge=1, le=86_400)
 
 
 class EpisodeResult(BaseModel):

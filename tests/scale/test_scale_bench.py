@@ -25,7 +25,12 @@ FIGURES = (
 
 async def test_scale_bench_at_tiny_size_with_a_worker_leaving() -> None:
     figures = await run_scale_bench(
-        20, workers=2, samples=10, handover_updates=45, graceful_shutdown_seconds=10.0
+        20,
+        workers=2,
+        samples=10,
+        handover_updates=45,
+        graceful_shutdown_seconds=10.0,
+        rest_settle_seconds=15,  # the bench waits for the episodes to come to rest
     )
     missing = [name for name in FIGURES if not isinstance(figures.get(name), float)]
     assert not missing, (missing, figures)

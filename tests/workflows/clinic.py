@@ -42,7 +42,7 @@ from schemas.view import EngineDecision, EpisodeView
 from temporal_client import start_episode
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
-from workflows.state import EpisodeResult
+from workflows.state import REST_SETTLE_SECONDS, EpisodeResult
 
 _ids = itertools.count(1)
 
@@ -135,6 +135,7 @@ class Clinic:
         coverage: bool = True,
         history_event_limit: int = 1000,
         search_attributes: bool = True,
+        rest_settle_seconds: float = REST_SETTLE_SECONDS,
         payer_disclosure_consent: bool = True,
         **start_fields: Any,
     ) -> Clinic:
@@ -161,6 +162,7 @@ class Clinic:
             task_queue=task_queue,
             history_event_limit=history_event_limit,
             search_attributes=search_attributes,
+            rest_settle_seconds=rest_settle_seconds,
         )
         return cls(env, handle, episode_id, start.policy.time_zone)
 

@@ -16,7 +16,8 @@ from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.submissions import DecisionAction
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
-from workflows.care_episode import REST_AFTER_EVENTS, REST_SETTLE
+from workflows.care_episode import REST_AFTER_EVENTS
+from workflows.state import REST_SETTLE_SECONDS
 
 
 async def _enrolled(clinic: Clinic) -> None:
@@ -37,10 +38,10 @@ async def test_an_episode_at_rest_continues_on_a_short_run(ts_env: WorkflowEnvir
     async with running_worker(ts_env) as (queue, _adapters):
         clinic = await Clinic.admit(ts_env, queue)
         await clinic.assess(LevelOfCare.IOP, total=16)
-        await clinic.wait(hours=REST_SETTLE.total_seconds() / 3600 / 4)  # the payer answers
+        await clinic.wait(hours=REST_SETTLE_SECONDS / 3600 / 4)  # the payer answers
         before = await clinic.state()
         assert (before.run_count, before.phase) == (1, CarePhase.AUTHORIZATION)
-        await clinic.wait(hours=REST_SETTLE.total_seconds() / 3600 * 3)
+        await clinic.wait(hours=REST_SETTLE_SECONDS / 3600 * 3)
         state = await clinic.state()
         assert state.run_count == 2
         # Nothing was lost on the way: the view is the same but for the run count.
@@ -61,7 +62,7 @@ async def test_a_review_and_its_decision_land_on_one_run(ts_env: WorkflowEnviron
         runs = (await clinic.state()).run_count
         await clinic.review(12)
         # Within the settle time: the run is still the one the review landed on.
-        await clinic.wait(hours=REST_SETTLE.total_seconds() / 3600 / 2)
+        await clinic.wait(hours=REST_SETTLE_SECONDS / 3600 / 2)
         decided = await clinic.decide(DecisionAction.CONTINUE)
         assert decided.phase.value == "in_treatment"
         assert (await clinic.state()).run_count == runs
