@@ -53,6 +53,7 @@ class Services:
             search_attributes=deps.settings.api_start_search_attributes,
             history_event_limit=deps.settings.history_event_limit,
             workflow_task_timeout=timedelta(seconds=deps.settings.workflow_task_timeout_seconds),
+            rest_settle_seconds=deps.settings.rest_settle_seconds,
         )
         records = deps.records or PostgresEpisodeRecords(deps.pool)
         mutations = Mutations(

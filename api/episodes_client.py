@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.outages import is_temporal_outage, temporal_unavailable
 from api.problems import ApiProblem, FieldError, episode_id_conflict, episode_not_found
-from config.tuning import HISTORY_EVENT_LIMIT
+from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS
 from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
@@ -65,7 +65,9 @@ class EpisodeClient:
         search_attributes: bool = True,
         history_event_limit: int = HISTORY_EVENT_LIMIT,
         workflow_task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
+        rest_settle_seconds: float = REST_SETTLE_SECONDS,
     ) -> None:
+        self._rest_settle_seconds = rest_settle_seconds
         self._client = client
         self._workflow_task_timeout = workflow_task_timeout
         self._task_queue = task_queue
@@ -96,6 +98,7 @@ class EpisodeClient:
                 search_attributes=self._search_attributes,
                 history_event_limit=self._history_event_limit,
                 task_timeout=self._workflow_task_timeout,
+                rest_settle_seconds=self._rest_settle_seconds,
             )
             return True
         except WorkflowAlreadyStartedError:

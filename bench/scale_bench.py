@@ -58,13 +58,13 @@ from temporalio.worker import Replayer
 from bench.scale_worker import EXIT_STOPPED_ON_ITS_OWN
 from bench.workflow_bench import Adapters, Clinic, phq9
 from config.settings import Settings
+from config.tuning import REST_SETTLE_SECONDS
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.submissions import AssessmentSubmission, LevelDetermination, ReviewSubmission
 from schemas.view import EpisodeView
 from worker.registration import start_dev_server
 from workflows.care_episode import CareEpisode
-from workflows.state import REST_SETTLE_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EPISODES = int(os.environ.get("CAREPATH_SCALE_EPISODES", "10000"))

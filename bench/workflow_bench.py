@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.care import CareActivities
     from activities.memory import InMemoryRecordStore
     from activities.payer_sandbox import SandboxPayer
+    from config.tuning import REST_SETTLE_SECONDS
     from rules.levels import LevelOfCare
     from rules.policy import ProgramPolicy
     from rules.recommendation import RecommendedAction
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from worker.registration import register_search_attributes, start_dev_server
     from worker.runtime import build_worker
     from workflows.care_episode import CareEpisode
-    from workflows.state import REST_SETTLE_SECONDS, EpisodeResult
+    from workflows.state import EpisodeResult
 
 PROGRAM = "bench-program"
 SECOND_IN_DAYS = 1 / 86_400

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from config.secret_files import FileVariantSettings
-from config.tuning import HISTORY_EVENT_LIMIT, WorkerTuning, cache_slots
+from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS, WorkerTuning, cache_slots
 from rules import localtime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +99,10 @@ class Settings(FileVariantSettings):
     # the bound on what one cold episode replays before it answers. Set at each start (the
     # API's); a run keeps the limit it was started with.
     history_event_limit: int = Field(default=HISTORY_EVENT_LIMIT, ge=50)
+    # Engine V5: a run continues as new once it has been quiet this long (and has grown
+    # past a few events), so a cold episode replays a short run. Set at each start (the
+    # API's); carried from run to run.
+    rest_settle_seconds: float = Field(default=REST_SETTLE_SECONDS, ge=1, le=86_400)
     # How long a worker may hold one workflow task before Temporal gives it to another (set
     # at each start by the API; continue-as-new runs inherit it). Too short and a slow task
     # under load (a cold episode's replay on a busy machine) times out and is retried as

@@ -29,6 +29,9 @@ MAX_CACHED = 50_000
 # replays before it answers. One default for the API's starts, the client helper and the
 # benchmarks, so the figures in BENCHMARKS.md are those of the shipped setting.
 HISTORY_EVENT_LIMIT = 500
+# Engine V5: how long a run stays quiet before it continues as new (carried in each run's
+# input, so changing it changes no running episode's commands).
+REST_SETTLE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from temporalio.runtime import Runtime
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
 from config.settings import WORKFLOW_TASK_TIMEOUT_SECONDS, Settings
-from config.tuning import HISTORY_EVENT_LIMIT
+from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS
 from observability.tracing import tracing_interceptors
 from schemas.episode import EpisodeStart, workflow_id_for
 from temporal_client.tls import temporal_tls
 from workflows.care_episode import CareEpisode
 from workflows.search_attributes import CARE_PHASE, PROGRAM_ID
-from workflows.state import REST_SETTLE_SECONDS, EpisodeInput, EpisodeResult
+from workflows.state import EpisodeInput, EpisodeResult
 
 # How long a worker may hold one workflow task, unless the start says otherwise (the API's
 # `CAREPATH_WORKFLOW_TASK_TIMEOUT_SECONDS`). When a worker dies mid-task, its episode waits

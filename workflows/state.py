@@ -11,6 +11,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
+from config.tuning import REST_SETTLE_SECONDS
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import stored_policies
 from rules.recommendation import Flag
@@ -47,7 +48,6 @@ ENGINE_V4 = 4
 # deadline an hour or more away) once it holds REST_AFTER_EVENTS events, so an episode
 # that is not in the worker's cache replays a few events, not weeks of them.
 ENGINE_V5 = 5
-REST_SETTLE_SECONDS = 120.0
 ENGINE_LATEST = ENGINE_V5
 # Newest first: each version's patch marker, looked for in that order at a run's start.
 ENGINE_VERSIONS = (ENGINE_V5, ENGINE_V4, ENGINE_V3, ENGINE_V2)

@@ -18,6 +18,7 @@ from activities.care import CareActivities
 from activities.memory import InMemoryOutbox, InMemoryRecordStore
 from activities.patients import InMemoryPatients
 from activities.payer_sandbox import SandboxPayer
+from config.tuning import REST_SETTLE_SECONDS
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
@@ -42,7 +43,7 @@ from schemas.view import EngineDecision, EpisodeView
 from temporal_client import start_episode
 from worker.runtime import build_worker
 from workflows.care_episode import CareEpisode
-from workflows.state import REST_SETTLE_SECONDS, EpisodeResult
+from workflows.state import EpisodeResult
 
 _ids = itertools.count(1)
 

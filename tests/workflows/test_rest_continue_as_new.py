@@ -12,12 +12,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from config.tuning import REST_SETTLE_SECONDS
 from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.submissions import DecisionAction
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
 from workflows.care_episode import REST_AFTER_EVENTS
-from workflows.state import REST_SETTLE_SECONDS
 
 
 async def _enrolled(clinic: Clinic) -> None:
