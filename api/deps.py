@@ -54,6 +54,7 @@ class Services:
             history_event_limit=deps.settings.history_event_limit,
             workflow_task_timeout=timedelta(seconds=deps.settings.workflow_task_timeout_seconds),
             rest_settle_seconds=deps.settings.rest_settle_seconds,
+            rest_after_events=deps.settings.rest_after_events,
         )
         records = deps.records or PostgresEpisodeRecords(deps.pool)
         mutations = Mutations(

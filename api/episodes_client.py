@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.outages import is_temporal_outage, temporal_unavailable
 from api.problems import ApiProblem, FieldError, episode_id_conflict, episode_not_found
-from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS
+from config.tuning import HISTORY_EVENT_LIMIT, REST_AFTER_EVENTS, REST_SETTLE_SECONDS
 from rules.transitions import Action, TransitionNotAllowed
 from schemas.episode import EpisodeStart, workflow_id_for
 from schemas.submissions import Submission
@@ -66,8 +66,10 @@ class EpisodeClient:
         history_event_limit: int = HISTORY_EVENT_LIMIT,
         workflow_task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
         rest_settle_seconds: float = REST_SETTLE_SECONDS,
+        rest_after_events: int = REST_AFTER_EVENTS,
     ) -> None:
         self._rest_settle_seconds = rest_settle_seconds
+        self._rest_after_events = rest_after_events
         self._client = client
         self._workflow_task_timeout = workflow_task_timeout
         self._task_queue = task_queue
@@ -99,6 +101,7 @@ class EpisodeClient:
                 history_event_limit=self._history_event_limit,
                 task_timeout=self._workflow_task_timeout,
                 rest_settle_seconds=self._rest_settle_seconds,
+                rest_after_events=self._rest_after_events,
             )
             return True
         except WorkflowAlreadyStartedError:

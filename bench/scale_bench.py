@@ -137,6 +137,7 @@ class CpuMeter:
 
 
 TAIL_LINES = 40
+SLOW_TASK_WARNING = "TMPRL1104"
 
 
 def _kernel_log() -> str | None:
@@ -201,6 +202,9 @@ class WorkerProcess:
     last_rss_mib: float | None = None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     readers: list[asyncio.Task[None]] = field(default_factory=list)
+    # Workflow tasks the SDK reported as taking over 5 s (its TMPRL1104 warning): the
+    # worker holding more tasks at once than its interpreter gets through.
+    slow_tasks: int = 0
 
     def read(self, stream: asyncio.StreamReader | None) -> None:
         if stream is not None:
@@ -209,6 +213,7 @@ class WorkerProcess:
     async def _echo(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
+            self.slow_tasks += SLOW_TASK_WARNING in text
             self.tail.append(text)
             print(f"worker {self.process.pid}: {text}", file=sys.stderr, flush=True)
 
@@ -233,7 +238,10 @@ class Fleet:
     task_queue: str
     max_cached: int
     graceful_shutdown_seconds: float
+    workflow_slots: int
     workers: list[WorkerProcess] = field(default_factory=list)
+    # Every worker this fleet started (those stopped too), for their slow-task counts.
+    started: list[WorkerProcess] = field(default_factory=list)
 
     async def start(self) -> WorkerProcess:
         process = await asyncio.create_subprocess_exec(
@@ -248,6 +256,8 @@ class Fleet:
             str(self.max_cached),
             "--graceful-shutdown-seconds",
             str(self.graceful_shutdown_seconds),
+            "--workflow-slots",
+            str(self.workflow_slots),
             cwd=REPO_ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -264,6 +274,7 @@ class Fleet:
         started.read(process.stdout)  # nothing more is expected there; never let it fill
         started.base_rss_mib = started.last_rss_mib = _rss_mib(process.pid)
         self.workers.append(started)
+        self.started.append(started)
         return started
 
     async def watch(self) -> None:
@@ -571,6 +582,11 @@ async def _restart_to_answer(ward: Ward, fleet: Fleet) -> float:
     return time.perf_counter() - began
 
 
+def default_workflow_slots() -> int:
+    """The workflow-task slots a worker with the default settings has."""
+    return Settings().worker_tuning().max_concurrent_workflow_tasks
+
+
 def default_max_cached() -> int:
     """What a worker with the default settings (memory budget) would cache."""
     return Settings().worker_tuning().max_cached_workflows
@@ -581,6 +597,7 @@ async def run_scale_bench(
     *,
     workers: int = 1,
     max_cached: int | None = None,
+    workflow_slots: int | None = None,
     samples: int = 300,
     baseline: int = BASELINE,
     handover_updates: int = 200,
@@ -593,11 +610,13 @@ async def run_scale_bench(
     figures = {} if figures is None else figures
     baseline = min(baseline, max(episodes // 2, 1))
     cache = default_max_cached() if max_cached is None else max_cached
+    slots = default_workflow_slots() if workflow_slots is None else workflow_slots
     figures |= {
         "scale_episodes": episodes,
         "scale_baseline_episodes": baseline,
         "scale_workers": workers,
         "scale_max_cached_workflows": cache,
+        "scale_workflow_task_slots": slots,
         "scale_rest_settle_seconds": rest_settle_seconds,
     }
     env = await start_dev_server(pydantic_data_converter)
@@ -606,6 +625,7 @@ async def run_scale_bench(
         f"scale-{uuid.uuid4().hex[:6]}",
         cache,
         graceful_shutdown_seconds,
+        slots,
     )
     try:
         server = _dev_server_pid()
@@ -667,6 +687,7 @@ async def run_scale_bench(
         _say("restart to first answer")
         figures["scale_restart_to_answer_s"] = round(await _restart_to_answer(ward, fleet), 2)
         figures["scale_calls_retried"] = ward.retries.count
+        figures["scale_slow_workflow_tasks"] = sum(w.slow_tasks for w in fleet.started)
     finally:
         await fleet.close()
         await env.shutdown()
@@ -678,6 +699,7 @@ async def _collect(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         args.episodes,
         workers=args.workers,
         max_cached=args.max_cached,
+        workflow_slots=args.workflow_slots,
         samples=args.samples,
         baseline=args.baseline,
         rest_settle_seconds=args.rest_settle_seconds,
@@ -699,6 +721,9 @@ def main() -> int:
         "--workers", type=int, default=int(os.environ.get("CAREPATH_SCALE_WORKERS", "1"))
     )
     parser.add_argument("--max-cached", type=int, default=None, help="default: from settings")
+    parser.add_argument(
+        "--workflow-slots", type=int, default=None, help="workflow-task slots per worker"
+    )
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--baseline", type=int, default=BASELINE, help="the smaller size")
     parser.add_argument(

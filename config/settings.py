@@ -10,7 +10,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from config.secret_files import FileVariantSettings
-from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS, WorkerTuning, cache_slots
+from config.tuning import (
+    HISTORY_EVENT_LIMIT,
+    REST_AFTER_EVENTS,
+    REST_SETTLE_SECONDS,
+    WorkerTuning,
+    cache_slots,
+)
 from rules import localtime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +109,7 @@ class Settings(FileVariantSettings):
     # past a few events), so a cold episode replays a short run. Set at each start (the
     # API's); carried from run to run.
     rest_settle_seconds: float = Field(default=REST_SETTLE_SECONDS, ge=1, le=86_400)
+    rest_after_events: int = Field(default=REST_AFTER_EVENTS, ge=10)
     # How long a worker may hold one workflow task before Temporal gives it to another (set
     # at each start by the API; continue-as-new runs inherit it). Too short and a slow task
     # under load (a cold episode's replay on a busy machine) times out and is retried as

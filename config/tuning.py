@@ -32,6 +32,11 @@ HISTORY_EVENT_LIMIT = 500
 # Engine V5: how long a run stays quiet before it continues as new (carried in each run's
 # input, so changing it changes no running episode's commands).
 REST_SETTLE_SECONDS = 120.0
+# Engine V5: a run comes to rest only once it holds this many events. Each continue-as-new
+# costs Temporal ~4 actions (run start, patch marker, search attributes, the settle timer);
+# at the IOP week's ~30 events this is one every few weeks (BENCHMARKS.md "Cold episodes"),
+# and a cold episode replays at most about this many events (or the history limit's).
+REST_AFTER_EVENTS = 150
 
 
 @dataclass(frozen=True)

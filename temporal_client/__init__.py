@@ -12,7 +12,7 @@ from temporalio.runtime import Runtime
 from codec.converter import build_data_converter
 from codec.settings import CodecSettings
 from config.settings import WORKFLOW_TASK_TIMEOUT_SECONDS, Settings
-from config.tuning import HISTORY_EVENT_LIMIT, REST_SETTLE_SECONDS
+from config.tuning import HISTORY_EVENT_LIMIT, REST_AFTER_EVENTS, REST_SETTLE_SECONDS
 from observability.tracing import tracing_interceptors
 from schemas.episode import EpisodeStart, workflow_id_for
 from temporal_client.tls import temporal_tls
@@ -62,6 +62,7 @@ async def start_episode(
     search_attributes: bool = True,
     task_timeout: timedelta = WORKFLOW_TASK_TIMEOUT,
     rest_settle_seconds: float = REST_SETTLE_SECONDS,
+    rest_after_events: int = REST_AFTER_EVENTS,
 ) -> WorkflowHandle[CareEpisode, EpisodeResult]:
     """Start one episode. The workflow ID carries only the opaque episode ID."""
     return await client.start_workflow(
@@ -70,6 +71,7 @@ async def start_episode(
             start=start,
             history_event_limit=history_event_limit,
             rest_settle_seconds=rest_settle_seconds,
+            rest_after_events=rest_after_events,
         ),
         id=workflow_id_for(start.episode_id),
         task_queue=task_queue,

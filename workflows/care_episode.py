@@ -53,13 +53,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-# Engine V5's rest point: a run continues as new once it holds REST_AFTER_EVENTS events
-# and nothing has happened for its input's `rest_settle_seconds` (two minutes unless the
-# start chose otherwise), so a clinic's burst of calls (a review, then its decision) lands
-# on one run, not on a run that is closing (Temporal answers those "workflow is closing").
-# A fresh run at rest holds ~7 events and a review adds ~14: a run continues after about
-# one review's worth of work. Changing REST_AFTER_EVENTS needs a new engine version.
-REST_AFTER_EVENTS: Final = 20
+# Engine V5's rest point: a run continues as new once it holds its input's
+# `rest_after_events` events and nothing has happened for its `rest_settle_seconds`, so a
+# clinic's burst of calls (a review, then its decision) lands on one run, not on a run
+# that is closing (Temporal answers those "workflow is closing"). Both are carried from
+# run to run: a start may choose them without changing a running episode's commands.
 
 
 def engine_patch(version: int) -> str:
@@ -115,6 +113,7 @@ class CareEpisode:
             self._engine.begin(now)
         self._history_limit = episode.history_event_limit
         self._rest_settle = timedelta(seconds=episode.rest_settle_seconds)
+        self._rest_after_events = episode.rest_after_events
         self._published: dict[str, object] = {}
         self._details = ""
 
@@ -200,17 +199,18 @@ class CareEpisode:
                 state=self._engine.state,
                 history_event_limit=self._history_limit,
                 rest_settle_seconds=self._rest_settle.total_seconds(),
+                rest_after_events=self._rest_after_events,
             )
         )
 
     def _at_rest(self, now: datetime, wake: datetime | None) -> bool:
-        """Engine V5: the run has grown past REST_AFTER_EVENTS and nothing is due before
+        """Engine V5: the run has grown past its `rest_after_events` and nothing is due before
         its settle time has passed twice over: if nothing happens meanwhile, the run
         continues as new. Continuing costs one small run start; not continuing costs every
         cold replay of this episode (a cache miss, a restart) the run's whole history."""
         return (
             self._engine.state.engine_version >= ENGINE_V5
-            and workflow.info().get_current_history_length() >= REST_AFTER_EVENTS
+            and workflow.info().get_current_history_length() >= self._rest_after_events
             and (wake is None or wake - now >= 2 * self._rest_settle)
         )
 

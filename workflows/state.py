@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
-from config.tuning import REST_SETTLE_SECONDS
+from config.tuning import REST_AFTER_EVENTS, REST_SETTLE_SECONDS
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import stored_policies
 from rules.recommendation import Flag
@@ -44,9 +44,9 @@ ENGINE_V3 = 3
 # records by an activity (no birthday in Temporal); the payer's member ID read from the
 # records by the payer activity (not in the workflow's requests).
 ENGINE_V4 = 4
-# Engine V5: a run continues as new when it comes to rest (nothing pending, the next
-# deadline an hour or more away) once it holds REST_AFTER_EVENTS events, so an episode
-# that is not in the worker's cache replays a few events, not weeks of them.
+# Engine V5: a run continues as new when it comes to rest (quiet for its input's
+# `rest_settle_seconds`, nothing due soon) once it holds `rest_after_events` events, so an
+# episode that is not in the worker's cache replays a bounded run, not months of events.
 ENGINE_V5 = 5
 ENGINE_LATEST = ENGINE_V5
 # Newest first: each version's patch marker, looked for in that order at a run's start.
@@ -245,6 +245,8 @@ class EpisodeInput(StoredModel):
     # Engine V5: how long a run stays quiet before it continues as new (carried from run to
     # run, so a start may choose it without changing a running episode's commands).
     rest_settle_seconds: float = Field(default=REST_SETTLE_SECONDS, ge=1, le=86_400)
+    # ... and once the run holds this many events (a small run is cheap to replay).
+    rest_after_events: int = Field(default=REST_AFTER_EVENTS, ge=10)
 
 
 class EpisodeResult(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from config.tuning import REST_AFTER_EVENTS
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
@@ -240,6 +241,8 @@ SCENARIOS: dict[str, tuple[str, int, Callable[[Clinic], Awaitable[None]]]] = {
     "adolescent_v4": ("M900", 1000, adolescent_v4),
     "rest_v5": ("M1000", 1000, rest_v5),
 }
+# Engine V5's rest at a low threshold, so the scenario's few weeks show several runs.
+REST_AFTER = {"rest_v5": 20}
 # Scenarios that need a program policy of their own.
 POLICIES: dict[str, ProgramPolicy] = {
     "quality_clocks_v3": ProgramPolicy(substance_use_program=True),
@@ -278,6 +281,7 @@ async def record(names: list[str]) -> None:
                     member_id=member,
                     history_event_limit=limit,
                     policy=POLICIES.get(name),
+                    rest_after_events=REST_AFTER.get(name, REST_AFTER_EVENTS),
                     **fields(name, (await env.get_current_time()).date()),
                 )
                 await scenario(clinic)

@@ -23,6 +23,7 @@ def _fleet(env: WorkflowEnvironment) -> Fleet:
         env.client.service_client.config.target_host,
         f"scale-exit-{uuid.uuid4().hex[:6]}",
         max_cached=10,
+        workflow_slots=10,
         graceful_shutdown_seconds=1.0,
     )
 

@@ -18,7 +18,7 @@ from activities.care import CareActivities
 from activities.memory import InMemoryOutbox, InMemoryRecordStore
 from activities.patients import InMemoryPatients
 from activities.payer_sandbox import SandboxPayer
-from config.tuning import REST_SETTLE_SECONDS
+from config.tuning import REST_AFTER_EVENTS, REST_SETTLE_SECONDS
 from rules import localtime
 from rules.levels import AgeGroup, LevelOfCare
 from rules.policy import ProgramPolicy
@@ -137,6 +137,7 @@ class Clinic:
         history_event_limit: int = 1000,
         search_attributes: bool = True,
         rest_settle_seconds: float = REST_SETTLE_SECONDS,
+        rest_after_events: int = REST_AFTER_EVENTS,
         payer_disclosure_consent: bool = True,
         **start_fields: Any,
     ) -> Clinic:
@@ -164,6 +165,7 @@ class Clinic:
             history_event_limit=history_event_limit,
             search_attributes=search_attributes,
             rest_settle_seconds=rest_settle_seconds,
+            rest_after_events=rest_after_events,
         )
         return cls(env, handle, episode_id, start.policy.time_zone)
 

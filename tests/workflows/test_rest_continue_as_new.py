@@ -17,7 +17,9 @@ from rules.levels import LevelOfCare
 from rules.transitions import CarePhase
 from schemas.submissions import DecisionAction
 from tests.workflows.clinic import Clinic, chain_histories, running_worker
-from workflows.care_episode import REST_AFTER_EVENTS
+
+# A low threshold, as a start may choose, so one assessment's work brings a run to rest.
+REST_AFTER_EVENTS = 20
 
 
 async def _enrolled(clinic: Clinic) -> None:
@@ -36,7 +38,7 @@ def _accepted(history: WorkflowHistory) -> list[str]:
 
 async def test_an_episode_at_rest_continues_on_a_short_run(ts_env: WorkflowEnvironment) -> None:
     async with running_worker(ts_env) as (queue, _adapters):
-        clinic = await Clinic.admit(ts_env, queue)
+        clinic = await Clinic.admit(ts_env, queue, rest_after_events=REST_AFTER_EVENTS)
         await clinic.assess(LevelOfCare.IOP, total=16)
         await clinic.wait(hours=REST_SETTLE_SECONDS / 3600 / 4)  # the payer answers
         before = await clinic.state()
@@ -56,7 +58,7 @@ async def test_an_episode_at_rest_continues_on_a_short_run(ts_env: WorkflowEnvir
 
 async def test_a_review_and_its_decision_land_on_one_run(ts_env: WorkflowEnvironment) -> None:
     async with running_worker(ts_env) as (queue, _adapters):
-        clinic = await Clinic.admit(ts_env, queue)
+        clinic = await Clinic.admit(ts_env, queue, rest_after_events=REST_AFTER_EVENTS)
         await _enrolled(clinic)
         await clinic.until_review()
         runs = (await clinic.state()).run_count
