@@ -50,13 +50,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowHistory, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from bench.scale_worker import EXIT_STOPPED_ON_ITS_OWN
-from bench.workflow_bench import Adapters, Clinic, phq9
+from bench.workflow_bench import Adapters, Clinic, fetch_chain, phq9
 from config.settings import Settings
 from config.tuning import REST_SETTLE_SECONDS
 from rules.levels import LevelOfCare
@@ -540,26 +540,14 @@ class Histories:
         )
 
 
-async def _chain_histories(clinic: Clinic) -> list[WorkflowHistory]:
-    """Every run's history, newest first: an update may have landed on an earlier run
-    (engine V5 continues a run as new once it has been quiet)."""
-    histories = [await clinic.handle.fetch_history()]
-    while (
-        previous := histories[-1]
-        .events[0]
-        .workflow_execution_started_event_attributes.continued_execution_run_id
-    ):
-        handle = clinic.client.get_workflow_handle(clinic.handle.id, run_id=previous)
-        histories.append(await handle.fetch_history())
-    return histories
-
-
 async def _histories_of(clinics: list[Clinic]) -> Histories:
     found = Histories()
     for clinic in {clinic.episode_id: clinic for clinic in clinics}.values():
         served: list[str] = []
-        runs = reversed(await _chain_histories(clinic))  # oldest first
-        for event in (event for run in runs for event in run.events):
+        # Every run: an update may have landed on an earlier one (engine V5 continues a
+        # run as new once it has been quiet).
+        chain = await fetch_chain(clinic.client, clinic.handle.id, clinic.first_run_id)
+        for event in (event for run in chain.runs for event in run):
             if event.HasField("workflow_execution_update_accepted_event_attributes"):
                 attributes = event.workflow_execution_update_accepted_event_attributes
                 found.accepted.append(attributes.accepted_request.meta.update_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from api.workbench.pages import _episode_row
 from api.workbench.today_rows import episode_rows
 from api.workbench.web import TEMPLATES
 from rules.levels import LevelOfCare
@@ -42,26 +43,11 @@ def _episode(i: int) -> EpisodeRow:
     )
 
 
-def _as_template_read_them(e: EpisodeRow, names: dict[str, str]) -> dict[str, object]:
-    """The row as pages.py handed it to the template (`_episode_row` plus the name)."""
-    return {
-        "episode_id": e.episode_id,
-        "program_id": e.program_id,
-        "phase": e.phase.value,
-        "level": e.delivered_level.value if e.delivered_level else None,
-        "next_review_due": e.next_review_due,
-        "risk_flag": e.risk_flag,
-        "risk_unacknowledged": e.risk_unacknowledged,
-        "latest_phq9": e.latest_phq9,
-        "patient": names.get(e.episode_id),
-    }
-
-
 def test_episode_rows_are_the_templates_markup() -> None:
     rows = [_episode(i) for i in range(17)]
     names = {"ep-0001": "Ada <Lovelace> & co", "ep-0002": 'Bo O\'Neil "B"', "ep-0005": ""}
     expected = TEMPLATES.env.from_string(TEMPLATE_ROWS).render(
-        rows=[_as_template_read_them(e, names) for e in rows]
+        rows=[_episode_row(e, patient=names.get(e.episode_id)) for e in rows]
     )
     written = episode_rows(rows, names)
     assert str(written) == expected
