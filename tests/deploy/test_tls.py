@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -126,6 +127,25 @@ async def wait_for_port(port: int, log: Path) -> None:
     raise AssertionError(f"nothing listens on {port}:\n{_tail(log)}")
 
 
+async def wait_for_certificate(port: int, root: Path, log: Path) -> None:
+    """Caddy listens before its own CA has issued the site's certificate: until then a
+    handshake ends in an `internal_error` alert. Wait for a handshake that verifies."""
+    last: Exception | None = None
+    for _ in range(600):
+        try:
+            trusted = ssl.create_default_context(cafile=str(root))
+            _, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=trusted, server_hostname="localhost"
+            )
+            writer.close()
+            await writer.wait_closed()
+            return
+        except (OSError, ssl.SSLError) as refused:  # no root yet, or no certificate yet
+            last = refused
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"no verifiable certificate on {port} ({last}):\n{_tail(log)}")
+
+
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:] if log.exists() else ""
 
@@ -222,11 +242,11 @@ async def test_proxy_serves_https_only_and_puts_the_ui_behind_sign_in(workdir: P
         for port in (api_port, ops_port, codec_port):
             await wait_for_port(port, workdir / "caddy.log")
         root = workdir / "caddy-data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        for _ in range(200):
-            if root.exists():
-                break
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(verify=str(root), timeout=30) as https:
+        for port in (api_port, ops_port, codec_port):
+            await wait_for_certificate(port, root, workdir / "caddy.log")
+        async with httpx.AsyncClient(
+            verify=ssl.create_default_context(cafile=str(root)), timeout=30
+        ) as https:
             api = await https.get(f"https://localhost:{api_port}/v1/episodes")
             assert api.status_code == 200 and api.text == "upstream:/v1/episodes"
             assert api.headers["strict-transport-security"].startswith("max-age=")
